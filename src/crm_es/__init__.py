@@ -1,0 +1,1 @@
+"""crm-es: an event-sourced CRM. Every change is an immutable event."""

@@ -1,0 +1,139 @@
+"""What every aggregate shares: the event envelope, the fold, and the domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Self, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import DomainEvent
+
+
+class Event(DomainEvent):
+    """An immutable fact about one aggregate.
+
+    ``timestamp`` (the library's field) is when the service recorded the fact;
+    ``occurred_at`` is when it happened in the business. ``actor`` says who did it,
+    ``correlation_id`` which request it came from, ``causation_id`` which event
+    caused it (for policy output).
+    """
+
+    occurred_at: datetime
+    actor: str
+    correlation_id: str
+    causation_id: str | None
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Who, when and why: arrives with every command, from the edge."""
+
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    correlation_id: str
+    causation_id: str | None = None
+
+
+E = TypeVar("E", bound=Event)
+
+
+def new_event(cls: type[E], originator_id: UUID, version: int, meta: Meta, **fields: Any) -> E:
+    return cls(
+        originator_id=originator_id,
+        originator_version=version,
+        timestamp=meta.recorded_at,
+        occurred_at=meta.occurred_at,
+        actor=meta.actor,
+        correlation_id=meta.correlation_id,
+        causation_id=meta.causation_id,
+        **fields,
+    )
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Base of every aggregate's state. Subclasses define ``evolve``."""
+
+    id: UUID
+    version: int
+
+    creation_event: ClassVar[type[Event]]
+
+    @classmethod
+    def evolve(cls, state: Self | None, event: Event) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def fold(cls, events: Iterable[Event]) -> Self | None:
+        state: Self | None = None
+        for event in events:
+            state = cls.evolve(state, event)
+        return state
+
+    @classmethod
+    def owns(cls, event: Event) -> bool:
+        """True when this event class belongs to this aggregate type."""
+        return type(event).__qualname__.split(".")[0] == cls.__name__
+
+    def then(self, cls: type[E], meta: Meta, **fields: Any) -> E:
+        """The next event on this aggregate."""
+        return new_event(cls, self.id, self.version + 1, meta, **fields)
+
+
+class DomainError(Exception):
+    """A business rule said no. ``rule`` names it for the client."""
+
+    rule = "domain-error"
+    status = 409
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class RuleViolated(DomainError):
+    def __init__(self, rule: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.rule = rule
+
+
+class NotFound(DomainError):
+    rule = "not-found"
+    status = 404
+
+    def __init__(self, kind: str, id: UUID | str, field: str | None = None) -> None:
+        super().__init__(f"{kind} {id} does not exist", kind=kind, id=str(id))
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """Input that passed the schema but not a domain check (422, naming the field)."""
+
+    rule = "invalid-input"
+    status = 422
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class Decision:
+    """Collects the events of one decision, folding each into the state as it goes,
+    so later checks in the same decision see the earlier events."""
+
+    def __init__(self, state: Aggregate, meta: Meta) -> None:
+        self.state = state
+        self.meta = meta
+        self.events: list[Event] = []
+
+    def emit(self, cls: type[Event], **fields: Any) -> None:
+        event = self.state.then(cls, self.meta, **fields)
+        self.events.append(event)
+        self.state = type(self.state).evolve(self.state, event)

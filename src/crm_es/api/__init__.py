@@ -1,0 +1,1 @@
+"""The HTTP edge: routers translate requests into commands and queries, nothing more."""

@@ -1,0 +1,84 @@
+"""Request plumbing: request ids, body size limit, and the X-Position header."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm_es.api.problems import problem
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestPlumbing:
+    """Pure ASGI middleware (it must see the body before FastAPI parses it):
+
+    - takes ``X-Request-ID`` (or makes one) as the correlation id, and echoes it back;
+    - refuses bodies over the limit with 413 before reading them whole;
+    - adds ``X-Position`` (the read side's position when the data was read) to GETs.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        echo = [(b"x-request-id", request_id.encode())]
+
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await self._too_large(scope, receive, send, echo)
+            return
+        body, too_large = await self._read_body(receive)
+        if too_large:
+            await self._too_large(scope, receive, send, echo)
+            return
+
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = list(echo)
+                position = scope["state"].get("read_position")
+                if scope["method"] == "GET" and position is not None:
+                    extra.append((b"x-position", str(position).encode()))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, replay, send_with_headers)
+
+    async def _read_body(self, receive: Receive) -> tuple[bytes, bool]:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks), False
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return b"", True
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), False
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, echo: list[Any]) -> None:
+        response = problem(413, "body-too-large", f"the request body is over {self.max_body_bytes} bytes")
+        response.headers.raw.extend(echo)
+        await response(scope, receive, send)

@@ -1,0 +1,95 @@
+"""The one place where errors become RFC 9457 problem+json answers."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crm_es.aggregates.base import DomainError, InvalidInput, NotFound
+from crm_es.queries.sql import BadCursor
+from crm_es.store import StoreUnavailable
+
+log = logging.getLogger("crm_es.api")
+
+PROBLEM = "application/problem+json"
+
+
+class ProblemError(Exception):
+    """Raised by the HTTP layer itself (a stale read side, a bad header)."""
+
+    def __init__(self, status: int, rule: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.rule, self.detail, self.headers, self.extra = status, rule, detail, headers, extra
+
+
+def problem(
+    status: int, rule: str, detail: str, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+) -> JSONResponse:
+    body = {
+        **(extra or {}),  # first: an extension member never hides a standard one
+        "type": f"urn:crm-es:problem:{rule}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "rule": rule,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    where, *path = loc
+    name = ""
+    for part in path:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    if where == "body":
+        return name or "body"
+    return f"{where}.{name}" if name else str(where)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(400, "malformed-json", "the request body is not valid JSON")
+        fields = [{"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]} for e in errors]
+        names = ", ".join(f["field"] for f in fields)
+        return problem(422, "invalid-field", f"invalid field(s): {names}", extra={"errors": fields})
+
+    @app.exception_handler(DomainError)
+    async def domain(_: Request, exc: DomainError) -> JSONResponse:
+        extra = dict(exc.extra)
+        field = getattr(exc, "field", None) or extra.pop("field", None)
+        if isinstance(exc, (InvalidInput, NotFound)) and field:
+            extra["errors"] = [{"field": field, "message": exc.detail}]
+        elif field:
+            extra["field"] = field
+        return problem(exc.status, exc.rule, exc.detail, extra=extra)
+
+    @app.exception_handler(ProblemError)
+    async def own(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.rule, exc.detail, exc.headers, exc.extra)
+
+    @app.exception_handler(BadCursor)
+    async def bad_cursor(_: Request, exc: BadCursor) -> JSONResponse:
+        return problem(422, "invalid-field", str(exc), extra={"errors": [{"field": "query.cursor", "message": str(exc)}]})
+
+    @app.exception_handler(StoreUnavailable)
+    @app.exception_handler(PersistenceError)
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, IntegrityError):  # not an outage: a race that outlived the retries
+            return problem(409, "conflict", "another writer changed this record; try again")
+        log.error("event store unavailable: %s", exc)
+        return problem(503, "store-unavailable", "the event store cannot be reached; try again", {"Retry-After": "1"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        rule = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(exc.status_code, "http-error")
+        return problem(exc.status_code, rule, str(exc.detail), getattr(exc, "headers", None))

@@ -1,0 +1,103 @@
+"""/companies and /contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from crm_es.api.deps import Ctx, Limit, ReadCursor
+from crm_es.api.respond import answer, found
+from crm_es.api.schemas import CommandAnswer, CompanyCreate, CompanyUpdate, ContactCreate, ContactUpdate, PageOut
+from crm_es.aggregates.company import CompanyDetails
+from crm_es.aggregates.contact import ContactDetails
+from crm_es.commands import execute
+from crm_es.commands.records import (
+    ChangeCompany,
+    ChangeContact,
+    RegisterCompany,
+    RegisterContact,
+    change_company,
+    change_contact,
+    register_company,
+    register_contact,
+)
+from crm_es.queries import records
+
+router = APIRouter(tags=["companies and contacts"])
+
+CONTACT_DETAILS = set(ContactDetails.__dataclass_fields__)
+
+
+@router.post("/companies", status_code=201, response_model=CommandAnswer)
+def post_company(body: CompanyCreate, ctx: Ctx, response: Response) -> dict[str, Any]:
+    details = CompanyDetails(body.name, body.sector, body.annual_revenue, body.properties)
+    return answer(response, execute(register_company, RegisterCompany(details, body.occurred_at), ctx))
+
+
+@router.patch("/companies/{company_id}", response_model=CommandAnswer)
+def patch_company(company_id: UUID, body: CompanyUpdate, ctx: Ctx, response: Response) -> dict[str, Any]:
+    """Fields present are changed (null clears an optional one); absent fields stay."""
+    changes = body.model_dump(include=body.model_fields_set - {"occurred_at"})
+    if "name" in changes and changes["name"] is None:
+        changes.pop("name")
+    if "properties" in changes and changes["properties"] is None:
+        changes["properties"] = {}
+    return answer(response, execute(change_company, ChangeCompany(company_id, changes, body.occurred_at), ctx))
+
+
+@router.get("/companies", response_model=PageOut)
+def get_companies(cur: ReadCursor, sector: str | None = None, q: str | None = None, limit: Limit = 50, cursor: str | None = None) -> Any:
+    return records.list_companies(cur, sector=sector, q=q, limit=limit, cursor=cursor)
+
+
+@router.get("/companies/{company_id}")
+def get_company(company_id: UUID, cur: ReadCursor, response: Response) -> dict[str, Any]:
+    return found(response, records.get_company(cur, company_id), "company", company_id)
+
+
+@router.post("/contacts", status_code=201, response_model=CommandAnswer)
+def post_contact(body: ContactCreate, ctx: Ctx, response: Response) -> dict[str, Any]:
+    details = ContactDetails(**body.model_dump(include=CONTACT_DETAILS))
+    details = ContactDetails(**{**details.__dict__, "tags": tuple(body.tags)})
+    command = RegisterContact(details, body.status, body.owner_id, body.occurred_at)
+    return answer(response, execute(register_contact, command, ctx))
+
+
+@router.patch("/contacts/{contact_id}", response_model=CommandAnswer)
+def patch_contact(contact_id: UUID, body: ContactUpdate, ctx: Ctx, response: Response) -> dict[str, Any]:
+    """Fields present are changed (null clears an optional one); absent fields stay."""
+    present = body.model_fields_set
+    changes = body.model_dump(include=present & CONTACT_DETAILS)
+    for required in ("first_name", "last_name", "email"):
+        if changes.get(required, "") is None:
+            changes.pop(required)
+    if "tags" in changes:
+        changes["tags"] = tuple(changes["tags"] or ())
+    if "properties" in changes:
+        changes["properties"] = changes["properties"] or {}
+    command = ChangeContact(
+        contact_id, changes, body.status, body.owner_id, owner_given="owner_id" in present, occurred_at=body.occurred_at
+    )
+    return answer(response, execute(change_contact, command, ctx))
+
+
+@router.get("/contacts", response_model=PageOut)
+def get_contacts(
+    cur: ReadCursor,
+    status: str | None = None,
+    owner: UUID | None = None,
+    tag: str | None = None,
+    source: str | None = None,
+    company: UUID | None = None,
+    q: str | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> Any:
+    return records.list_contacts(cur, status=status, owner=owner, tag=tag, source=source, company=company, q=q, limit=limit, cursor=cursor)
+
+
+@router.get("/contacts/{contact_id}")
+def get_contact(contact_id: UUID, cur: ReadCursor, response: Response) -> dict[str, Any]:
+    return found(response, records.get_contact(cur, contact_id), "contact", contact_id)

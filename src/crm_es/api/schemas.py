@@ -1,0 +1,224 @@
+"""The HTTP contract as pydantic models (see shared/API.md): what clients send and get."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from crm_es.aggregates.money import CURRENCIES, amount_problem
+
+
+def _amount(value: Decimal) -> Decimal:
+    problem = amount_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _currency(value: str) -> str:
+    if value not in CURRENCIES:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=2000)]
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Amount = Annotated[Decimal, AfterValidator(_amount)]
+Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
+Probability = Annotated[Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4)]
+Tag = Annotated[str, Field(min_length=1, max_length=100)]
+Properties = Annotated[dict[str, Any], Field(max_length=200)]
+
+
+class Body(BaseModel):
+    # An unknown field is refused (422 naming it) rather than silently dropped: a
+    # misspelt "ammount" must not look like success.
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommandAnswer(BaseModel):
+    id: UUID
+    version: int = Field(description="the record's version after the command")
+    position: int = Field(description="global log position of the last event written; use as ?after= to read your write")
+
+
+# --- people -------------------------------------------------------------------------
+
+
+class RepCreate(Body):
+    name: Name
+    email: Email
+    team_id: UUID | None = None
+
+
+class TeamCreate(Body):
+    name: Name
+    manager_id: UUID | None = None
+
+
+class TeamMemberAdd(Body):
+    rep_id: UUID
+
+
+# --- pipelines ----------------------------------------------------------------------
+
+
+class StageIn(Body):
+    name: Name
+    probability: Probability
+    id: UUID | None = Field(default=None, description="an existing stage's id (PATCH); by default stages match by name")
+
+
+class PipelineCreate(Body):
+    name: Name
+    stages: list[StageIn] = Field(min_length=1, max_length=50)
+
+
+class PipelineUpdate(Body):
+    name: Name | None = None
+    stages: list[StageIn] | None = Field(default=None, min_length=1, max_length=50, description="the wanted stages, in order")
+
+
+# --- companies and contacts ---------------------------------------------------------
+
+
+class CompanyCreate(Body):
+    name: Name
+    sector: Name | None = None
+    annual_revenue: Amount | None = None
+    properties: Properties = Field(default_factory=dict)
+    occurred_at: AwareDatetime | None = None
+
+
+class CompanyUpdate(Body):
+    name: Name | None = None
+    sector: Name | None = None
+    annual_revenue: Amount | None = None
+    properties: Properties | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class ContactCreate(Body):
+    first_name: Name
+    last_name: Name
+    email: Email
+    phone: Annotated[str, Field(max_length=50)] | None = None
+    job_title: Name | None = None
+    company_id: UUID | None = None
+    city: Name | None = None
+    source: Name | None = None
+    status: Name | None = None
+    owner_id: UUID | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
+    properties: Properties = Field(default_factory=dict)
+    occurred_at: AwareDatetime | None = None
+
+
+class ContactUpdate(Body):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    phone: Annotated[str, Field(max_length=50)] | None = None
+    job_title: Name | None = None
+    company_id: UUID | None = None
+    city: Name | None = None
+    source: Name | None = None
+    status: Name | None = None
+    owner_id: UUID | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    properties: Properties | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+# --- deals --------------------------------------------------------------------------
+
+
+class DealCreate(Body):
+    title: Name
+    pipeline_id: UUID
+    stage: Name
+    amount: Amount
+    currency: Currency
+    owner_id: UUID | None = None
+    contact_ids: list[UUID] = Field(default_factory=list, max_length=100)
+    company_id: UUID | None = None
+    source: Name | None = None
+    expected_close: date | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class DealUpdate(Body):
+    title: Name | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    owner_id: UUID | None = None
+    contact_ids: list[UUID] | None = Field(default=None, max_length=100)
+    company_id: UUID | None = None
+    source: Name | None = None
+    expected_close: date | None = None
+    occurred_at: AwareDatetime | None = None
+
+
+class StageMove(Body):
+    stage: Name
+    occurred_at: AwareDatetime | None = None
+
+
+class DealClose(Body):
+    occurred_at: AwareDatetime | None = None
+
+
+class DealLoss(Body):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    occurred_at: AwareDatetime | None = None
+
+
+class DealReopen(Body):
+    stage: Name | None = Field(default=None, description="the stage to reopen in; by default the one it closed in")
+    occurred_at: AwareDatetime | None = None
+
+
+# --- reads --------------------------------------------------------------------------
+
+
+class PageOut(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class BoardDeal(BaseModel):
+    id: UUID
+    title: str
+    amount: Decimal
+    currency: str
+    owner_id: UUID | None
+    stage_entered_at: str
+
+
+class CurrencyTotal(BaseModel):
+    currency: str
+    amount: Decimal
+    weighted_amount: Decimal
+
+
+class BoardStage(BaseModel):
+    stage_id: UUID
+    name: str
+    probability: Decimal
+    count: int
+    amount: Decimal = Field(description="sum of the stage's open deals in the board's currency")
+    weighted_amount: Decimal = Field(description="amount × the stage's probability")
+    totals: list[CurrencyTotal] = Field(description="amount and weighted amount per currency")
+    deals: list[BoardDeal]
+
+
+class Board(BaseModel):
+    pipeline_id: UUID
+    as_of: str
+    currency: str | None = Field(description="the currency `amount` adds up in (the pipeline's most used one by default)")
+    stages: list[BoardStage]

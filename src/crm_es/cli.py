@@ -1,0 +1,161 @@
+"""The `crm-es` command: serve, demo, rebuild, project, status.
+
+Exit codes: 0 done, 1 failed (the message says why), 2 bad usage. ``--json`` prints
+one JSON object on stdout for scripts; progress and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from crm_es.bootstrap import Services, bootstrap
+from crm_es.settings import Settings
+
+
+def _fail(message: str) -> None:
+    click.echo(f"crm-es: {message}", err=True)
+    sys.exit(1)
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    import duckdb
+
+    from crm_es.store import StoreUnavailable
+
+    try:
+        services = bootstrap(Settings.from_env())
+    except StoreUnavailable as error:
+        _fail(f"cannot reach the event store: {error}")
+    except duckdb.IOException as error:
+        _fail(f"the read side is in use (is `crm-es serve` running?): {error}")
+    except ValueError as error:
+        _fail(str(error))
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def _report(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data) if as_json else text)
+
+
+@contextmanager
+def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    if quiet or total == 0:
+        yield lambda _n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
+        yield bar.update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="crm-es")
+def main() -> None:
+    """crm-es: an event-sourced CRM.
+
+    Files live under ./var/ (or $CRM_ES_DATA_DIR); CRM_ES_DATABASE_URL=postgresql://…
+    puts the event store on PostgreSQL.
+    """
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="port to listen on")
+@click.option("--demo", is_flag=True, help="load the demo company first when the store is empty")
+def serve(host: str, port: int, demo: bool) -> None:
+    """Run the HTTP service, the projector and (later) the policies in one process."""
+    import uvicorn
+
+    from crm_es.api.app import create_app
+
+    with _services() as services:
+        if demo and services.store.max_position() == 0:
+            _load_demo(services, quiet=False)
+        services.projector.catch_up()
+        services.start()
+        click.echo(f"crm-es: serving on http://{host}:{port} (docs at /docs); data in {services.settings.data_dir}", err=True)
+        uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+
+
+def _load_demo(services: Services, quiet: bool) -> Any:
+    from crm_es.demo import DemoAlreadyLoaded, load_demo
+
+    try:
+        summary = load_demo(services, progress=None if quiet else _echo_progress())
+    except DemoAlreadyLoaded as error:
+        _fail(str(error))
+    return summary
+
+
+def _echo_progress() -> Callable[[int], None]:
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if done % 50 < n:
+            click.echo(f"\rloading the demo company: {done} commands", nl=False, err=True)
+
+    return tick
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def demo(as_json: bool) -> None:
+    """Load a realistic sample company (reps, teams, pipelines, companies, contacts, deals over a year)."""
+    with _services() as services:
+        summary = _load_demo(services, quiet=as_json)
+        services.projector.catch_up()
+        data = dict(vars(summary)) if hasattr(summary, "__dict__") else dict(summary)
+        _report(as_json, data, "\nloaded: " + ", ".join(f"{v} {k}" for k, v in data.items()))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def rebuild(as_json: bool) -> None:
+    """Drop the read side and rebuild it from the events (the service must be stopped)."""
+    with _services() as services:
+        services.read_side.drop_tables()
+        services.read_side.create_tables()
+        services.projector.reset()
+        total = services.store.max_position()
+        with _progress(total, "rebuilding the read side", as_json) as tick:
+            done = services.projector.catch_up(progress=tick)
+        _report(as_json, {"events": done, "position": services.projector.position},
+                f"rebuilt from {done} events; read side at position {services.projector.position}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def project(as_json: bool) -> None:
+    """Bring the read side up to date from where it stopped (the service must be stopped)."""
+    with _services() as services:
+        todo = services.store.max_position() - services.projector.position
+        with _progress(max(todo, 0), "projecting", as_json) as tick:
+            done = services.projector.catch_up(progress=tick)
+        _report(as_json, {"events": done, "position": services.projector.position},
+                f"projected {done} events; read side at position {services.projector.position}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def status(as_json: bool) -> None:
+    """Where the event store and the read side stand."""
+    with _services() as services:
+        store, read = services.store.max_position(), services.projector.position
+        data = {
+            "backend": "postgresql" if services.store.is_postgres else "sqlite",
+            "data_dir": str(services.settings.data_dir),
+            "store_position": store,
+            "read_side_position": read,
+            "lag": store - read,
+        }
+        _report(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))

@@ -1,0 +1,115 @@
+"""Deals: opened in a pipeline, moved through its stages, won, lost, reopened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from crm_es.aggregates import Company, Contact, Deal, Pipeline, Rep
+from crm_es.aggregates import deal as deals
+from crm_es.aggregates.deal import DealDetails
+from crm_es.commands.context import CommandContext, CommandResult
+
+
+@dataclass(frozen=True)
+class OpenDeal:
+    details: DealDetails
+    pipeline_id: UUID
+    stage: str
+    amount: Decimal
+    currency: str
+    owner_id: UUID | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChangeDeal:
+    deal_id: UUID
+    changes: dict[str, Any] = field(default_factory=dict)  # DealDetails fields present in the request
+    amount: Decimal | None = None
+    currency: str | None = None
+    owner_id: UUID | None = None
+    owner_given: bool = False
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MoveDeal:
+    deal_id: UUID
+    stage: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WinDeal:
+    deal_id: UUID
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LoseDeal:
+    deal_id: UUID
+    reason: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReopenDeal:
+    deal_id: UUID
+    stage: str | None = None
+    occurred_at: datetime | None = None
+
+
+def _check_links(ctx: CommandContext, details: dict[str, Any]) -> None:
+    ctx.exists(Company, details.get("company_id"), "company_id")
+    for i, contact_id in enumerate(details.get("contact_ids") or ()):
+        ctx.exists(Contact, contact_id, f"contact_ids[{i}]")
+
+
+def open_deal(cmd: OpenDeal, ctx: CommandContext) -> CommandResult:
+    pipeline = ctx.load(Pipeline, cmd.pipeline_id, "pipeline_id")
+    ctx.exists(Rep, cmd.owner_id, "owner_id")
+    _check_links(ctx, {"company_id": cmd.details.company_id, "contact_ids": cmd.details.contact_ids})
+    deal_id = ctx.new_id()
+    events = deals.open_deal(
+        deal_id, cmd.details, pipeline, cmd.stage, cmd.amount, cmd.currency, cmd.owner_id, ctx.meta(cmd.occurred_at)
+    )
+    return ctx.save(deal_id, events, created=True)
+
+
+def change_deal(cmd: ChangeDeal, ctx: CommandContext) -> CommandResult:
+    deal = ctx.target(Deal, cmd.deal_id)
+    _check_links(ctx, cmd.changes)
+    if cmd.owner_given:
+        ctx.exists(Rep, cmd.owner_id, "owner_id")
+    events = deals.change(
+        deal, cmd.changes, cmd.amount, cmd.currency, cmd.owner_id, cmd.owner_given, ctx.meta(cmd.occurred_at)
+    )
+    return ctx.save(deal.id, events, current_version=deal.version)
+
+
+def move_deal(cmd: MoveDeal, ctx: CommandContext) -> CommandResult:
+    deal = ctx.target(Deal, cmd.deal_id)
+    pipeline = ctx.load(Pipeline, deal.pipeline_id)
+    events = deals.move(deal, pipeline, cmd.stage, ctx.meta(cmd.occurred_at))
+    return ctx.save(deal.id, events, current_version=deal.version)
+
+
+def win_deal(cmd: WinDeal, ctx: CommandContext) -> CommandResult:
+    deal = ctx.target(Deal, cmd.deal_id)
+    return ctx.save(deal.id, deals.win(deal, ctx.meta(cmd.occurred_at)), current_version=deal.version)
+
+
+def lose_deal(cmd: LoseDeal, ctx: CommandContext) -> CommandResult:
+    deal = ctx.target(Deal, cmd.deal_id)
+    return ctx.save(deal.id, deals.lose(deal, cmd.reason, ctx.meta(cmd.occurred_at)), current_version=deal.version)
+
+
+def reopen_deal(cmd: ReopenDeal, ctx: CommandContext) -> CommandResult:
+    deal = ctx.target(Deal, cmd.deal_id)
+    pipeline = ctx.load(Pipeline, deal.pipeline_id)
+    events = deals.reopen(deal, pipeline, cmd.stage, ctx.meta(cmd.occurred_at))
+    return ctx.save(deal.id, events, current_version=deal.version)

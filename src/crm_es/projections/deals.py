@@ -1,0 +1,94 @@
+"""deals and deal_stage_changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_es.aggregates import Deal
+from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp
+
+DETAILS = ("title", "contact_ids", "company_id", "source", "expected_close")
+
+
+def _move(e: EventRow, kind: str, pipeline_id: str, from_id: Any, from_name: Any, to_id: str, to_name: str) -> Insert:
+    return Insert(
+        "deal_stage_changes",
+        {
+            "position": e.position,
+            "deal_id": e.id,
+            "pipeline_id": pipeline_id,
+            "kind": kind,
+            "from_stage_id": from_id,
+            "from_stage": from_name,
+            "to_stage_id": to_id,
+            "to_stage": to_name,
+            "occurred_at": e.occurred_at,
+            "recorded_at": e.recorded_at,
+            "actor": e.data["actor"],
+        },
+    )
+
+
+@on(Deal.Opened)
+def deal_opened(e: EventRow) -> list[Op]:
+    d = e.data
+    row = {
+        **created(e),
+        **{name: d[name] for name in DETAILS},
+        "pipeline_id": d["pipeline_id"],
+        "stage_id": d["stage_id"],
+        "stage": d["stage"],
+        "status": "open",
+        "amount": d["amount"],
+        "currency": d["currency"],
+        "owner_id": d["owner_id"],
+        "stage_entered_at": e.occurred_at,
+        "closed_at": None,
+        "lost_reason": None,
+    }
+    return [Insert("deals", row), _move(e, "opened", d["pipeline_id"], None, None, d["stage_id"], d["stage"])]
+
+
+@on(Deal.StageChanged)
+def deal_moved(e: EventRow) -> list[Op]:
+    d = e.data
+    return [
+        Patch("deals", e.id, {**stamp(e), "stage_id": d["to_stage_id"], "stage": d["to_stage"], "stage_entered_at": e.occurred_at}),
+        _move(e, "moved", d["pipeline_id"], d["from_stage_id"], d["from_stage"], d["to_stage_id"], d["to_stage"]),
+    ]
+
+
+@on(Deal.Won)
+def deal_won(e: EventRow) -> list[Op]:
+    return [Patch("deals", e.id, {**stamp(e), "status": "won", "closed_at": e.occurred_at})]
+
+
+@on(Deal.Lost)
+def deal_lost(e: EventRow) -> list[Op]:
+    return [Patch("deals", e.id, {**stamp(e), "status": "lost", "closed_at": e.occurred_at, "lost_reason": e.data["reason"]})]
+
+
+@on(Deal.Reopened)
+def deal_reopened(e: EventRow) -> list[Op]:
+    d = e.data
+    values = {"status": "open", "closed_at": None, "lost_reason": None, "stage_id": d["stage_id"], "stage": d["stage"],
+              "stage_entered_at": e.occurred_at}
+    return [
+        Patch("deals", e.id, {**stamp(e), **values}),
+        _move(e, "reopened", d["pipeline_id"], None, None, d["stage_id"], d["stage"]),
+    ]
+
+
+@on(Deal.OwnerChanged)
+def deal_owner_changed(e: EventRow) -> list[Op]:
+    return [Patch("deals", e.id, {**stamp(e), "owner_id": e.data["owner_id"]})]
+
+
+@on(Deal.AmountChanged)
+def deal_amount_changed(e: EventRow) -> list[Op]:
+    return [Patch("deals", e.id, {**stamp(e), "amount": e.data["amount"], "currency": e.data["currency"]})]
+
+
+@on(Deal.DetailsChanged)
+def deal_details_changed(e: EventRow) -> list[Op]:
+    return [Patch("deals", e.id, {**stamp(e), **{name: e.data[name] for name in DETAILS}})]

@@ -1,0 +1,91 @@
+"""What projections take (an event as stored) and give (row operations).
+
+Projections never touch the database: they say what should happen to which row,
+and the runner applies a whole batch of those in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.utils import get_topic
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """A stored event as projections see it: the JSON as stored, plus its place in the log."""
+
+    position: int
+    id: str
+    version: int
+    topic: str
+    data: dict[str, Any]
+
+    @property
+    def occurred_at(self) -> str:
+        return self.data["occurred_at"]
+
+    @property
+    def recorded_at(self) -> str:
+        return self.data["timestamp"]
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """A new row (the record's first event)."""
+
+    table: str
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """Set some columns of the row with this key."""
+
+    table: str
+    key: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PatchWhere:
+    """Set some columns of every row matching ``where`` (rare: a renamed stage)."""
+
+    table: str
+    where: dict[str, Any]
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    table: str
+    key: str
+
+
+Op = Insert | Patch | PatchWhere | Delete
+Handler = Callable[[EventRow], Iterable[Op]]
+
+HANDLERS: dict[str, list[Handler]] = defaultdict(list)
+
+
+def on(*event_classes: type) -> Callable[[Handler], Handler]:
+    """Register a projection function for these event classes."""
+
+    def register(handler: Handler) -> Handler:
+        for cls in event_classes:
+            HANDLERS[get_topic(cls)].append(handler)
+        return handler
+
+    return register
+
+
+def stamp(e: EventRow) -> dict[str, Any]:
+    """The columns every record table keeps about its last change."""
+    return {"version": e.version, "position": e.position, "updated_at": e.occurred_at}
+
+
+def created(e: EventRow) -> dict[str, Any]:
+    return {"id": e.id, "created_at": e.occurred_at, **stamp(e)}

@@ -1,0 +1,188 @@
+"""One object for everything the service asks of the event store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.utils import get_topic
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
+
+from crm_es.aggregates.base import Aggregate, Event
+from crm_es.store.codec import OrjsonTranscoder, TypedMapper
+from crm_es.store.recorders import CrmPostgresRecorder, CrmSQLiteRecorder
+
+A = TypeVar("A", bound=Aggregate)
+
+__all__ = ["Claim", "EventStore", "IdempotencyRecord", "IntegrityError", "RawEvent", "StoreUnavailable"]
+
+
+class StoreUnavailable(Exception):
+    """The event store could not be reached (answers 503)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A value only one record may hold at a time (scope 'contact-email', say)."""
+
+    scope: str
+    value: str
+    owner_id: UUID
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    scope: str
+    key: str
+    fingerprint: str
+    status: int
+    body: str  # JSON of the answer; the recorder adds the position it reached
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """A stored event as the projector reads it: no decoding beyond the columns."""
+
+    position: int
+    originator_id: str
+    version: int
+    topic: str
+    state: bytes
+
+
+class CrmApplication(Application):
+    name = "crm"  # PostgreSQL tables: crm_events, crm_events_idempotency_keys, ...
+
+    def construct_mapper(self) -> TypedMapper:
+        return TypedMapper(transcoder=OrjsonTranscoder())
+
+
+def sqlite_env(path: str) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": path,
+        "SQLITE_LOCK_TIMEOUT": "10",
+        "APPLICATION_RECORDER_TOPIC": get_topic(CrmSQLiteRecorder),
+    }
+
+
+def postgres_env(url: str, schema: str | None = None) -> dict[str, str]:
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        # Off on purpose: with it on, two applications in one schema share one function.
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "",
+        "APPLICATION_RECORDER_TOPIC": get_topic(CrmPostgresRecorder),
+    }
+    chosen_schema = schema or (query.get("schema") or [None])[0]
+    if chosen_schema:
+        env["POSTGRES_SCHEMA"] = chosen_schema
+    return env
+
+
+class EventStore:
+    """The write side's only door: load aggregates, save events, follow the log."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.is_postgres = env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+        try:
+            self.app = CrmApplication(env=env)
+        except PersistenceError as error:
+            raise StoreUnavailable(str(error)) from error
+        self.recorder: Any = self.app.recorder
+        self._listeners: list[Callable[[int], None]] = []
+
+    # --- the write side -------------------------------------------------------------
+
+    def events(self, aggregate_id: UUID, *, lte: int | None = None) -> list[Event]:
+        return list(self.app.events.get(aggregate_id, lte=lte))  # type: ignore[arg-type]
+
+    def load(self, cls: type[A], aggregate_id: UUID, *, version: int | None = None) -> A | None:
+        """The aggregate folded from its events, or None when there is no such record
+        of this type (an id of another type's record is not found either)."""
+        events = self.events(aggregate_id, lte=version)
+        if not events or not cls.owns(events[0]):
+            return None
+        return cls.fold(events)
+
+    def save(
+        self,
+        events: Sequence[Event],
+        *,
+        idempotency: IdempotencyRecord | None = None,
+        claims: Sequence[Claim] = (),
+        releases: Sequence[Claim] = (),
+    ) -> int | None:
+        """Append in one transaction; returns the position of the last event written.
+
+        Raises IntegrityError when another writer got there first (a version taken,
+        an idempotency key or a claim already held): nothing is written then.
+        """
+        if not events:
+            return None
+        recordings = self.app.save(*events, idempotency=idempotency, claims=claims, releases=releases)
+        position = max(r.notification.id for r in recordings)
+        for listener in self._listeners:
+            listener(position)
+        return position
+
+    def on_saved(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(position)`` after each save in this process (wakes the projector)."""
+        self._listeners.append(listener)
+
+    def find_idempotency(self, scope: str, key: str) -> tuple[str, int, str, int | None] | None:
+        return self.recorder.find_idempotency(scope, key)
+
+    def claim_owner(self, scope: str, value: str) -> str | None:
+        return self.recorder.claim_owner(scope, value)
+
+    # --- following the log ----------------------------------------------------------
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def read(self, after: int, limit: int) -> list[RawEvent]:
+        """Stored events after ``after``, in log order; plain SQL, no decoding (the fast
+        path for projections: the library's mapper decodes one event at a time)."""
+        if self.is_postgres:
+            datastore = self.recorder.datastore
+            statement = SQL(
+                "SELECT notification_id, originator_id::text, originator_version, topic, state "
+                "FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+            ).format(Identifier(datastore.schema), Identifier(self.recorder.events_table_name))
+            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(statement, (after, limit), prepare=True)
+                return [RawEvent(r[0], r[1], r[2], r[3], bytes(r[4])) for r in curs.fetchall()]
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                f"{self.recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, limit),
+            )
+            return [RawEvent(r[0], str(UUID(r[1])), r[2], r[3], r[4]) for r in c.fetchall()]
+
+    @property
+    def channel(self) -> str | None:
+        """The PostgreSQL NOTIFY channel the library signals on each insert."""
+        return self.recorder.channel_name if self.is_postgres else None
+
+    def close(self) -> None:
+        self.app.close()
