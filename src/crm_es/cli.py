@@ -86,25 +86,13 @@ def serve(host: str, port: int, demo: bool) -> None:
 
 
 def _load_demo(services: Services, quiet: bool) -> Any:
-    from crm_es.demo import DemoAlreadyLoaded, load_demo
+    from crm_es.demo import DemoAlreadyLoaded, demo_size, load_demo
 
     try:
-        summary = load_demo(services, progress=None if quiet else _echo_progress())
+        with _progress(demo_size(), "loading the demo company", quiet) as tick:
+            return load_demo(services, progress=tick)
     except DemoAlreadyLoaded as error:
         _fail(str(error))
-    return summary
-
-
-def _echo_progress() -> Callable[[int], None]:
-    done = 0
-
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
-        if done % 50 < n:
-            click.echo(f"\rloading the demo company: {done} commands", nl=False, err=True)
-
-    return tick
 
 
 @main.command()
@@ -114,8 +102,8 @@ def demo(as_json: bool) -> None:
     with _services() as services:
         summary = _load_demo(services, quiet=as_json)
         services.projector.catch_up()
-        data = dict(vars(summary)) if hasattr(summary, "__dict__") else dict(summary)
-        _report(as_json, data, "\nloaded: " + ", ".join(f"{v} {k}" for k, v in data.items()))
+        data = summary.as_dict()
+        _report(as_json, data, "loaded: " + ", ".join(f"{v} {k}" for k, v in data.items()))
 
 
 @main.command()

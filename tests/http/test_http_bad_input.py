@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from helpers import assert_problem, deal, ok, pipeline, read
@@ -187,3 +188,14 @@ def test_reading_ahead_of_the_read_side_is_a_503_with_retry_after(client, servic
     assert_problem(problem, 503, "read-side-behind")
     assert problem.headers["Retry-After"] == "1"
     assert client.get("/contacts", headers={"X-After-Position": "999999"}).status_code == 503
+
+
+def test_a_fact_cannot_have_happened_in_the_future(client, services, unchanged):
+    p = pipeline(client)
+    mark, check = unchanged
+    mark()
+    tomorrow = (services.clock.now() + timedelta(days=1)).isoformat()
+    problem = assert_problem(client.post("/deals", json={
+        "title": "t", "pipeline_id": p["id"], "stage": "Contact", "amount": "1", "currency": "EUR", "occurred_at": tomorrow}), 422)
+    assert problem["errors"][0]["field"] == "occurred_at"
+    check()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from typing import Annotated
 
 import duckdb
@@ -59,7 +60,7 @@ def read_cursor(
     services: ServicesDep,
     after: Annotated[int | None, Query(ge=0, description="wait until the read side has reached this log position")] = None,
     x_after_position: Annotated[int | None, Header(ge=0)] = None,
-) -> duckdb.DuckDBPyConnection:
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-side cursor, once the read side has caught up with ``after`` (read-your-writes)."""
     wanted = after if after is not None else x_after_position
     if wanted is not None and not services.projector.wait_for(wanted, services.settings.read_wait_seconds):
@@ -70,7 +71,8 @@ def read_cursor(
         )
     # Taken before the query runs, so the data is at least this fresh.
     request.state.read_position = services.projector.position
-    return services.read_side.cursor()
+    with services.read_side.cursor() as cursor:
+        yield cursor
 
 
 ReadCursor = Annotated[duckdb.DuckDBPyConnection, Depends(read_cursor)]

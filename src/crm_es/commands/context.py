@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 from uuid import UUID, uuid4
 
-from crm_es.aggregates.base import Aggregate, DomainError, Event, Meta, NotFound, RuleViolated
+from crm_es.aggregates.base import Aggregate, DomainError, Event, InvalidInput, Meta, NotFound, RuleViolated
 from crm_es.clock import Clock
 from crm_es.store import Claim, EventStore, IdempotencyRecord
 from crm_es.store.event_store import IntegrityError
 
 A = TypeVar("A", bound=Aggregate)
+
+# How far ahead of our clock a client's occurred_at may be (their clock drifts too).
+CLOCK_DRIFT = timedelta(minutes=5)
 
 
 class Lookups(Protocol):
@@ -65,6 +68,8 @@ class CommandContext:
 
     def meta(self, occurred_at: datetime | None = None) -> Meta:
         now = self.clock.now()
+        if occurred_at is not None and occurred_at > now + CLOCK_DRIFT:
+            raise InvalidInput("occurred_at", "occurred_at is in the future: a fact is recorded once it has happened")
         return Meta(
             occurred_at=occurred_at or now,
             recorded_at=now,
