@@ -21,6 +21,14 @@ a DuckDB read side built from them. See the README for the conventions (Idempote
 If-Match / ETag, ?after= read-your-writes, problem+json errors)."""
 
 
+OPEN_MODE_BANNER = [
+    "!" * 72,
+    "!! OPEN DEVELOPMENT MODE: no API keys are configured.",
+    "!! Every request is accepted, unauthenticated, as actor 'dev'. Do not expose this port.",
+    "!" * 72,
+]
+
+
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
     """``services`` given: the caller owns them (tests). Otherwise they are built from
     settings at start-up, follow the log in the background, and close at shutdown."""
@@ -31,10 +39,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         app.state.services = services or bootstrap(settings)
         if owned:
             app.state.services.start()
-        log.warning(
-            "OPEN DEVELOPMENT MODE: no API keys are configured; every request is accepted as actor %r",
-            "dev",
-        )
+        for line in OPEN_MODE_BANNER:
+            log.warning(line)
         try:
             yield
         finally:

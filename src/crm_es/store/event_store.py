@@ -135,8 +135,13 @@ class EventStore:
 
         Raises IntegrityError when another writer got there first (a version taken,
         an idempotency key or a claim already held): nothing is written then.
+        With no events, only the idempotency record is kept (pointing at the log's end),
+        so a retry of a command that changed nothing still gets its first answer.
         """
         if not events:
+            assert not claims and not releases, "a claim changes only with the events that need it"
+            if idempotency is not None:
+                self.recorder.insert_idempotency(idempotency, self.max_position())
             return None
         recordings = self.app.save(*events, idempotency=idempotency, claims=claims, releases=releases)
         position = max(r.notification.id for r in recordings)

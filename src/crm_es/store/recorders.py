@@ -57,6 +57,14 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
             )
         return ids
 
+    def insert_idempotency(self, record: Any, position: int) -> None:
+        """Remember the answer to a command that recorded no event (it changed nothing)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                "INSERT INTO idempotency_keys VALUES (?,?,?,?,?,?)",
+                (record.scope, record.key, record.fingerprint, record.status, record.body, position),
+            )
+
     def find_idempotency(self, scope: str, key: str) -> tuple[str, int, str, int | None] | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT fingerprint, status, body, position FROM idempotency_keys WHERE scope=? AND key=?", (scope, key))
@@ -124,6 +132,14 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                 (max(ids), record.scope, record.key),
             )
         return ids
+
+    def insert_idempotency(self, record: Any, position: int) -> None:
+        """Remember the answer to a command that recorded no event (it changed nothing)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                SQL("INSERT INTO {} VALUES (%s,%s,%s,%s,%s,%s)").format(self.idempotency_table),
+                (record.scope, record.key, record.fingerprint, record.status, record.body, position),
+            )
 
     def find_idempotency(self, scope: str, key: str) -> tuple[str, int, str, int | None] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
