@@ -199,3 +199,19 @@ def test_a_fact_cannot_have_happened_in_the_future(client, services, unchanged):
         "title": "t", "pipeline_id": p["id"], "stage": "Contact", "amount": "1", "currency": "EUR", "occurred_at": tomorrow}), 422)
     assert problem["errors"][0]["field"] == "occurred_at"
     check()
+
+
+def test_a_retried_refusal_hears_the_same_no(client, services):
+    """The retry of a request whose answer was lost must not be decided again later."""
+    p = pipeline(client)
+    d = deal(client, p["id"])
+    ok(client.post(f"/deals/{d['id']}/lost", json={"reason": "budget"}), 200)
+    key = {"Idempotency-Key": "move-after-loss"}
+    first = assert_problem(client.post(f"/deals/{d['id']}/stage", json={"stage": "Demo"}, headers=key), 409, "deal-closed")
+    ok(client.post(f"/deals/{d['id']}/reopen", json={}), 200)
+    position = services.store.max_position()
+    again = client.post(f"/deals/{d['id']}/stage", json={"stage": "Demo"}, headers=key)
+    assert (again.status_code, again.json()) == (409, first)
+    assert services.store.max_position() == position
+    missing = assert_problem(client.post(f"/deals/{uuid.uuid4()}/won", headers={"Idempotency-Key": "k404"}), 404)
+    assert client.post(f"/deals/{missing['id']}/won", headers={"Idempotency-Key": "k404"}).status_code == 404

@@ -67,7 +67,7 @@ def install(app: FastAPI) -> None:
     async def domain(_: Request, exc: DomainError) -> JSONResponse:
         extra = dict(exc.extra)
         field = getattr(exc, "field", None) or extra.pop("field", None)
-        if isinstance(exc, (InvalidInput, NotFound)) and field:
+        if (isinstance(exc, (InvalidInput, NotFound)) or exc.status in (404, 422)) and field:
             extra["errors"] = [{"field": field, "message": exc.detail}]
         elif field:
             extra["field"] = field

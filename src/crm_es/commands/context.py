@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from crm_es.aggregates.base import Aggregate, DomainError, Event, InvalidInput, Meta, NotFound, RuleViolated
@@ -139,7 +139,30 @@ class CommandContext:
                 field="Idempotency-Key",
             )
         data = json.loads(body)
+        if "refusal" in data:
+            raise _replayed_refusal(status, data["refusal"])
         return CommandResult(UUID(data["id"]), data["version"], position or 0, status, replayed=True)
+
+    def remember_refusal(self, refusal: DomainError) -> None:
+        """Keep a refusal as this key's first answer: the retry of a request whose answer
+        was lost must hear the same "no", even if the record has changed since."""
+        if self.idempotency_key is None:
+            return
+        body = json.dumps({"refusal": {
+            "rule": refusal.rule, "detail": refusal.detail, "field": getattr(refusal, "field", None), "extra": refusal.extra,
+        }})
+        record = IdempotencyRecord(self.actor, self.idempotency_key, self.fingerprint, refusal.status, body)
+        try:
+            self.store.save([], idempotency=record)
+        except IntegrityError:
+            pass  # a concurrent request with this key answered first; the retry will hear that answer
+
+
+def _replayed_refusal(status: int, refusal: dict[str, Any]) -> DomainError:
+    error = DomainError(refusal["detail"], **refusal["extra"])
+    error.rule, error.status = refusal["rule"], status
+    error.field = refusal["field"]  # type: ignore[attr-defined]
+    return error
 
 
 C = TypeVar("C")
@@ -156,6 +179,9 @@ def execute(handler: Callable[[C, CommandContext], CommandResult], command: C, c
     for _ in range(ATTEMPTS):
         try:
             return handler(command, ctx)
+        except DomainError as refusal:
+            ctx.remember_refusal(refusal)
+            raise
         except IntegrityError:
             # Someone else wrote first. Whatever they wrote, nothing of ours was
             # written; deciding again shows whether it still holds.
