@@ -3,13 +3,22 @@
 Each batch of events becomes row operations (pure projection functions), applied
 in ONE DuckDB transaction together with the log position they reach. A crash at
 any point leaves either the whole batch and its position, or neither.
+
+A batch is first planned — its row operations merged and turned into Arrow data and
+statements, in pure Python — then written. During a long catch-up the next batch is
+read and planned while DuckDB writes the one before, in a thread of its own (DuckDB
+releases the GIL while it works). Batches still commit one at a time and in log order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -22,6 +31,14 @@ from crm_es.projections.rows import HANDLERS, Delete, EventRow, Insert, Op, Patc
 from crm_es.projections.schema import TABLES_BY_NAME, Table
 from crm_es.store import EventStore, RawEvent
 
+SOURCE = "batch_rows"  # what a batch's Arrow data is registered as in DuckDB
+MASK = "crm_set_mask"  # in a patch's rows: the bits of the columns that row sets
+YIELD_EVERY = 255  # planning gives up the GIL every 256 events (see Batch.add)
+
+# One statement of a batch: SQL with a ``{rows}`` slot and the Arrow rows that fill it,
+# or (rare: a set-based change) SQL with parameters.
+Step = tuple[str, "pa.Array | None", "list[Any] | None"]
+
 
 def _arrow_type(duck_type: str) -> pa.DataType:
     if duck_type in ("INTEGER", "BIGINT"):
@@ -31,8 +48,16 @@ def _arrow_type(duck_type: str) -> pa.DataType:
     return pa.string()  # UUIDs, decimals, times and JSON travel as text and are cast by DuckDB
 
 
-def _arrow(table: Table, columns: list[str], rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.table({c: pa.array([r.get(c) for r in rows], type=_arrow_type(table.type_of(c))) for c in columns})
+@cache
+def _rows_type(table_name: str, columns: tuple[str, ...]) -> pa.DataType:
+    table = TABLES_BY_NAME[table_name]
+    return pa.list_(pa.struct([(c, pa.int64() if c == MASK else _arrow_type(table.type_of(c))) for c in columns]))
+
+
+def _arrow(table: Table, columns: list[str], rows: list[dict[str, Any]]) -> pa.Array:
+    """The rows as one Arrow value, a list of structs of these columns (a missing key is
+    a null), converted by Arrow in one pass."""
+    return pa.array([rows], type=_rows_type(table.name, tuple(columns)))
 
 
 def _cast(table: Table, column: str, source: str) -> str:
@@ -40,13 +65,46 @@ def _cast(table: Table, column: str, source: str) -> str:
 
 
 class Batch:
-    """Row operations of many events, merged in memory and written in bulk."""
+    """Row operations of many events, merged in memory, then planned as bulk statements."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self.conn = conn
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
         self.inserts: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.appends: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.patches: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+
+    def add(self, events: list[RawEvent]) -> None:
+        """Project each event and merge its operations (the hot loop: ``apply`` inlined)."""
+        handlers_of = HANDLERS.get
+        loads = orjson.loads
+        inserts, appends, patches = self.inserts, self.appends, self.patches
+        for i, raw in enumerate(events):
+            if not i & YIELD_EVERY:
+                # DuckDB's Python client takes the GIL between the tasks of a query (to see
+                # Ctrl-C); while this loop runs, each take waits up to the 5 ms switch
+                # interval. Giving the GIL up now and then keeps a concurrent write moving.
+                time.sleep(0)
+            handlers = handlers_of(raw.topic)
+            if not handlers:
+                continue  # an event no table shows: skipped, its position still counts
+            event = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, loads(raw.state))
+            for handler in handlers:
+                for op in handler(event):
+                    kind = type(op)
+                    if kind is Patch:
+                        pending = inserts[op.table].get(op.key)  # type: ignore[union-attr]
+                        if pending is not None:
+                            pending.update(op.values)  # type: ignore[union-attr]
+                        else:
+                            patches[op.table].setdefault(op.key, {}).update(op.values)  # type: ignore[union-attr]
+                    elif kind is Insert:
+                        key = TABLES_BY_NAME[op.table].key
+                        if key is None:
+                            appends[op.table].append(op.row)  # type: ignore[union-attr]
+                        else:
+                            inserts[op.table][str(op.row[key])] = dict(op.row)  # type: ignore[union-attr]
+                    else:
+                        self.apply(op)
 
     def apply(self, op: Op) -> None:
         match op:
@@ -67,13 +125,14 @@ class Batch:
                 spec = TABLES_BY_NAME[table]
                 sets = ", ".join(f"{c} = CAST(? AS {spec.type_of(c)})" for c in values)
                 conds = " AND ".join(f"{c} = CAST(? AS {spec.type_of(c)})" for c in where)
-                self.conn.execute(f"UPDATE {table} SET {sets} WHERE {conds}", [*values.values(), *where.values()])
+                self.steps.append((f"UPDATE {table} SET {sets} WHERE {conds}", None, [*values.values(), *where.values()]))
             case Delete(table, key):
                 self.flush()
                 spec = TABLES_BY_NAME[table]
-                self.conn.execute(f"DELETE FROM {table} WHERE {spec.key} = CAST(? AS {spec.type_of(spec.key)})", [key])
+                self.steps.append((f"DELETE FROM {table} WHERE {spec.key} = CAST(? AS {spec.type_of(spec.key)})", None, [key]))
 
     def flush(self) -> None:
+        """Turn the operations merged so far into steps: inserts, appends, then patches."""
         for name, by_key in self.inserts.items():
             if by_key:
                 self._insert(TABLES_BY_NAME[name], list(by_key.values()))
@@ -81,38 +140,56 @@ class Batch:
             if rows:
                 self._insert(TABLES_BY_NAME[name], rows)
         for name, by_key in self.patches.items():
-            self._patch(TABLES_BY_NAME[name], by_key)
+            if by_key:
+                self._patch(TABLES_BY_NAME[name], by_key)
         self.inserts.clear()
         self.appends.clear()
         self.patches.clear()
 
     def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         columns = [name for name, _ in table.columns]
-        batch = _arrow(table, columns, rows)
-        self.conn.register("batch_rows", batch)
-        try:
-            casts = ", ".join(_cast(table, c, "batch_rows") for c in columns)
-            self.conn.execute(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {casts} FROM batch_rows")
-        finally:
-            self.conn.unregister("batch_rows")
+        casts = ", ".join(_cast(table, c, SOURCE) for c in columns)
+        statement = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {casts} FROM {{rows}} AS {SOURCE}"
+        self.steps.append((statement, _arrow(table, columns, rows), None))
 
     def _patch(self, table: Table, by_key: dict[str, dict[str, Any]]) -> None:
-        # One UPDATE … FROM per set of columns changed (few: a stage move, a win …).
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for key, values in by_key.items():
-            groups[tuple(sorted(values))].append({table.key: key, **values})
+        """One UPDATE … FROM per table and batch, whatever mix of columns its rows change
+        (a move sets the stage, a win the status …): each row carries a bit mask of the
+        columns it sets, and a column a row does not set keeps its value."""
         assert table.key is not None
-        for columns, rows in groups.items():
-            batch = _arrow(table, [table.key, *columns], rows)
-            self.conn.register("batch_rows", batch)
-            try:
-                sets = ", ".join(f"{c} = {_cast(table, c, 'batch_rows')}" for c in columns)
-                self.conn.execute(
-                    f"UPDATE {table.name} SET {sets} FROM batch_rows "
-                    f"WHERE {table.name}.{table.key} = {_cast(table, table.key, 'batch_rows')}"
-                )
-            finally:
-                self.conn.unregister("batch_rows")
+        changed: set[str] = set()
+        for values in by_key.values():
+            changed.update(values)
+        for column in sorted(changed):
+            table.type_of(column)  # an unknown column raises KeyError, as before
+        columns = [c for c, _ in table.columns if c in changed and c != table.key]
+        if not columns:
+            return  # only the key "set" to itself: nothing changes
+        bits = {c: 1 << i for i, c in enumerate(columns)}
+        masks: dict[tuple[str, ...], int] = {}
+        common = (1 << len(columns)) - 1  # the columns every row sets need no CASE
+        rows = []
+        for key, values in by_key.items():  # the dicts are the batch's own: completed in place
+            names = tuple(values)
+            mask = masks.get(names)
+            if mask is None:
+                mask = masks[names] = sum(bits.get(c, 0) for c in set(names))
+            common &= mask
+            values.setdefault(table.key, key)
+            values[MASK] = mask
+            rows.append(values)
+        sets = []
+        for c in columns:
+            value = _cast(table, c, SOURCE)
+            if common & bits[c]:
+                sets.append(f"{c} = {value}")
+            else:
+                sets.append(f"{c} = CASE WHEN ({SOURCE}.{MASK} & {bits[c]}) <> 0 THEN {value} ELSE {table.name}.{c} END")
+        statement = (
+            f"UPDATE {table.name} SET {', '.join(sets)} FROM {{rows}} AS {SOURCE} "
+            f"WHERE {table.name}.{table.key} = {_cast(table, table.key, SOURCE)}"
+        )
+        self.steps.append((statement, _arrow(table, [table.key, *columns, MASK], rows), None))
 
 
 def project(raw: RawEvent) -> list[Op]:
@@ -121,6 +198,14 @@ def project(raw: RawEvent) -> list[Op]:
         return []  # an event no table shows: skipped, its position still counts
     row = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, orjson.loads(raw.state))
     return [op for handler in handlers for op in handler(row)]
+
+
+def plan(events: list[RawEvent]) -> list[Step]:
+    """The statements that write these events' rows: pure Python, no database."""
+    batch = Batch()
+    batch.add(events)
+    batch.flush()
+    return batch.steps
 
 
 class Projector:
@@ -146,24 +231,52 @@ class Projector:
 
     def process(self, events: list[RawEvent]) -> None:
         """Apply one batch and its position in one transaction."""
-        if not events:
-            return
-        self.conn.execute("BEGIN")
+        if events:
+            self._write(plan(events), events[-1].position)
+
+    def _write(self, steps: list[Step], position: int) -> None:
+        """One transaction: the batch's statements, then its position.
+
+        The statements go to DuckDB as one script over one registered Arrow table, a
+        column per statement: each call into DuckDB gives up the GIL and must win it back
+        from the thread planning the next batch (up to the 5 ms switch interval), so one
+        call per batch rather than a few per table.
+        """
+        conn = self.conn
+        script = ["BEGIN"]
+        columns: dict[str, pa.Array] = {}
+
+        def run() -> None:
+            if columns:
+                conn.register(SOURCE, pa.table(columns))
+            conn.execute(";\n".join(script))
+
         try:
-            batch = Batch(self.conn)
-            for raw in events:
-                for op in project(raw):
-                    batch.apply(op)
-            batch.flush()
-            position = events[-1].position
-            self.conn.execute("UPDATE projection_positions SET position = ? WHERE name = ?", [position, READ_SIDE])
-            self.conn.execute("COMMIT")
+            for statement, rows, params in steps:
+                if rows is None:  # a statement with parameters runs by itself, in its turn
+                    run()
+                    script, columns = [], {}
+                    conn.execute(statement, params)
+                    continue
+                column = f"s{len(columns)}"
+                columns[column] = rows
+                script.append(statement.format(rows=f"(SELECT unnest({column}, max_depth := 2) FROM {SOURCE})"))
+            script.append(f"UPDATE projection_positions SET position = {int(position)} WHERE name = '{READ_SIDE}'")
+            script.append("COMMIT")
+            run()
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.TransactionException):  # raised when none is open
+                conn.execute("ROLLBACK")
             raise
         with self._advanced:
             self._position = position
             self._advanced.notify_all()
+
+    def _release(self) -> None:
+        """Let go of the last batch's Arrow data after a long catch-up (the next write
+        replaces it anyway, so a small batch keeps it: unregistering costs a DuckDB call)."""
+        with contextlib.suppress(duckdb.Error):
+            self.conn.unregister(SOURCE)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Process every event stored so far; returns how many were processed."""
@@ -173,10 +286,48 @@ class Projector:
                 events = self.store.read(self._position, self.batch_size)
                 if not events:
                     return done
+                if len(events) == self.batch_size:  # more may follow: plan and write side by side
+                    return done + self._pipelined(events, progress)
                 self.process(events)
                 done += len(events)
                 if progress:
                     progress(len(events))
+
+    def _pipelined(self, events: list[RawEvent], progress: Callable[[int], None] | None) -> int:
+        """Catch up from ``events`` on: batch N+1 is read and planned here while batch N
+        is written by a thread of its own. Commits stay one at a time and in log order.
+        When reading or planning a batch fails, the batch before it still commits (as it
+        would have one at a time) before the error is raised; when a write fails, nothing
+        after it is written."""
+        done = 0
+        writing: tuple[Future[None], int] | None = None
+
+        def finish() -> None:
+            nonlocal done, writing
+            assert writing is not None
+            (future, count), writing = writing, None
+            future.result()  # raises the write's error
+            done += count
+            if progress:
+                progress(count)
+
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="projector-write") as writer:
+                try:
+                    while events:
+                        try:
+                            steps = plan(events)
+                        finally:
+                            if writing is not None:
+                                finish()  # the batch before commits (or fails) first
+                        writing = writer.submit(self._write, steps, events[-1].position), len(events)
+                        events = self.store.read(events[-1].position, self.batch_size)
+                finally:
+                    if writing is not None:
+                        finish()
+        finally:
+            self._release()
+        return done
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until the read side has reached ``position`` (read-your-writes)."""

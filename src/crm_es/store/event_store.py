@@ -173,16 +173,29 @@ class EventStore:
                 "SELECT notification_id, originator_id::text, originator_version, topic, state "
                 "FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
             ).format(Identifier(datastore.schema), Identifier(self.recorder.events_table_name))
-            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
+                # Binary results: bytea arrives as bytes, not as hex text to decode.
                 curs.execute(statement, (after, limit), prepare=True)
-                return [RawEvent(r[0], r[1], r[2], r[3], bytes(r[4])) for r in curs.fetchall()]
+                rows = curs.fetchall()
+            if rows and type(rows[0][4]) is not bytes:
+                return [RawEvent(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+            return [RawEvent(*r) for r in rows]
         with self.recorder.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples
+            # The library stores a UUID as 32 hex digits: SQLite adds the dashes of str(UUID).
+            dashed = (
+                "CASE WHEN length(originator_id) = 32 THEN lower(substr(originator_id, 1, 8) || '-' || "
+                "substr(originator_id, 9, 4) || '-' || substr(originator_id, 13, 4) || '-' || "
+                "substr(originator_id, 17, 4) || '-' || substr(originator_id, 21, 12)) ELSE originator_id END"
+            )
+            cursor.execute(
+                f"SELECT rowid, {dashed}, originator_version, topic, state FROM "
                 f"{self.recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (after, limit),
             )
-            return [RawEvent(r[0], str(UUID(r[1])), r[2], r[3], r[4]) for r in c.fetchall()]
+            rows = cursor.fetchall()
+        return [RawEvent(*r) if len(r[1]) == 36 else RawEvent(r[0], str(UUID(r[1])), *r[2:]) for r in rows]
 
     @property
     def channel(self) -> str | None:

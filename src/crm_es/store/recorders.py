@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg import Cursor
-from psycopg.rows import DictRow
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 
@@ -100,37 +99,56 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                 "originator_version AS version, topic, convert_from(state, 'UTF8')::jsonb AS data FROM {}"
             ).format(SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_json")), events),
         ]
+        self.begin_lock_notify = SQL("BEGIN; SET LOCAL lock_timeout = '{}s'; LOCK TABLE {} IN EXCLUSIVE MODE; NOTIFY {}").format(
+            SQL(str(int(self.datastore.lock_timeout))), events, Identifier(self.channel_name)
+        )
+        insert = SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(%s::{}.{}[]) RETURNING notification_id"
+        ).format(events, schema, Identifier(self.stored_event_type_name))
+        self.insert_events_returning = insert
+        # The events and the first answer of their Idempotency-Key in one statement.
+        self.insert_events_and_key = SQL(
+            "WITH inserted AS ({}), key AS (INSERT INTO {} SELECT %s, %s, %s, %s, %s, "
+            "(SELECT max(notification_id) FROM inserted)) SELECT notification_id FROM inserted ORDER BY notification_id"
+        ).format(insert, self.idempotency_table)
 
-    def _insert_events(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        # Runs inside the events' transaction, before the table lock is taken.
-        super()._insert_events(curs, stored_events, **kwargs)
-        for claim in kwargs.get("releases", ()):
-            curs.execute(
-                SQL("DELETE FROM {} WHERE scope=%s AND value=%s AND owner_id=%s").format(self.claims_table),
-                (claim.scope, claim.value, str(claim.owner_id)),
-            )
-        for claim in kwargs.get("claims", ()):
-            curs.execute(
-                SQL("INSERT INTO {} VALUES (%s,%s,%s)").format(self.claims_table),
-                (claim.scope, claim.value, str(claim.owner_id)),
-            )
-        record = kwargs.get("idempotency")
-        if record is not None:
-            curs.execute(
-                SQL("INSERT INTO {} VALUES (%s,%s,%s,%s,%s,NULL)").format(self.idempotency_table),
-                (record.scope, record.key, record.fingerprint, record.status, record.body),
-            )
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, in three round trips instead of about fourteen.
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        record = kwargs.get("idempotency")
-        if record is not None and ids:
-            curs.execute(
-                SQL("UPDATE {} SET position=%s WHERE scope=%s AND key=%s").format(self.idempotency_table),
-                (max(ids), record.scope, record.key),
-            )
+        The same statements — lock the table (so positions follow commit order), NOTIFY
+        the followers, insert the events — but BEGIN, the lock and the NOTIFY go as one
+        simple-protocol query, and the events and the idempotency row as one statement.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.begin_lock_notify)
+            try:
+                for claim in kwargs.get("releases", ()):
+                    curs.execute(
+                        SQL("DELETE FROM {} WHERE scope=%s AND value=%s AND owner_id=%s").format(self.claims_table),
+                        (claim.scope, claim.value, str(claim.owner_id)),
+                    )
+                for claim in kwargs.get("claims", ()):
+                    curs.execute(
+                        SQL("INSERT INTO {} VALUES (%s,%s,%s)").format(self.claims_table),
+                        (claim.scope, claim.value, str(claim.owner_id)),
+                    )
+                rows = [
+                    self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+                    for e in stored_events
+                ]
+                record = kwargs.get("idempotency")
+                if record is None:
+                    curs.execute(self.insert_events_returning, (rows,), prepare=True)
+                else:
+                    params = (rows, record.scope, record.key, record.fingerprint, record.status, record.body)
+                    curs.execute(self.insert_events_and_key, params, prepare=True)
+                ids = [row["notification_id"] for row in curs.fetchall()]
+                curs.execute("COMMIT")
+            except BaseException:
+                conn.rollback()
+                raise
         return ids
 
     def insert_idempotency(self, record: Any, position: int) -> None:
