@@ -289,3 +289,27 @@ def test_a_saved_event_wakes_listeners_with_its_position(store: EventStore) -> N
     position = store.save(company_registered())
 
     assert heard == [position]
+
+
+def test_load_many_reads_several_aggregates_in_one_go(services) -> None:
+    """load_many equals one load per aggregate, misses and other types included."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
+    from uuid import uuid4
+
+    from crm_es.aggregates import Deal, Pipeline
+    from crm_es.aggregates import deal as deals
+    from crm_es.aggregates import pipeline as pipelines
+    from crm_es.aggregates.base import Meta
+
+    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    meta = Meta(now, now, "t", "c")
+    store = services.store
+    pipeline_id, deal_id = uuid4(), uuid4()
+    store.save(pipelines.create(pipeline_id, "P", [pipelines.StageSpec("A", Decimal("0.1")), pipelines.StageSpec("B", Decimal("0.5"))], uuid4, meta))
+    pipeline = store.load(Pipeline, pipeline_id)
+    store.save(deals.open_deal(deal_id, deals.DealDetails("D"), pipeline, "A", Decimal("5"), "EUR", None, meta))
+    store.save(deals.move(store.load(Deal, deal_id), pipeline, "B", meta))
+    wanted = [(Deal, deal_id), (Pipeline, pipeline_id), (Deal, uuid4()), (Deal, pipeline_id)]
+    assert store.load_many(wanted) == [store.load(Deal, deal_id), pipeline, None, None]
+    assert store.load_many(wanted)[0].version == 2

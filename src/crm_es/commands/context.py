@@ -91,10 +91,12 @@ class CommandContext:
 
     def target(self, cls: type[A], aggregate_id: UUID) -> A:
         """The record the command changes: 404 if absent, 412 if If-Match is stale."""
-        state = self.load(cls, aggregate_id)
+        return self.check_version(self.load(cls, aggregate_id))
+
+    def check_version(self, state: A) -> A:
         if self.expected_version is not None and state.version != self.expected_version:
             raise PreconditionFailed(
-                f"{cls.__name__.lower()} is at version {state.version}, not {self.expected_version}",
+                f"{type(state).__name__.lower()} is at version {state.version}, not {self.expected_version}",
                 current_version=state.version,
             )
         return state

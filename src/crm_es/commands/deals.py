@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from crm_es.aggregates import Company, Contact, Deal, Pipeline, Rep
+from crm_es.aggregates.base import NotFound
 from crm_es.aggregates import deal as deals
 from crm_es.aggregates.deal import DealDetails
 from crm_es.commands.context import CommandContext, CommandResult
@@ -77,7 +78,9 @@ def open_deal(cmd: OpenDeal, ctx: CommandContext) -> CommandResult:
     events = deals.open_deal(
         deal_id, cmd.details, pipeline, cmd.stage, cmd.amount, cmd.currency, cmd.owner_id, ctx.meta(cmd.occurred_at)
     )
-    return ctx.save(deal_id, events, created=True)
+    result = ctx.save(deal_id, events, created=True)
+    ctx.store.remember_fixed_link(deal_id, pipeline.id)
+    return result
 
 
 def change_deal(cmd: ChangeDeal, ctx: CommandContext) -> CommandResult:
@@ -91,9 +94,23 @@ def change_deal(cmd: ChangeDeal, ctx: CommandContext) -> CommandResult:
     return ctx.save(deal.id, events, current_version=deal.version)
 
 
+def _deal_and_pipeline(ctx: CommandContext, deal_id: UUID) -> tuple[Deal, Pipeline]:
+    """The deal the command changes and its pipeline, in one read once the link is known
+    (a deal never changes pipeline)."""
+    pipeline_id = ctx.store.fixed_link(deal_id)
+    if pipeline_id is not None:
+        deal, pipeline = ctx.store.load_many([(Deal, deal_id), (Pipeline, pipeline_id)])
+        if deal is None:
+            raise NotFound("deal", deal_id)
+    else:
+        deal = ctx.load(Deal, deal_id)
+        pipeline = ctx.load(Pipeline, deal.pipeline_id)
+        ctx.store.remember_fixed_link(deal_id, deal.pipeline_id)
+    return ctx.check_version(deal), pipeline
+
+
 def move_deal(cmd: MoveDeal, ctx: CommandContext) -> CommandResult:
-    deal = ctx.target(Deal, cmd.deal_id)
-    pipeline = ctx.load(Pipeline, deal.pipeline_id)
+    deal, pipeline = _deal_and_pipeline(ctx, cmd.deal_id)
     events = deals.move(deal, pipeline, cmd.stage, ctx.meta(cmd.occurred_at))
     return ctx.save(deal.id, events, current_version=deal.version)
 
@@ -109,7 +126,6 @@ def lose_deal(cmd: LoseDeal, ctx: CommandContext) -> CommandResult:
 
 
 def reopen_deal(cmd: ReopenDeal, ctx: CommandContext) -> CommandResult:
-    deal = ctx.target(Deal, cmd.deal_id)
-    pipeline = ctx.load(Pipeline, deal.pipeline_id)
+    deal, pipeline = _deal_and_pipeline(ctx, cmd.deal_id)
     events = deals.reopen(deal, pipeline, cmd.stage, ctx.meta(cmd.occurred_at))
     return ctx.save(deal.id, events, current_version=deal.version)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.utils import get_topic
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
@@ -53,6 +54,9 @@ class RawEvent:
     version: int
     topic: str
     state: bytes
+
+
+FIXED_LINKS_KEPT = 100_000
 
 
 class CrmApplication(Application):
@@ -109,6 +113,9 @@ class EventStore:
             raise StoreUnavailable(str(error)) from error
         self.recorder: Any = self.app.recorder
         self._listeners: list[Callable[[int], None]] = []
+        # Links that never change once recorded (a deal's pipeline), remembered so that a
+        # command can read both records in one round trip.
+        self._fixed_links: dict[UUID, UUID] = {}
 
     # --- the write side -------------------------------------------------------------
 
@@ -122,6 +129,43 @@ class EventStore:
         if not events or not cls.owns(events[0]):
             return None
         return cls.fold(events)
+
+    def fixed_link(self, child_id: UUID) -> UUID | None:
+        return self._fixed_links.get(child_id)
+
+    def remember_fixed_link(self, child_id: UUID, parent_id: UUID) -> None:
+        if len(self._fixed_links) >= FIXED_LINKS_KEPT:
+            self._fixed_links.clear()  # a cache: forgetting costs one extra read
+        self._fixed_links[child_id] = parent_id
+
+    def load_many(self, wanted: Sequence[tuple[type[Aggregate], UUID]]) -> list[Any]:
+        """Several aggregates read in one query (one round trip); None for each missing one."""
+        by_id: dict[UUID, list[Event]] = defaultdict(list)
+        for stored in self._select_many([aggregate_id for _, aggregate_id in wanted]):
+            by_id[stored.originator_id].append(self.app.mapper.to_domain_event(stored))  # type: ignore[arg-type]
+        states = []
+        for cls, aggregate_id in wanted:
+            events = by_id.get(aggregate_id)
+            states.append(cls.fold(events) if events and cls.owns(events[0]) else None)
+        return states
+
+    def _select_many(self, ids: list[UUID]) -> list[StoredEvent]:
+        if self.is_postgres:
+            datastore = self.recorder.datastore
+            statement = SQL(
+                "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+                "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            ).format(Identifier(datastore.schema), Identifier(self.recorder.events_table_name))
+            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(statement, (ids,), prepare=True)
+                return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in curs.fetchall()]
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {self.recorder.events_table_name} "
+                f"WHERE originator_id IN ({','.join('?' * len(ids))}) ORDER BY originator_id, originator_version",
+                [i.hex for i in ids],
+            )
+            return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
 
     def save(
         self,
