@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from helpers import assert_problem, deal, ok, pipeline, read
+from helpers import assert_problem, deal, ok, pipeline
 
 
 @pytest.fixture

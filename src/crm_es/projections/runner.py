@@ -104,22 +104,12 @@ class Batch:
                         else:
                             inserts[op.table][str(op.row[key])] = dict(op.row)  # type: ignore[union-attr]
                     else:
-                        self.apply(op)
+                        self._set_based(op)
 
-    def apply(self, op: Op) -> None:
+    def _set_based(self, op: Op) -> None:
+        """The rare operations that touch rows by condition: everything merged before
+        them is planned first, so they see it."""
         match op:
-            case Insert(table, row):
-                spec = TABLES_BY_NAME[table]
-                if spec.key is None:
-                    self.appends[table].append(row)
-                else:
-                    self.inserts[table][str(row[spec.key])] = dict(row)
-            case Patch(table, key, values):
-                pending = self.inserts[table].get(key)
-                if pending is not None:
-                    pending.update(values)
-                else:
-                    self.patches[table].setdefault(key, {}).update(values)
             case PatchWhere(table, where, values):
                 self.flush()  # set-based changes see every earlier row
                 spec = TABLES_BY_NAME[table]
@@ -190,14 +180,6 @@ class Batch:
             f"WHERE {table.name}.{table.key} = {_cast(table, table.key, SOURCE)}"
         )
         self.steps.append((statement, _arrow(table, [table.key, *columns, MASK], rows), None))
-
-
-def project(raw: RawEvent) -> list[Op]:
-    handlers = HANDLERS.get(raw.topic)
-    if not handlers:
-        return []  # an event no table shows: skipped, its position still counts
-    row = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, orjson.loads(raw.state))
-    return [op for handler in handlers for op in handler(row)]
 
 
 def plan(events: list[RawEvent]) -> list[Step]:
