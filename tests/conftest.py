@@ -92,3 +92,12 @@ def client(services: Services) -> Iterator[TestClient]:
     services.start()
     with TestClient(create_app(services)) as client:
         yield client
+
+
+# Figures a test wants shown after the run (e.g. how many requests Schemathesis sent).
+SUMMARY_LINES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in SUMMARY_LINES:
+        terminalreporter.write_line(line)
