@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from crm_es.aggregates.base import DomainError, InvalidInput, NotFound
+from crm_es.aggregates.base import DomainError
 from crm_es.queries.sql import BadCursor
 from crm_es.store import StoreUnavailable
 
@@ -67,7 +67,7 @@ def install(app: FastAPI) -> None:
     async def domain(_: Request, exc: DomainError) -> JSONResponse:
         extra = dict(exc.extra)
         field = getattr(exc, "field", None) or extra.pop("field", None)
-        if (isinstance(exc, (InvalidInput, NotFound)) or exc.status in (404, 422)) and field:
+        if exc.status in (404, 422) and field:  # a missing or invalid field: named in errors
             extra["errors"] = [{"field": field, "message": exc.detail}]
         elif field:
             extra["field"] = field

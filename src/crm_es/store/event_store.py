@@ -59,6 +59,14 @@ class RawEvent:
 FIXED_LINKS_KEPT = 100_000
 
 
+def _fold_as(cls: type[A], events: list[Event]) -> A | None:
+    """The aggregate these events make, or None when there are none or they belong to
+    another type of record (an id of another type's record is not found either)."""
+    if not events or not cls.owns(events[0]):
+        return None
+    return cls.fold(events)
+
+
 class CrmApplication(Application):
     name = "crm"  # PostgreSQL tables: crm_events, crm_events_idempotency_keys, ...
 
@@ -125,10 +133,7 @@ class EventStore:
     def load(self, cls: type[A], aggregate_id: UUID, *, version: int | None = None) -> A | None:
         """The aggregate folded from its events, or None when there is no such record
         of this type (an id of another type's record is not found either)."""
-        events = self.events(aggregate_id, lte=version)
-        if not events or not cls.owns(events[0]):
-            return None
-        return cls.fold(events)
+        return _fold_as(cls, self.events(aggregate_id, lte=version))
 
     def fixed_link(self, child_id: UUID) -> UUID | None:
         return self._fixed_links.get(child_id)
@@ -143,11 +148,7 @@ class EventStore:
         by_id: dict[UUID, list[Event]] = defaultdict(list)
         for stored in self._select_many([aggregate_id for _, aggregate_id in wanted]):
             by_id[stored.originator_id].append(self.app.mapper.to_domain_event(stored))  # type: ignore[arg-type]
-        states = []
-        for cls, aggregate_id in wanted:
-            events = by_id.get(aggregate_id)
-            states.append(cls.fold(events) if events and cls.owns(events[0]) else None)
-        return states
+        return [_fold_as(cls, by_id.get(aggregate_id, [])) for cls, aggregate_id in wanted]
 
     def _select_many(self, ids: list[UUID]) -> list[StoredEvent]:
         if self.is_postgres:

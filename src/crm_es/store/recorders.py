@@ -50,19 +50,20 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute("INSERT INTO unique_claims VALUES (?,?,?)", (claim.scope, claim.value, str(claim.owner_id)))
         record = kwargs.get("idempotency")
         if record is not None:
-            c.execute(
-                "INSERT INTO idempotency_keys VALUES (?,?,?,?,?,?)",
-                (record.scope, record.key, record.fingerprint, record.status, record.body, max(ids or [0]) or None),
-            )
+            self._insert_key(c, record, max(ids or [0]) or None)
         return ids
 
     def insert_idempotency(self, record: Any, position: int) -> None:
         """Remember the answer to a command that recorded no event (it changed nothing)."""
         with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                "INSERT INTO idempotency_keys VALUES (?,?,?,?,?,?)",
-                (record.scope, record.key, record.fingerprint, record.status, record.body, position),
-            )
+            self._insert_key(c, record, position)
+
+    @staticmethod
+    def _insert_key(c: SQLiteCursor, record: Any, position: int | None) -> None:
+        c.execute(
+            "INSERT INTO idempotency_keys VALUES (?,?,?,?,?,?)",
+            (record.scope, record.key, record.fingerprint, record.status, record.body, position),
+        )
 
     def find_idempotency(self, scope: str, key: str) -> tuple[str, int, str, int | None] | None:
         with self.datastore.transaction(commit=False) as c:
