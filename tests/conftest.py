@@ -94,6 +94,22 @@ def client(services: Services) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.fixture
+def run(settings: Settings):
+    """``run("status", "--json")``: the `crm-es` command, in process, on the test's store."""
+    from click.testing import CliRunner
+
+    from crm_es.cli import main
+
+    env = {"CRM_ES_DATA_DIR": str(settings.data_dir), "CRM_ES_DATABASE_URL": settings.database_url or "",
+           "CRM_ES_POSTGRES_SCHEMA": settings.postgres_schema or ""}
+
+    def invoke(*args: str):
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
 # Figures a test wants shown after the run (e.g. how many requests Schemathesis sent).
 SUMMARY_LINES: list[str] = []
 

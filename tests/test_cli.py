@@ -10,17 +10,6 @@ from click.testing import CliRunner
 from crm_es.cli import main
 
 
-@pytest.fixture
-def run(settings):
-    env = {"CRM_ES_DATA_DIR": str(settings.data_dir), "CRM_ES_DATABASE_URL": settings.database_url or "",
-           "CRM_ES_POSTGRES_SCHEMA": settings.postgres_schema or ""}
-
-    def invoke(*args: str):
-        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
-
-    return invoke
-
-
 @pytest.mark.parametrize("command", [[], ["serve"], ["demo"], ["rebuild"], ["project"], ["status"]])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])

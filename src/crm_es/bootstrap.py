@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from crm_es.auth.api_keys import ApiKeys
 from crm_es.clock import Clock, SystemClock
 from crm_es.commands import CommandContext
 from crm_es.projections.read_side import ReadSide
@@ -40,6 +41,7 @@ class Services:
     read_side: ReadSide
     projector: Projector
     clock: Clock
+    api_keys: ApiKeys
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -78,12 +80,16 @@ class Services:
                 log.warning("LISTEN failed (%s); retrying", error)
                 self._stop.wait(1.0)
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Stop following the log (the store and the read side stay open)."""
         self._stop.set()
         self.projector.wake()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
+
+    def close(self) -> None:
+        self.stop()
         self.store.close()
         self.read_side.close()
 
@@ -94,4 +100,5 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     read_side = ReadSide(settings.read_side_path)
     projector = Projector(store, read_side, batch_size=settings.projector_batch)
     store.on_saved(projector.wake)
-    return Services(settings, store, read_side, projector, clock or SystemClock())
+    clock = clock or SystemClock()
+    return Services(settings, store, read_side, projector, clock, ApiKeys(store, clock))

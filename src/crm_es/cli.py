@@ -6,21 +6,17 @@ one JSON object on stdout for scripts; progress and messages go to stderr.
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
+from crm_es.audit.cli import audit
+from crm_es.auth.cli import keys
 from crm_es.bootstrap import Services, bootstrap
+from crm_es.console import fail, progress, report
 from crm_es.settings import Settings
-
-
-def _fail(message: str) -> None:
-    click.echo(f"crm-es: {message}", err=True)
-    sys.exit(1)
 
 
 @contextmanager
@@ -32,28 +28,15 @@ def _services() -> Iterator[Services]:
     try:
         services = bootstrap(Settings.from_env())
     except StoreUnavailable as error:
-        _fail(f"cannot reach the event store: {error}")
+        fail(f"cannot reach the event store: {error}")
     except duckdb.IOException as error:
-        _fail(f"the read side is in use (is `crm-es serve` running?): {error}")
+        fail(f"the read side is in use (is `crm-es serve` running?): {error}")
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     try:
         yield services
     finally:
         services.close()
-
-
-def _report(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data) if as_json else text)
-
-
-@contextmanager
-def _progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
-    if quiet or total == 0:
-        yield lambda _n: None
-        return
-    with click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_eta=True) as bar:
-        yield bar.update
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,10 +72,10 @@ def _load_demo(services: Services, quiet: bool) -> Any:
     from crm_es.demo import DemoAlreadyLoaded, demo_size, load_demo
 
     try:
-        with _progress(demo_size(), "loading the demo company", quiet) as tick:
+        with progress(demo_size(), "loading the demo company", quiet) as tick:
             return load_demo(services, progress=tick)
     except DemoAlreadyLoaded as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 @main.command()
@@ -103,7 +86,7 @@ def demo(as_json: bool) -> None:
         summary = _load_demo(services, quiet=as_json)
         services.projector.catch_up()
         data = summary.as_dict()
-        _report(as_json, data, "loaded: " + ", ".join(f"{v} {k}" for k, v in data.items()))
+        report(as_json, data, "loaded: " + ", ".join(f"{v} {k}" for k, v in data.items()))
 
 
 @main.command()
@@ -111,13 +94,12 @@ def demo(as_json: bool) -> None:
 def rebuild(as_json: bool) -> None:
     """Drop the read side and rebuild it from the events (the service must be stopped)."""
     with _services() as services:
-        services.read_side.drop_tables()
-        services.read_side.create_tables()
+        services.read_side.recreate()
         services.projector.reset()
         total = services.store.max_position()
-        with _progress(total, "rebuilding the read side", as_json) as tick:
+        with progress(total, "rebuilding the read side", as_json) as tick:
             done = services.projector.catch_up(progress=tick)
-        _report(as_json, {"events": done, "position": services.projector.position},
+        report(as_json, {"events": done, "position": services.projector.position},
                 f"rebuilt from {done} events; read side at position {services.projector.position}")
 
 
@@ -127,9 +109,9 @@ def project(as_json: bool) -> None:
     """Bring the read side up to date from where it stopped (the service must be stopped)."""
     with _services() as services:
         todo = services.store.max_position() - services.projector.position
-        with _progress(max(todo, 0), "projecting", as_json) as tick:
+        with progress(max(todo, 0), "projecting", as_json) as tick:
             done = services.projector.catch_up(progress=tick)
-        _report(as_json, {"events": done, "position": services.projector.position},
+        report(as_json, {"events": done, "position": services.projector.position},
                 f"projected {done} events; read side at position {services.projector.position}")
 
 
@@ -146,4 +128,8 @@ def status(as_json: bool) -> None:
             "read_side_position": read,
             "lag": store - read,
         }
-        _report(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+        report(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+main.add_command(audit)
+main.add_command(keys)

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from crm_es.auth.roles import Reach
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -16,6 +18,7 @@ class Settings:
     max_body_bytes: int = 1_000_000
     projector_batch: int = 10_000
     poll_seconds: float = 0.5
+    rep_reads: Reach = Reach.TEAM  # a rep reads their team's contacts and deals, or (own) only theirs
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -25,6 +28,7 @@ class Settings:
             database_url=env.get("CRM_ES_DATABASE_URL") or None,
             postgres_schema=env.get("CRM_ES_POSTGRES_SCHEMA") or None,
             projector_batch=int(env.get("CRM_ES_PROJECTOR_BATCH") or 10_000),
+            rep_reads=_rep_reads(env.get("CRM_ES_REP_READS") or "team"),
         )
 
     @property
@@ -44,3 +48,9 @@ class Settings:
             return postgres_env(self.database_url, self.postgres_schema)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return sqlite_env(str(self.store_path))
+
+
+def _rep_reads(value: str) -> Reach:
+    if value not in (Reach.TEAM, Reach.OWN):
+        raise ValueError(f"CRM_ES_REP_READS must be team or own, not {value!r}")
+    return Reach(value)

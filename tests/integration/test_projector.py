@@ -40,10 +40,12 @@ from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pip
 from crm_es.commands.records import (
     ChangeCompany,
     ChangeContact,
+    ForgetContact,
     RegisterCompany,
     RegisterContact,
     change_company,
     change_contact,
+    forget_contact,
     register_company,
     register_contact,
 )
@@ -130,6 +132,8 @@ def a_story(services: Services) -> Story:
     run(services, change_company, ChangeCompany(crm.company, {"sector": "wholesale", "properties": {"tier": "silver"}}))
     run(services, change_contact, ChangeContact(crm.contact, {"city": "London", "tags": ("vip", "uk")}, status="customer",
                                                 owner_id=crm.rep, owner_given=True))
+    bea = run(services, register_contact, RegisterContact(ContactDetails("Bea", "Forgotten", "bea@example.com"))).id
+    run(services, forget_contact, ForgetContact(bea, "ticket 1"))
     # Rename the pipeline and Qualified (keeping its id), put Proposal first, drop the empty
     # Negotiation, add Closing.
     crm.stages(("Proposal", "0.6"), ("Lead", "0.1"), ("Discovery", "0.35", "Qualified"), ("Closing", "0.9"), name="Sales EMEA")
@@ -201,12 +205,14 @@ def test_each_move_of_a_deal_is_one_row_of_its_stage_history(services: Services,
 
 def test_people_and_records_show_their_latest_changes(services: Services, story: Story) -> None:
     crm = story.crm
-    [contact] = rows(services.read_side, "SELECT email, city, status, owner_id, tags, company_id, version FROM contacts")
+    contact, forgotten = rows(services.read_side, "SELECT email, city, status, owner_id, tags, company_id, version FROM contacts "
+                                                  "ORDER BY forgotten_at NULLS FIRST")
     [company] = rows(services.read_side, "SELECT id, name, sector, annual_revenue, properties::VARCHAR FROM companies")
     [(team_id, team_name, manager)] = rows(services.read_side, "SELECT id, name, manager_id FROM teams")
     [rep] = rows(services.read_side, "SELECT id, name, team_id FROM reps")
 
     assert contact == ("ada@example.com", "London", "customer", crm.rep, ["vip", "uk"], crm.company, 4)
+    assert forgotten == (None, None, "prospect", None, [], None, 2)
     assert company == (crm.company, "Acme", "wholesale", Decimal("1000000"), '{"tier":"silver"}')
     assert (team_name, manager) == ("EMEA", crm.rep)
     assert rep == (crm.rep, "Alice", team_id)

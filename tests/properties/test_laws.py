@@ -86,6 +86,15 @@ class MContact:
     email: str
     status: str
     version: int
+    forgotten_at: int | None = None  # the log position of the forgetting
+
+    @property
+    def forgotten(self) -> bool:
+        return self.forgotten_at is not None
+
+    @property
+    def shown_email(self) -> str | None:
+        return None if self.forgotten else self.email
 
 
 def claim_key(email: str) -> str:
@@ -189,6 +198,7 @@ commands = st.one_of(
     st.tuples(st.just("contact"), st.sampled_from(EMAILS)),
     st.tuples(st.just("email"), index, st.sampled_from(EMAILS)),
     st.tuples(st.just("status"), index, st.sampled_from(["prospect", "customer", "lost"])),
+    st.tuples(st.just("forget"), index),
     st.tuples(st.just("retry"), index, st.booleans()),
     st.tuples(st.just("retry"), index, st.just(True)),
     st.tuples(st.just("catch_up")),
@@ -320,6 +330,8 @@ class Laws:
             self.register_contact(op[1], c)
         elif kind in ("email", "status"):
             self.change_contact(kind, pick(m.contacts, op[1]), op[2], c)
+        elif kind == "forget":
+            self.forget_contact(pick(m.contacts, op[1]), c)
         elif kind == "retry":
             self.retry(op[1], op[2])
         else:
@@ -493,6 +505,8 @@ class Laws:
         expect: Refused | Writes
         if contact is None:
             expect = Refused("not-found")
+        elif contact.forgotten:
+            expect = Refused("contact-forgotten")
         elif kind == "email":
             holder = m.claims.get(claim_key(value))
             if claim_key(value) != claim_key(contact.email) and holder is not None:
@@ -514,12 +528,29 @@ class Laws:
             contact.status = value
         assert (result.id, result.version) == (contact.id, contact.version)
 
+    def forget_contact(self, contact_id: UUID, c: dict[str, Any]) -> None:
+        m = self.model
+        contact = m.contacts.get(contact_id)
+        expect: Refused | Writes = Refused("not-found") if contact is None else Writes(int(not contact.forgotten))
+        result = self.run(record_commands.forget_contact, record_commands.ForgetContact(contact_id), c, expect,
+                          version=contact.version if contact else None)
+        if result is None or contact is None:
+            return
+        if not contact.forgotten:
+            contact.forgotten_at, contact.version = result.position, contact.version + 1
+            del m.claims[claim_key(contact.email)]  # the e-mail may be registered again
+        assert (result.id, result.version) == (contact.id, contact.version)
+
     def retry(self, index: int, same_body: bool) -> None:
         """Law (c), later: a command retried after anything else happened still gets its
         first answer and writes nothing; the key with another body is refused."""
         if not self.model.answers:
             return
         handler, cmd, key, fingerprint, expected_version, first = self.model.answers[index % len(self.model.answers)]
+        # Forgetting a contact erases the request fingerprints of the answers kept before
+        # it about that contact: any body then gets the first answer.
+        contact = self.model.contacts.get(first.id)
+        erased = contact is not None and contact.forgotten_at is not None and first.position < contact.forgotten_at
         before = self.store.max_position()
         ctx = self.services.context(
             actor="rep:laws", idempotency_key=key, fingerprint=fingerprint if same_body else fingerprint + " (changed)",
@@ -528,10 +559,10 @@ class Laws:
         try:
             again = execute(handler, cmd, ctx)
         except DomainError as error:
-            assert not same_body, f"retrying {cmd!r} was refused: {error.rule}"
+            assert not same_body and not erased, f"retrying {cmd!r} was refused: {error.rule}"
             assert error.rule == "idempotency-key-reused"
         else:
-            assert same_body, "a key reused with another body was accepted"
+            assert same_body or erased, "a key reused with another body was accepted"
             assert again.replayed
             assert (again.id, again.version, again.position, again.status) == (first.id, first.version, first.position, first.status)
         assert self.store.max_position() == before
@@ -554,7 +585,7 @@ class Laws:
         for contact in self.model.contacts.values():
             loaded_c = self.store.load(Contact, contact.id)
             assert loaded_c is not None and loaded_c == Contact.fold(self.store.events(contact.id))
-            assert (loaded_c.details.email, loaded_c.status, loaded_c.version) == (contact.email, contact.status, contact.version)
+            assert (loaded_c.details.email, loaded_c.status, loaded_c.version) == (contact.shown_email, contact.status, contact.version)
 
     def check_read_side(self, rebuild_batch: int) -> None:
         """The read side shows the model; law (a): it equals a rebuild from the events."""
@@ -569,7 +600,7 @@ class Laws:
         assert sorted(stages) == sorted(
             (s.id, p.id, s.name, s.probability, i) for p in self.model.pipelines.values() for i, s in enumerate(p.stages)
         )
-        assert sorted(contacts) == sorted((c.id, c.email, c.status, c.version) for c in self.model.contacts.values())
+        assert sorted(contacts) == sorted((c.id, c.shown_email, c.status, c.version) for c in self.model.contacts.values())
 
         other = ReadSide(self.tmp_path / f"rebuild-{next(self.rebuilds)}.duckdb")
         try:

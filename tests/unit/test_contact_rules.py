@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
+import pytest
+
 from crm_es.aggregates import contact as contacts
-from crm_es.aggregates.base import Event, Meta
+from crm_es.aggregates.base import Event, Meta, RuleViolated
 from crm_es.aggregates.contact import Contact, ContactDetails
 
 META = Meta(
@@ -139,3 +141,29 @@ def test_folding_the_events_gives_the_state_built_step_by_step() -> None:
     assert state is not None
     assert (state.details.email, state.details.tags, state.details.properties) == ("ada@lovelace.org", ("vip",), {})
     assert (state.status, state.owner_id, state.version) == ("customer", None, len(history))
+
+
+def test_forgetting_erases_the_personal_details_and_keeps_the_rest() -> None:
+    contact = given(registered())
+    [event] = contacts.forget(contact, "ticket 12", META)
+
+    assert isinstance(event, Contact.Forgotten) and (event.reason, event.originator_version) == ("ticket 12", 2)
+    forgotten = given(registered(), [event])
+    assert forgotten.forgotten
+    assert [getattr(forgotten.details, f) for f in contacts.PERSONAL] == [None] * len(contacts.PERSONAL)
+    assert (forgotten.details.tags, forgotten.details.company_id, forgotten.status, forgotten.owner_id) == (
+        ("vip", "uk"), ACME, "prospect", ALICE)
+
+
+def test_forgetting_twice_records_nothing_and_a_forgotten_contact_cannot_change() -> None:
+    forgotten = given(registered(), contacts.forget(given(registered()), None, META))
+
+    assert contacts.forget(forgotten, None, META) == []
+    with pytest.raises(RuleViolated) as refused:
+        change(forgotten, {"first_name": "Ada"})
+    assert refused.value.rule == "contact-forgotten"
+
+
+def test_the_personal_fields_are_marked_on_the_events_that_carry_them() -> None:
+    assert Contact.Registered.personal_fields == Contact.DetailsChanged.personal_fields == contacts.PERSONAL
+    assert Contact.StatusChanged.personal_fields == Contact.Forgotten.personal_fields == ()

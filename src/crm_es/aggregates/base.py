@@ -25,6 +25,13 @@ class Event(DomainEvent):
     correlation_id: str
     causation_id: str | None
 
+    # Fields that hold personal data (names, contact details, free text about a person).
+    # The store seals them with the key of the person named by ``subject_field``, so
+    # that forgetting the person erases them everywhere (see crm_es.store.personal).
+    # Plain class attributes, not event fields.
+    personal_fields = ()
+    subject_field = "originator_id"
+
 
 @dataclass(frozen=True)
 class Meta:

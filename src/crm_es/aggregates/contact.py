@@ -11,14 +11,20 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from crm_es.aggregates.base import Aggregate, Decision, Event, Meta, new_event
+from crm_es.aggregates.base import Aggregate, Decision, Event, Meta, RuleViolated, new_event
+
+
+# What identifies the person: sealed in the store with the contact's own key, and
+# null everywhere once the contact is forgotten. Tags, status, city, job title, the
+# company and dates stay, so counts and analytics keep their figures.
+PERSONAL = ("first_name", "last_name", "email", "phone", "properties")
 
 
 @dataclass(frozen=True)
 class ContactDetails:
-    first_name: str
-    last_name: str
-    email: str
+    first_name: str | None  # None: erased (the contact was forgotten)
+    last_name: str | None
+    email: str | None
     phone: str | None = None
     job_title: str | None = None
     company_id: UUID | None = None
@@ -33,8 +39,11 @@ class Contact(Aggregate):
     details: ContactDetails
     status: str
     owner_id: UUID | None
+    forgotten: bool = False
 
     class Registered(Event):
+        personal_fields = PERSONAL
+
         first_name: str
         last_name: str
         email: str
@@ -50,6 +59,8 @@ class Contact(Aggregate):
 
     class DetailsChanged(Event):
         """The contact's details after the change (a whole snapshot)."""
+
+        personal_fields = PERSONAL
 
         first_name: str
         last_name: str
@@ -70,6 +81,12 @@ class Contact(Aggregate):
         owner_id: UUID | None
         previous_owner_id: UUID | None
 
+    class Forgotten(Event):
+        """The person asked to be forgotten (GDPR art. 17): their key is deleted, so their
+        personal fields read as null in every event. ``reason`` must not name them."""
+
+        reason: str | None
+
     @classmethod
     def evolve(cls, state: Contact | None, event: Event) -> Contact:
         if isinstance(event, Contact.Registered):
@@ -83,13 +100,17 @@ class Contact(Aggregate):
                 return replace(state, status=event.status)
             case Contact.OwnerChanged():
                 return replace(state, owner_id=event.owner_id)
+            case Contact.Forgotten():
+                erased = replace(state.details, **{name: None for name in PERSONAL})
+                return replace(state, details=erased, forgotten=True)
         raise TypeError(f"Contact cannot apply {type(event).__qualname__}")
 
 
 def _details(event: Contact.Registered | Contact.DetailsChanged) -> ContactDetails:
     fields = {name: getattr(event, name) for name in ContactDetails.__dataclass_fields__}
     fields["tags"] = tuple(fields["tags"])
-    fields["properties"] = dict(fields["properties"])
+    if fields["properties"] is not None:
+        fields["properties"] = dict(fields["properties"])
     return ContactDetails(**fields)
 
 
@@ -113,6 +134,7 @@ def change(
     meta: Meta,
 ) -> list[Event]:
     """Record what changed: details, status and owner are separate facts."""
+    _require_remembered(contact)
     decision = Decision(contact, meta)
     emit = decision.emit
     new_details = replace(contact.details, **details)
@@ -123,3 +145,15 @@ def change(
     if owner_given and owner_id != contact.owner_id:
         emit(Contact.OwnerChanged, owner_id=owner_id, previous_owner_id=contact.owner_id)
     return decision.events
+
+
+def forget(contact: Contact, reason: str | None, meta: Meta) -> list[Event]:
+    """Forgetting twice changes nothing: the first time is the fact."""
+    if contact.forgotten:
+        return []
+    return [contact.then(Contact.Forgotten, meta, reason=reason)]
+
+
+def _require_remembered(contact: Contact) -> None:
+    if contact.forgotten:
+        raise RuleViolated("contact-forgotten", f"contact {contact.id} has been forgotten: it can no longer be changed")

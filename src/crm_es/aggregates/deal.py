@@ -57,8 +57,17 @@ class Deal(Aggregate):
         stage_id: UUID
 
     class Lost(Event):
+        """v2 names the competitor the deal went to (None: not to a competitor, or not known)."""
+
+        class_version = 2
+
         stage_id: UUID
         reason: str
+        competitor: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["competitor"] = None  # v1 did not ask; "not known" is the truth for those
 
     class Reopened(Event):
         pipeline_id: UUID
@@ -163,9 +172,9 @@ def win(deal: Deal, meta: Meta) -> list[Event]:
     return [deal.then(Deal.Won, meta, stage_id=deal.stage_id)]
 
 
-def lose(deal: Deal, reason: str, meta: Meta) -> list[Event]:
+def lose(deal: Deal, reason: str, meta: Meta, competitor: str | None = None) -> list[Event]:
     _require_open(deal, "lost")
-    return [deal.then(Deal.Lost, meta, stage_id=deal.stage_id, reason=reason)]
+    return [deal.then(Deal.Lost, meta, stage_id=deal.stage_id, reason=reason, competitor=competitor)]
 
 
 def reopen(deal: Deal, pipeline: Pipeline, stage_name: str | None, meta: Meta) -> list[Event]:

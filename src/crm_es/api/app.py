@@ -6,11 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from crm_es.api import problems
+from crm_es.api.auth import authorize
 from crm_es.api.middleware import RequestPlumbing
-from crm_es.api.routers import deals, health, people, pipelines, records
+from crm_es.api.routers import audit, deals, health, people, pipelines, records
+from crm_es.auth.api_keys import ApiKeys
 from crm_es.bootstrap import Services, bootstrap
 from crm_es.settings import Settings
 
@@ -18,7 +20,8 @@ log = logging.getLogger("crm_es")
 
 DESCRIPTION = """An event-sourced CRM: every command records immutable events; reads come from
 a DuckDB read side built from them. See the README for the conventions (Idempotency-Key,
-If-Match / ETag, ?after= read-your-writes, problem+json errors)."""
+If-Match / ETag, ?after= read-your-writes, problem+json errors) and for the roles an API key
+may carry. Send the key as `Authorization: Bearer <key>`; /health and these docs need none."""
 
 
 OPEN_MODE_BANNER = [
@@ -27,6 +30,19 @@ OPEN_MODE_BANNER = [
     "!! Every request is accepted, unauthenticated, as actor 'dev'. Do not expose this port.",
     "!" * 72,
 ]
+
+
+def announce_access(api_keys: ApiKeys) -> None:
+    """Loud when anyone may call; plain about it when a key is needed. (Warnings: shown
+    without any logging set up.)"""
+    if not api_keys.configured():
+        for line in OPEN_MODE_BANNER:
+            log.warning(line)
+        return
+    keys = api_keys.list()
+    active = sum(key.revoked_at is None for key in keys)
+    log.warning("API keys: %d active, %d revoked; every request but /health and /docs needs "
+                "Authorization: Bearer <key>", active, len(keys) - active)
 
 
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
@@ -39,18 +55,19 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         app.state.services = services or bootstrap(settings)
         if owned:
             app.state.services.start()
-        for line in OPEN_MODE_BANNER:
-            log.warning(line)
+        announce_access(app.state.services.api_keys)
         try:
             yield
         finally:
             if owned:
                 app.state.services.close()
 
-    app = FastAPI(title="crm-es", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # Every route, including those added later, goes through the role rules.
+    app = FastAPI(title="crm-es", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(authorize)])
     max_body = (services.settings if services else settings or Settings.from_env()).max_body_bytes
     app.add_middleware(RequestPlumbing, max_body_bytes=max_body)
     problems.install(app)
-    for module in (people, pipelines, records, deals, health):
+    for module in (people, pipelines, records, deals, audit, health):
         app.include_router(module.router)
     return app

@@ -10,11 +10,11 @@ from typing import Annotated
 import duckdb
 from fastapi import Depends, Header, Query, Request
 
+from crm_es.api.auth import Caller
 from crm_es.api.problems import ProblemError
+from crm_es.auth.ownership import ownership_of
 from crm_es.bootstrap import Services
 from crm_es.commands import CommandContext
-
-DEV_ACTOR = "dev"  # open development mode: no API keys configured
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
 
@@ -29,6 +29,7 @@ ServicesDep = Annotated[Services, Depends(services)]
 async def command_context(
     request: Request,
     services: ServicesDep,
+    caller: Caller,
     if_match: Annotated[str | None, Header(description='"N": fail with 412 unless the record is at version N')] = None,
     idempotency_key: Annotated[
         str | None, Header(max_length=200, description="a retry with the same key and body returns the first answer")
@@ -44,7 +45,8 @@ async def command_context(
     body = await request.body()
     fingerprint = hashlib.sha256(b"\n".join([request.method.encode(), request.url.path.encode(), body])).hexdigest()
     return services.context(
-        actor=DEV_ACTOR,
+        actor=caller.actor,
+        ownership=ownership_of(caller, services.store),
         correlation_id=request.state.request_id,
         expected_version=expected,
         idempotency_key=idempotency_key,

@@ -1,4 +1,4 @@
-"""Request plumbing: request ids, body size limit, and the X-Position header."""
+"""Request plumbing: request ids, body size and JSON shape limits, and the X-Position header."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import re
 import uuid
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm_es.api import json_guard
 from crm_es.api.problems import problem
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODILESS = {"GET", "HEAD", "OPTIONS"}  # no route reads a body there
 
 
 class RequestPlumbing:
@@ -18,6 +21,8 @@ class RequestPlumbing:
 
     - takes ``X-Request-ID`` (or makes one) as the correlation id, and echoes it back;
     - refuses bodies over the limit with 413 before reading them whole;
+    - refuses JSON bodies nested too deep, malformed or holding what the store cannot
+      write, before any parser sees them (``json_guard``);
     - adds ``X-Position`` (the read side's position when the data was read) to GETs.
     """
 
@@ -43,6 +48,11 @@ class RequestPlumbing:
         if too_large:
             await self._too_large(scope, receive, send, echo)
             return
+        if body and scope["method"] not in _BODILESS and _is_json(headers.get("content-type")):
+            refusal = json_guard.refusal(body)
+            if refusal is not None:
+                await self._refuse(refusal, scope, receive, send, echo)
+                return
 
         sent = False
 
@@ -80,5 +90,17 @@ class RequestPlumbing:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, echo: list[Any]) -> None:
         response = problem(413, "body-too-large", f"the request body is over {self.max_body_bytes} bytes")
+        await self._refuse(response, scope, receive, send, echo)
+
+    @staticmethod
+    async def _refuse(response: JSONResponse, scope: Scope, receive: Receive, send: Send, echo: list[Any]) -> None:
         response.headers.raw.extend(echo)
         await response(scope, receive, send)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """As FastAPI decides to parse a body as JSON: no type, application/json or application/*+json."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.startswith("application/") and (media.endswith("/json") or media.endswith("+json"))

@@ -169,12 +169,17 @@ class StageMove(Body):
     occurred_at: AwareDatetime | None = None
 
 
+class ContactForget(Body):
+    reason: Annotated[str, Field(max_length=500, description="why (a ticket number; never the person's name)")] | None = None
+
+
 class DealClose(Body):
     occurred_at: AwareDatetime | None = None
 
 
 class DealLoss(Body):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+    competitor: Name | None = Field(default=None, description="the competitor the deal went to, if any")
     occurred_at: AwareDatetime | None = None
 
 

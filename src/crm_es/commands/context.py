@@ -12,7 +12,8 @@ from uuid import UUID, uuid4
 from crm_es.aggregates.base import Aggregate, DomainError, Event, InvalidInput, Meta, NotFound, RuleViolated
 from crm_es.clock import Clock
 from crm_es.store import Claim, EventStore, IdempotencyRecord
-from crm_es.store.event_store import IntegrityError
+from crm_es.store.event_store import IntegrityError, SubjectForgotten
+from crm_es.store.keys import ERASED_FINGERPRINT
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -24,6 +25,34 @@ class Lookups(Protocol):
     """Facts a decision needs from outside its aggregate, answered by the read side."""
 
     def open_deals_in_stage(self, stage_id: UUID) -> int: ...
+
+
+class Ownership(Protocol):
+    """Whose contacts and deals the actor may change. The edge decides (an API key's
+    role); the domain knows nothing of it."""
+
+    @property
+    def default_owner(self) -> UUID | None:
+        """Who owns what the actor creates without naming an owner (a rep: themselves)."""
+
+    def may_write_for(self, owner_id: UUID | None) -> bool: ...
+
+
+class Anyone:
+    """No limit: admins, open development mode, the demo, policies."""
+
+    default_owner = None
+
+    def may_write_for(self, owner_id: UUID | None) -> bool:
+        return True
+
+
+ANYONE = Anyone()
+
+
+class NotYours(DomainError):
+    rule = "not-your-record"
+    status = 403
 
 
 class PreconditionFailed(DomainError):
@@ -65,6 +94,11 @@ class CommandContext:
     idempotency_key: str | None = None
     fingerprint: str = ""  # what the key was first used with (method, path, body)
     new_id: Callable[[], UUID] = uuid4
+    ownership: Ownership = ANYONE
+
+    @property
+    def default_owner(self) -> UUID | None:
+        return self.ownership.default_owner
 
     def meta(self, occurred_at: datetime | None = None) -> Meta:
         now = self.clock.now()
@@ -90,8 +124,23 @@ class CommandContext:
             self.load(cls, aggregate_id, field)
 
     def target(self, cls: type[A], aggregate_id: UUID) -> A:
-        """The record the command changes: 404 if absent, 412 if If-Match is stale."""
-        return self.check_version(self.load(cls, aggregate_id))
+        """The record the command changes: 404 if absent, 403 if not the actor's to
+        change, 412 if If-Match is stale."""
+        return self.check_target(self.load(cls, aggregate_id))
+
+    def check_target(self, state: A) -> A:
+        # Contacts and deals have an owner, whose reach decides; other records have none.
+        if hasattr(state, "owner_id") and not self.ownership.may_write_for(state.owner_id):
+            raise NotYours(f"{type(state).__name__.lower()} {state.id} is not a record this key may change")
+        return self.check_version(state)
+
+    def check_new_owners(self, events: Sequence[Event]) -> None:
+        """Whatever the events give an owner (a new contact or deal, a handover) must go
+        to someone the actor may write for: a rep cannot give a deal away."""
+        for event in events:
+            if hasattr(event, "owner_id") and not self.ownership.may_write_for(event.owner_id):
+                raise NotYours(f"owner_id {event.owner_id or 'null'} is not someone this key may write for",
+                               field="owner_id")
 
     def check_version(self, state: A) -> A:
         if self.expected_version is not None and state.version != self.expected_version:
@@ -106,6 +155,11 @@ class CommandContext:
         if owner is not None and owner != str(claim.owner_id):
             raise RuleViolated(rule, detail, existing_id=owner)
 
+    def erase_personal_data(self, subject_id: UUID) -> None:
+        """Delete the person's key (and their e-mail claim): their personal fields become
+        unreadable in every event at once. Cannot be undone."""
+        self.store.keys.forget(str(subject_id), self.clock.now())
+
     def save(
         self,
         aggregate_id: UUID,
@@ -116,13 +170,17 @@ class CommandContext:
         claims: Sequence[Claim] = (),
         releases: Sequence[Claim] = (),
     ) -> CommandResult:
+        self.check_new_owners(events)
         version = max((e.originator_version for e in events if e.originator_id == aggregate_id), default=current_version)
         status = 201 if created else 200
         record = None
         if self.idempotency_key is not None:
             body = json.dumps({"id": str(aggregate_id), "version": version})
             record = IdempotencyRecord(self.actor, self.idempotency_key, self.fingerprint, status, body)
-        position = self.store.save(events, idempotency=record, claims=claims, releases=releases)
+        try:
+            position = self.store.save(events, idempotency=record, claims=claims, releases=releases)
+        except SubjectForgotten as error:  # forgotten while this command was being decided
+            raise RuleViolated("contact-forgotten", str(error)) from error
         if position is None:  # nothing changed: the answer points at the log's end
             position = self.store.max_position()
         return CommandResult(aggregate_id, version, position, status)
@@ -135,7 +193,9 @@ class CommandContext:
         if found is None:
             return None
         fingerprint, status, body, position = found
-        if fingerprint != self.fingerprint:
+        # An erased fingerprint (its person was forgotten) cannot be compared: the key's
+        # first answer is returned, as a retry must hear it.
+        if fingerprint not in (self.fingerprint, ERASED_FINGERPRINT):
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was first used with another request; use a new key",
                 field="Idempotency-Key",

@@ -55,6 +55,7 @@ class LoseDeal:
     deal_id: UUID
     reason: str
     occurred_at: datetime | None = None
+    competitor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _deal_and_pipeline(ctx: CommandContext, deal_id: UUID) -> tuple[Deal, Pipeli
         deal = ctx.load(Deal, deal_id)
         pipeline = ctx.load(Pipeline, deal.pipeline_id)
         ctx.store.remember_fixed_link(deal_id, deal.pipeline_id)
-    return ctx.check_version(deal), pipeline
+    return ctx.check_target(deal), pipeline
 
 
 def move_deal(cmd: MoveDeal, ctx: CommandContext) -> CommandResult:
@@ -122,7 +123,7 @@ def win_deal(cmd: WinDeal, ctx: CommandContext) -> CommandResult:
 
 def lose_deal(cmd: LoseDeal, ctx: CommandContext) -> CommandResult:
     deal = ctx.target(Deal, cmd.deal_id)
-    return ctx.save(deal.id, deals.lose(deal, cmd.reason, ctx.meta(cmd.occurred_at)), current_version=deal.version)
+    return ctx.save(deal.id, deals.lose(deal, cmd.reason, ctx.meta(cmd.occurred_at), cmd.competitor), current_version=deal.version)
 
 
 def reopen_deal(cmd: ReopenDeal, ctx: CommandContext) -> CommandResult:

@@ -41,6 +41,12 @@ class RegisterContact:
 
 
 @dataclass(frozen=True)
+class ForgetContact:
+    contact_id: UUID
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ChangeContact:
     contact_id: UUID
     changes: dict[str, Any] = field(default_factory=dict)  # ContactDetails fields present in the request
@@ -68,7 +74,8 @@ def email_claim(email: str, contact_id: UUID) -> Claim:
 
 def _claim_email(ctx: CommandContext, email: str, contact_id: UUID) -> Claim:
     claim = email_claim(email, contact_id)
-    ctx.check_claim(claim, "email-already-registered", f"a contact with e-mail {email!r} is already registered")
+    # The detail does not repeat the address: refusals are kept with their Idempotency-Key.
+    ctx.check_claim(claim, "email-already-registered", "a contact with this e-mail is already registered")
     return claim
 
 
@@ -83,6 +90,8 @@ def register_contact(cmd: RegisterContact, ctx: CommandContext) -> CommandResult
 
 def change_contact(cmd: ChangeContact, ctx: CommandContext) -> CommandResult:
     contact = ctx.target(Contact, cmd.contact_id)
+    # Decided first: a forgotten contact is refused before its (erased) e-mail is looked at.
+    events = contacts.change(contact, cmd.changes, cmd.status, cmd.owner_id, cmd.owner_given, ctx.meta(cmd.occurred_at))
     ctx.exists(Company, cmd.changes.get("company_id"), "company_id")
     if cmd.owner_given:
         ctx.exists(Rep, cmd.owner_id, "owner_id")
@@ -91,5 +100,14 @@ def change_contact(cmd: ChangeContact, ctx: CommandContext) -> CommandResult:
     if new_email is not None and email_claim(new_email, contact.id) != email_claim(contact.details.email, contact.id):
         claims.append(_claim_email(ctx, new_email, contact.id))
         releases.append(email_claim(contact.details.email, contact.id))
-    events = contacts.change(contact, cmd.changes, cmd.status, cmd.owner_id, cmd.owner_given, ctx.meta(cmd.occurred_at))
     return ctx.save(contact.id, events, current_version=contact.version, claims=claims, releases=releases)
+
+
+def forget_contact(cmd: ForgetContact, ctx: CommandContext) -> CommandResult:
+    """Erase first, then record: the key goes (with the e-mail claim) before the event
+    is saved, so a crash in between leaves the data erased and a retry finishes it."""
+    contact = ctx.target(Contact, cmd.contact_id)
+    events = contacts.forget(contact, cmd.reason, ctx.meta())
+    if events:
+        ctx.erase_personal_data(contact.id)
+    return ctx.save(contact.id, events, current_version=contact.version)

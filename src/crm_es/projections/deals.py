@@ -45,6 +45,7 @@ def deal_opened(e: EventRow) -> list[Op]:
         "stage_entered_at": e.occurred_at,
         "closed_at": None,
         "lost_reason": None,
+        "lost_to": None,
     }
     return [Insert("deals", row), _move(e, "opened", d["pipeline_id"], None, None, d["stage_id"], d["stage"])]
 
@@ -65,13 +66,14 @@ def deal_won(e: EventRow) -> list[Op]:
 
 @on(Deal.Lost)
 def deal_lost(e: EventRow) -> list[Op]:
-    return [Patch("deals", e.id, {**stamp(e), "status": "lost", "closed_at": e.occurred_at, "lost_reason": e.data["reason"]})]
+    lost = {"status": "lost", "closed_at": e.occurred_at, "lost_reason": e.data["reason"], "lost_to": e.data["competitor"]}
+    return [Patch("deals", e.id, {**stamp(e), **lost})]
 
 
 @on(Deal.Reopened)
 def deal_reopened(e: EventRow) -> list[Op]:
     d = e.data
-    values = {"status": "open", "closed_at": None, "lost_reason": None, "stage_id": d["stage_id"], "stage": d["stage"],
+    values = {"status": "open", "closed_at": None, "lost_reason": None, "lost_to": None, "stage_id": d["stage_id"], "stage": d["stage"],
               "stage_entered_at": e.occurred_at}
     return [
         Patch("deals", e.id, {**stamp(e), **values}),

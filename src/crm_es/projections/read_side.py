@@ -28,6 +28,16 @@ class ReadSide:
             c.execute("INSERT INTO projection_positions VALUES (?, 0) ON CONFLICT DO NOTHING", [READ_SIDE])
             c.execute("COMMIT")
 
+    def recreate(self) -> None:
+        """Start over in a new, empty file (for a rebuild). Dropping the tables would
+        leave their old bytes in the file's free blocks — a forgotten person's name too;
+        a new file holds only what the events say today."""
+        self.db.close()
+        for path in (self.path, Path(f"{self.path}.wal")):
+            path.unlink(missing_ok=True)
+        self.db = duckdb.connect(str(self.path))
+        self.create_tables()
+
     def drop_tables(self) -> None:
         with self.db.cursor() as c:
             c.execute("BEGIN")

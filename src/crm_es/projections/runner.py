@@ -16,7 +16,7 @@ import contextlib
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Any
@@ -25,11 +25,12 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from crm_es.projections import deals, people, pipelines, records  # noqa: F401  (they register their handlers)
+from crm_es.projections import deals, erasure, people, pipelines, records  # noqa: F401  (they register their handlers)
 from crm_es.projections.read_side import READ_SIDE, ReadSide
 from crm_es.projections.rows import HANDLERS, Delete, EventRow, Insert, Op, Patch, PatchWhere
 from crm_es.projections.schema import TABLES_BY_NAME, Table
-from crm_es.store import EventStore, RawEvent
+from crm_es.store import EventStore, RawEvent, personal
+from crm_es.store.codec import event_class, upcast
 
 SOURCE = "batch_rows"  # what a batch's Arrow data is registered as in DuckDB
 MASK = "crm_set_mask"  # in a patch's rows: the bits of the columns that row sets
@@ -73,9 +74,11 @@ class Batch:
         self.appends: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.patches: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
 
-    def add(self, events: list[RawEvent]) -> None:
-        """Project each event and merge its operations (the hot loop: ``apply`` inlined)."""
+    def add(self, events: list[RawEvent], keys: Mapping[str, bytes]) -> None:
+        """Project each event and merge its operations (the hot loop: ``apply`` inlined).
+        ``keys`` open the personal fields of the batch's events (see ``reshaper``)."""
         handlers_of = HANDLERS.get
+        reshaper_of = RESHAPERS.get
         loads = orjson.loads
         inserts, appends, patches = self.inserts, self.appends, self.patches
         for i, raw in enumerate(events):
@@ -87,7 +90,11 @@ class Batch:
             handlers = handlers_of(raw.topic)
             if not handlers:
                 continue  # an event no table shows: skipped, its position still counts
-            event = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, loads(raw.state))
+            data = loads(raw.state)
+            reshape = reshaper_of(raw.topic)
+            if reshape is not None:
+                data = reshape(data, raw.originator_id, keys)
+            event = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, data)
             for handler in handlers:
                 for op in handler(event):
                     kind = type(op)
@@ -182,10 +189,25 @@ class Batch:
         self.steps.append((statement, _arrow(table, [table.key, *columns, MASK], rows), None))
 
 
-def plan(events: list[RawEvent]) -> list[Step]:
+def reshaper(cls: type) -> Callable[[dict[str, Any], str, Mapping[str, bytes]], dict[str, Any]] | None:
+    """For an event class stored in an older shape or with personal fields: what turns
+    its stored JSON into what projections read (upcast, personal fields opened)."""
+    if getattr(cls, "class_version", 1) == 1 and not personal.personal_fields(cls):
+        return None
+
+    def reshape(state: dict[str, Any], originator_id: str, keys: Mapping[str, bytes]) -> dict[str, Any]:
+        return personal.open_state(cls, upcast(cls, state), originator_id, keys)
+
+    return reshape
+
+
+RESHAPERS = {topic: r for topic in HANDLERS if (r := reshaper(event_class(topic))) is not None}
+
+
+def plan(events: list[RawEvent], keys: Mapping[str, bytes]) -> list[Step]:
     """The statements that write these events' rows: pure Python, no database."""
     batch = Batch()
-    batch.add(events)
+    batch.add(events, keys)
     batch.flush()
     return batch.steps
 
@@ -207,14 +229,20 @@ class Projector:
         return self._position
 
     def reset(self) -> None:
-        """Start again from the beginning of the log (after the tables were dropped)."""
+        """Start again from where the read side is (after it was recreated or dropped)."""
         with self._lock:
+            self.conn = self.read_side.cursor()
             self._position = self.read_side.position()
 
     def process(self, events: list[RawEvent]) -> None:
         """Apply one batch and its position in one transaction."""
         if events:
-            self._write(plan(events), events[-1].position)
+            self._write(plan(events, self._keys(events)), events[-1].position)
+
+    def _keys(self, events: list[RawEvent]) -> dict[str, bytes]:
+        """The keys for the personal fields of the events a projection reads (those of a
+        forgotten person are gone: their fields project as null)."""
+        return self.store.keys_for([e for e in events if e.topic in RESHAPERS])
 
     def _write(self, steps: list[Step], position: int) -> None:
         """One transaction: the batch's statements, then its position.
@@ -298,7 +326,7 @@ class Projector:
                 try:
                     while events:
                         try:
-                            steps = plan(events)
+                            steps = plan(events, self._keys(events))
                         finally:
                             if writing is not None:
                                 finish()  # the batch before commits (or fails) first

@@ -19,6 +19,10 @@ class Table:
     key: str | None  # None: rows are only ever appended
     columns: list[tuple[str, str]]
     doc: str
+    # Columns holding personal data, and the column naming the person they are about:
+    # set to null when that person is forgotten (see projections/erasure.py).
+    personal: tuple[str, ...] = ()
+    subject: str | None = None
 
     def ddl(self) -> str:
         cols = ", ".join(f"{name} {type_}" for name, type_ in self.columns)
@@ -46,14 +50,16 @@ TABLES = [
           [("id", "UUID"), ("first_name", "VARCHAR"), ("last_name", "VARCHAR"), ("email", "VARCHAR"),
            ("phone", "VARCHAR"), ("job_title", "VARCHAR"), ("company_id", "UUID"), ("city", "VARCHAR"),
            ("source", "VARCHAR"), ("status", "VARCHAR"), ("owner_id", "UUID"), ("tags", "VARCHAR[]"),
-           ("properties", "JSON"), *RECORD],
-          "Contacts (people), current state."),
+           ("properties", "JSON"), ("forgotten_at", "TIMESTAMPTZ"), *RECORD],
+          "Contacts (people), current state. Once a contact is forgotten (`forgotten_at`), "
+          "its personal columns (names, e-mail, phone, properties) are null.",
+          personal=("first_name", "last_name", "email", "phone", "properties"), subject="id"),
     Table("deals", "id",
           [("id", "UUID"), ("title", "VARCHAR"), ("pipeline_id", "UUID"), ("stage_id", "UUID"), ("stage", "VARCHAR"),
            ("status", "VARCHAR"), ("amount", "DECIMAL(20,4)"), ("currency", "VARCHAR"), ("owner_id", "UUID"),
            ("contact_ids", "UUID[]"), ("company_id", "UUID"), ("source", "VARCHAR"), ("expected_close", "DATE"),
-           ("stage_entered_at", "TIMESTAMPTZ"), ("closed_at", "TIMESTAMPTZ"), ("lost_reason", "VARCHAR"), *RECORD],
-          "Deals, current state: `status` is open, won or lost."),
+           ("stage_entered_at", "TIMESTAMPTZ"), ("closed_at", "TIMESTAMPTZ"), ("lost_reason", "VARCHAR"), ("lost_to", "VARCHAR"), *RECORD],
+          "Deals, current state: `status` is open, won or lost; a lost deal's reason and the competitor it went to."),
     Table("deal_stage_changes", None,
           [("position", "BIGINT"), ("deal_id", "UUID"), ("pipeline_id", "UUID"), ("kind", "VARCHAR"),
            ("from_stage_id", "UUID"), ("from_stage", "VARCHAR"), ("to_stage_id", "UUID"), ("to_stage", "VARCHAR"),

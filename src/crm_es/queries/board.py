@@ -9,6 +9,7 @@ from uuid import UUID
 import duckdb
 
 from crm_es.queries.sql import fetch
+from crm_es.queries.visibility import EVERYONE, Visibility
 
 
 def board_currency(cur: duckdb.DuckDBPyConnection, pipeline_id: UUID) -> str | None:
@@ -27,6 +28,7 @@ def get_board(
     owner: UUID | None = None,
     team: UUID | None = None,
     currency: str | None = None,
+    visible: Visibility = EVERYONE,
 ) -> list[dict[str, Any]]:
     """Stages with their open deals. ``amount`` and ``weighted_amount`` add up the deals
     in ``currency`` (no exchange rates exist here); ``totals`` gives every currency."""
@@ -37,6 +39,10 @@ def get_board(
     if team is not None:
         filters.append("d.owner_id IN (SELECT id FROM reps WHERE team_id = ?)")
         params.append(str(team))
+    in_reach = visible.clause("d.owner_id")
+    if in_reach is not None:
+        filters.append(in_reach[0])
+        params.extend(in_reach[1])
     stages = fetch(
         cur,
         "SELECT stage_id, name, probability FROM pipeline_stages WHERE pipeline_id = ? ORDER BY sort_order",

@@ -8,13 +8,16 @@ from uuid import UUID
 import duckdb
 
 from crm_es.queries.sql import Filters, Page, fetch, one, page
+from crm_es.queries.visibility import EVERYONE, Visibility
 
 
 def list_contacts(
     cur: duckdb.DuckDBPyConnection, *, status: str | None = None, owner: UUID | None = None, tag: str | None = None,
     source: str | None = None, company: UUID | None = None, q: str | None = None, limit: int = 50, cursor: str | None = None,
+    visible: Visibility = EVERYONE,
 ) -> Page:
     f = Filters()
+    visible.restrict(f)
     f.equal("status", status)
     f.equal("owner_id", owner)
     f.contains("tags", tag)
@@ -44,9 +47,10 @@ def get_company(cur: duckdb.DuckDBPyConnection, company_id: UUID) -> dict[str, A
 def list_deals(
     cur: duckdb.DuckDBPyConnection, *, status: str | None = None, owner: UUID | None = None, stage: str | None = None,
     pipeline: UUID | None = None, source: str | None = None, company: UUID | None = None, q: str | None = None,
-    limit: int = 50, cursor: str | None = None,
+    limit: int = 50, cursor: str | None = None, visible: Visibility = EVERYONE,
 ) -> Page:
     f = Filters()
+    visible.restrict(f)
     f.equal("status", status)
     f.equal("owner_id", owner)
     if stage is not None:

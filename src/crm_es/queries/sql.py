@@ -47,9 +47,9 @@ def encode_cursor(created_at: str, id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[str, str]:
     try:
         created_at, id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        dt.datetime.fromisoformat(created_at)
-        UUID(id)
-        return created_at, id
+        # Handed on in the one spelling each DuckDB cast reads: Python also accepts forms
+        # such as "09:00:00,5" or "urn:uuid:…" that the cast refuses (a 500 before).
+        return dt.datetime.fromisoformat(created_at).isoformat(), str(UUID(id))
     except Exception as error:
         raise BadCursor("cursor is not one this service gave out") from error
 
@@ -73,7 +73,9 @@ class Filters:
 
     def text(self, columns: tuple[str, ...], q: str | None) -> None:
         if q:
-            self.clauses.append("(" + " OR ".join(f"{c} ILIKE ?" for c in columns) + ")")
+            # DuckDB's ILIKE has no escape character unless told: without ESCAPE, "100%"
+            # found nothing and "%" matched any text with a backslash in it.
+            self.clauses.append("(" + " OR ".join(f"{c} ILIKE ? ESCAPE '\\'" for c in columns) + ")")
             pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             self.params.extend([pattern] * len(columns))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import resolve_topic
 from pydantic import TypeAdapter
 
 
@@ -47,13 +48,57 @@ def _adapters(cls: type) -> dict[str, TypeAdapter[Any]]:
     return {name: TypeAdapter(hint) for name, hint in hints.items() if name not in _ENVELOPE and not name.startswith("_")}
 
 
+# A sealed personal value in the stored JSON (see crm_es.store.personal).
+TOKEN = "$sealed"
+
+
+def is_token(value: Any) -> bool:
+    return type(value) is dict and len(value) == 1 and TOKEN in value
+
+
+def upcast(cls: type, state: dict[str, Any]) -> dict[str, Any]:
+    """Bring a stored state of an older class version to the current shape (in place),
+    through the class's ``upcast_vN_vN+1`` steps: the library's convention, here also
+    for the projector, which reads stored JSON without the library's mapper."""
+    current = getattr(cls, "class_version", 1)
+    version = state.pop("class_version", 1)
+    while version < current:
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        version += 1
+    return state
+
+
+@cache
+def event_class(topic: str) -> type:
+    return resolve_topic(topic)
+
+
 class TypedMapper(Mapper):
-    """The library's mapper (topics, upcasting) plus types restored from annotations."""
+    """The library's mapper (topics, class versions) plus types restored from annotations.
+
+    Reading is split in two so that the store can open sealed personal fields in
+    between: ``state_of`` (decode and upcast) and ``build`` (the typed event). A personal
+    field that is null (erased) or still sealed is left as it is.
+    """
+
+    def state_of(self, stored_event: StoredEvent) -> tuple[type, dict[str, Any]]:
+        cls = event_class(stored_event.topic)
+        return cls, upcast(cls, self.transcoder.decode(stored_event.state))
+
+    def build(self, cls: type, stored_event: StoredEvent, state: dict[str, Any]) -> Any:
+        personal = getattr(cls, "personal_fields", ())
+        for name, adapter in _adapters(cls).items():
+            if name in state:
+                value = state[name]
+                if name in personal and (value is None or is_token(value)):
+                    continue
+                state[name] = adapter.validate_python(value)
+        state["originator_id"] = stored_event.originator_id
+        state["originator_version"] = stored_event.originator_version
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", state)
+        return event
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        event = super().to_domain_event(stored_event)
-        state = vars(event)
-        for name, adapter in _adapters(type(event)).items():
-            if name in state:
-                state[name] = adapter.validate_python(state[name])
-        return event
+        cls, state = self.state_of(stored_event)
+        return self.build(cls, stored_event, state)

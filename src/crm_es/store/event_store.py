@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.utils import get_topic
@@ -15,12 +16,15 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from crm_es.aggregates.base import Aggregate, Event
-from crm_es.store.codec import OrjsonTranscoder, TypedMapper
+from crm_es.audit.chain import ChainRow
+from crm_es.store import personal
+from crm_es.store.codec import OrjsonTranscoder, TypedMapper, event_class, upcast
+from crm_es.store.keys import SubjectForgotten, SubjectKeys
 from crm_es.store.recorders import CrmPostgresRecorder, CrmSQLiteRecorder
 
 A = TypeVar("A", bound=Aggregate)
 
-__all__ = ["Claim", "EventStore", "IdempotencyRecord", "IntegrityError", "RawEvent", "StoreUnavailable"]
+__all__ = ["Claim", "EventStore", "IdempotencyRecord", "IntegrityError", "RawEvent", "StoreUnavailable", "SubjectForgotten"]
 
 
 class StoreUnavailable(Exception):
@@ -120,15 +124,33 @@ class EventStore:
         except PersistenceError as error:
             raise StoreUnavailable(str(error)) from error
         self.recorder: Any = self.app.recorder
+        self.mapper: TypedMapper = self.app.mapper  # type: ignore[assignment]
+        self.keys = SubjectKeys(self.recorder, self.is_postgres)
         self._listeners: list[Callable[[int], None]] = []
         # Links that never change once recorded (a deal's pipeline), remembered so that a
         # command can read both records in one round trip.
         self._fixed_links: dict[UUID, UUID] = {}
+        # The hash of each loaded record's last event, so that saving its next event need
+        # not read it again under the write lock (a stale one is harmless: the next
+        # version is then taken, and the save fails on it).
+        self._record_tails: dict[str, tuple[int, bytes]] = {}
 
     # --- the write side -------------------------------------------------------------
 
     def events(self, aggregate_id: UUID, *, lte: int | None = None) -> list[Event]:
-        return list(self.app.events.get(aggregate_id, lte=lte))  # type: ignore[arg-type]
+        """The record's events in order (up to version ``lte``), personal fields opened."""
+        return self._decode(self._select_many([aggregate_id], lte=lte))
+
+    def _decode(self, stored: Sequence[StoredEvent]) -> list[Any]:
+        """Domain events, with the personal fields opened by their subjects' keys (one
+        query for all the keys) — or None where the person has been forgotten."""
+        states = [(stored_event, *self.mapper.state_of(stored_event)) for stored_event in stored]
+        keys = self.keys.for_reading(
+            {s for e, cls, state in states if (s := personal.sealed_subject(cls, state, e.originator_id)) is not None}
+        )
+        return [
+            self.mapper.build(cls, e, personal.open_state(cls, state, e.originator_id, keys)) for e, cls, state in states
+        ]
 
     def load(self, cls: type[A], aggregate_id: UUID, *, version: int | None = None) -> A | None:
         """The aggregate folded from its events, or None when there is no such record
@@ -146,27 +168,49 @@ class EventStore:
     def load_many(self, wanted: Sequence[tuple[type[Aggregate], UUID]]) -> list[Any]:
         """Several aggregates read in one query (one round trip); None for each missing one."""
         by_id: dict[UUID, list[Event]] = defaultdict(list)
-        for stored in self._select_many([aggregate_id for _, aggregate_id in wanted]):
-            by_id[stored.originator_id].append(self.app.mapper.to_domain_event(stored))  # type: ignore[arg-type]
+        for event in self._decode(self._select_many([aggregate_id for _, aggregate_id in wanted])):
+            by_id[event.originator_id].append(event)
         return [_fold_as(cls, by_id.get(aggregate_id, [])) for cls, aggregate_id in wanted]
 
-    def _select_many(self, ids: list[UUID]) -> list[StoredEvent]:
+    def _select_many(self, ids: list[UUID], lte: int | None = None) -> list[StoredEvent]:
+        """The stored events of these records, each record's in version order."""
+        top = lte if lte is not None else 2**62
         if self.is_postgres:
             datastore = self.recorder.datastore
             statement = SQL(
-                "SELECT originator_id, originator_version, topic, state FROM {}.{} "
-                "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+                "SELECT originator_id, originator_version, topic, state, hash FROM {}.{} "
+                "WHERE originator_id = ANY(%s) AND originator_version <= %s ORDER BY originator_id, originator_version"
             ).format(Identifier(datastore.schema), Identifier(self.recorder.events_table_name))
             with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-                curs.execute(statement, (ids,), prepare=True)
-                return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in curs.fetchall()]
-        with self.recorder.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT originator_id, originator_version, topic, state FROM {self.recorder.events_table_name} "
-                f"WHERE originator_id IN ({','.join('?' * len(ids))}) ORDER BY originator_id, originator_version",
-                [i.hex for i in ids],
-            )
-            return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in c.fetchall()]
+                curs.execute(statement, (ids, top), prepare=True)
+                rows = [(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in curs.fetchall()]
+        else:
+            with self.recorder.datastore.transaction(commit=False) as c:
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state, hash FROM {self.recorder.events_table_name} "
+                    f"WHERE originator_id IN ({','.join('?' * len(ids))}) AND originator_version <= ? "
+                    "ORDER BY originator_id, originator_version",
+                    [*(i.hex for i in ids), top],
+                )
+                rows = [(UUID(r[0]), r[1], r[2], r[3], r[4]) for r in c.fetchall()]
+        if lte is None:
+            self._remember_tails(rows)
+        return [StoredEvent(*r[:4]) for r in rows]
+
+    def _remember_tails(self, rows: list[tuple[UUID, int, str, bytes, bytes | None]]) -> None:
+        if len(self._record_tails) >= FIXED_LINKS_KEPT:
+            self._record_tails.clear()  # a cache: forgetting costs one read under the lock
+        for originator_id, version, _, _, digest in rows:  # in version order: the last one stays
+            if digest is not None:
+                self._record_tails[str(originator_id)] = (version, bytes(digest))
+
+    def _known_tails(self, events: Sequence[Event]) -> dict[str, tuple[int, bytes]]:
+        known = {}
+        for event in events:
+            tail = self._record_tails.get(str(event.originator_id))
+            if tail is not None and tail[0] == event.originator_version - 1:
+                known.setdefault(str(event.originator_id), tail)
+        return known
 
     def save(
         self,
@@ -179,7 +223,8 @@ class EventStore:
         """Append in one transaction; returns the position of the last event written.
 
         Raises IntegrityError when another writer got there first (a version taken,
-        an idempotency key or a claim already held): nothing is written then.
+        an idempotency key or a claim already held), SubjectForgotten when an event
+        holds personal data of a forgotten person: nothing is written then.
         With no events, only the idempotency record is kept (pointing at the log's end),
         so a retry of a command that changed nothing still gets its first answer.
         """
@@ -188,7 +233,13 @@ class EventStore:
             if idempotency is not None:
                 self.recorder.insert_idempotency(idempotency, self.max_position())
             return None
-        recordings = self.app.save(*events, idempotency=idempotency, claims=claims, releases=releases)
+        subjects = {s for e in events if (s := personal.needs_key(e)) is not None}
+        if subjects:  # personal fields are stored sealed with their subject's key
+            keys = self.keys.for_writing(subjects)
+            events = [personal.seal_event(e, keys) for e in events]
+        recordings = self.app.save(
+            *events, idempotency=idempotency, claims=claims, releases=releases, record_tails=self._known_tails(events)
+        )
         position = max(r.notification.id for r in recordings)
         for listener in self._listeners:
             listener(position)
@@ -242,6 +293,23 @@ class EventStore:
             rows = cursor.fetchall()
         return [RawEvent(*r) if len(r[1]) == 36 else RawEvent(r[0], str(UUID(r[1])), *r[2:]) for r in rows]
 
+    def open_states(self, rows: Sequence[RawEvent]) -> list[dict[str, Any]]:
+        """The stored states as plain JSON dicts in today's shape (upcast), with the
+        personal fields opened — or None where the person has been forgotten."""
+        keys = self.keys_for(rows)
+        opened = []
+        for row in rows:
+            cls = event_class(row.topic)
+            opened.append(personal.open_state(cls, upcast(cls, orjson.loads(row.state)), row.originator_id, keys))
+        return opened
+
+    def keys_for(self, rows: Sequence[RawEvent]) -> dict[str, bytes]:
+        """The keys that open these stored events' personal fields (one query)."""
+        subjects = {
+            s for row in rows if (s := personal.raw_subject(event_class(row.topic), row.originator_id, row.state)) is not None
+        }
+        return self.keys.for_reading(subjects)
+
     @property
     def channel(self) -> str | None:
         """The PostgreSQL NOTIFY channel the library signals on each insert."""
@@ -249,3 +317,16 @@ class EventStore:
 
     def close(self) -> None:
         self.app.close()
+
+    # --- the audit trail (see crm_es.audit) --------------------------------------------
+
+    def chain(self, after: int, limit: int) -> list[ChainRow]:
+        """Stored events after position ``after``, in log order, with their hash links."""
+        return self.recorder.select_chain(after, limit)
+
+    def record_chain(self, aggregate_id: UUID) -> list[ChainRow]:
+        """One record's stored events, in version order, with their hash links."""
+        return self.recorder.select_record_chain(aggregate_id)
+
+    def positions_with_hash(self, digest: bytes) -> list[int]:
+        return self.recorder.positions_with_hash(digest)

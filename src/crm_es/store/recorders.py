@@ -9,21 +9,96 @@
   mutable table so that a claim can be erased with the person (not in the log).
 
 A conflict on either table rolls back the events with it.
+
+They also chain every event to the one before it (``crm_es.audit.chain``): ``hash``
+and ``prev_hash`` are computed while the transaction holds the write lock, so two
+writers can never link to the same tail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore, SQLiteTransaction
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier
+
+from crm_es.audit.chain import Chain, ChainRow, canonical_id, record_tails_wanted
+
+BACKFILL_PAGE = 1000
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    """BEGIN IMMEDIATE: SQLite's write lock is taken before anything is read, so the
+    chain's tail cannot move between reading it and inserting after it (a deferred
+    BEGIN would read under a snapshot that another process may outdate)."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:  # still locked after the lock timeout
+            raise OperationalError(error) from error
+        return cursor
 
 
 class CrmSQLiteRecorder(SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        table = self.events_table_name
+        self.insert_events_statement = (
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state, hash, prev_hash) VALUES (?,?,?,?,?,?)"
+        )
+        # Each event with the hash of its record's previous version (no per-record memory).
+        self.select_chain_statement = (
+            f"SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, e.hash, e.prev_hash, p.hash "
+            f"FROM {table} e LEFT JOIN {table} p "
+            f"ON p.originator_id = e.originator_id AND p.originator_version = e.originator_version - 1 "
+        )
+
+    @contextmanager
+    def _writing(self) -> Iterator[SQLiteCursor]:
+        with self.datastore.get_connection(commit=True) as conn, _ImmediateTransaction(conn, commit=True) as c, c:
+            yield c
+
+    def create_table(self) -> None:
+        with self._writing() as c:
+            self._create_table(c)
+            c.execute(f"PRAGMA table_info({self.events_table_name})")
+            if "hash" not in {row["name"] for row in c.fetchall()}:  # a store from before the hash chain
+                c.execute(f"ALTER TABLE {self.events_table_name} ADD COLUMN hash BLOB")
+                c.execute(f"ALTER TABLE {self.events_table_name} ADD COLUMN prev_hash BLOB")
+                self._chain_existing_events(c)
+
+    def _chain_existing_events(self, c: SQLiteCursor) -> None:
+        """Chain the events already stored, in log order: the chain then attests the log
+        as it stood at the upgrade. Keeps one hash per record in memory (once only)."""
+        chain, after = Chain(), 0
+        while True:
+            c.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state FROM {self.events_table_name} "
+                "WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, BACKFILL_PAGE),
+            )
+            if not (rows := c.fetchall()):
+                return
+            links = [(chain.link(canonical_id(r[1]), r[2], r[3], r[4]), r[0]) for r in rows]
+            c.executemany(
+                f"UPDATE {self.events_table_name} SET hash = ?, prev_hash = ? WHERE rowid = ?",
+                [(link.hash, link.prev_hash, rowid) for link, rowid in links],
+            )
+            after = rows[-1][0]
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        with self._writing() as c:
+            return self._insert_events(c, stored_events, **kwargs)
+
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
@@ -40,7 +115,7 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
         ]
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
+        ids = self._insert_chained(c, stored_events, kwargs.get("record_tails") or {})
         for claim in kwargs.get("releases", ()):
             c.execute(
                 "DELETE FROM unique_claims WHERE scope=? AND value=? AND owner_id=?",
@@ -52,6 +127,59 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
         if record is not None:
             self._insert_key(c, record, max(ids or [0]) or None)
         return ids
+
+    def _insert_chained(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], known: dict[str, tuple[int, bytes]]
+    ) -> list[int]:
+        """The library's insert (one row at a time), each event with its links.
+        ``known``: record tails the caller read with the records (not read again)."""
+        events = [(canonical_id(s.originator_id), s) for s in stored_events]
+        c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
+        tail = c.fetchone()
+        chain = Chain(tail and tail[0], {**known, **self._record_tails(c, [(i, s.originator_version) for i, s in events], known)})
+        positions = []
+        for originator_id, s in events:
+            link = chain.link(originator_id, s.originator_version, s.topic, s.state)
+            stored_id = s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id
+            c.execute(self.insert_events_statement, (stored_id, s.originator_version, s.topic, s.state, link.hash, link.prev_hash))
+            positions.append(c.lastrowid)
+        return positions
+
+    def _record_tails(
+        self, c: SQLiteCursor, events: list[tuple[str, int]], known: dict[str, tuple[int, bytes]]
+    ) -> dict[str, tuple[int, bytes]]:
+        tails = {}
+        for originator_id, version in record_tails_wanted(events, known):
+            c.execute(
+                f"SELECT hash FROM {self.events_table_name} WHERE originator_id = ? AND originator_version = ?",
+                (UUID(originator_id).hex, version),
+            )
+            row = c.fetchone()
+            if row is not None and row[0] is not None:
+                tails[originator_id] = (version, row[0])
+        return tails
+
+    def select_chain(self, after: int, limit: int) -> list[ChainRow]:
+        """Events after position ``after``, in log order, with their links."""
+        return self._chain_rows(self.select_chain_statement + "WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?", (after, limit))
+
+    def select_record_chain(self, originator_id: UUID) -> list[ChainRow]:
+        """One record's events, in version order, with their links."""
+        statement = self.select_chain_statement + "WHERE e.originator_id = ? ORDER BY e.originator_version"
+        return self._chain_rows(statement, (originator_id.hex,))
+
+    def _chain_rows(self, statement: str, params: tuple[Any, ...]) -> list[ChainRow]:
+        with self.datastore.transaction(commit=False) as c:
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples
+            cursor.execute(statement, params)
+            return [ChainRow(r[0], canonical_id(r[1]), *r[2:]) for r in cursor.fetchall()]
+
+    def positions_with_hash(self, digest: bytes) -> list[int]:
+        """Where an event with this hash sits (a scan: asked only about a broken link)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid FROM {self.events_table_name} WHERE hash = ? ORDER BY rowid", (digest,))
+            return [row[0] for row in c.fetchall()]
 
     def insert_idempotency(self, record: Any, position: int) -> None:
         """Remember the answer to a command that recorded no event (it changed nothing)."""
@@ -103,28 +231,121 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
         self.begin_lock_notify = SQL("BEGIN; SET LOCAL lock_timeout = '{}s'; LOCK TABLE {} IN EXCLUSIVE MODE; NOTIFY {}").format(
             SQL(str(int(self.datastore.lock_timeout))), events, Identifier(self.channel_name)
         )
-        insert = SQL(
-            "INSERT INTO {} (originator_id, originator_version, topic, state) "
-            "SELECT originator_id, originator_version, topic, state FROM unnest(%s::{}.{}[]) RETURNING notification_id"
-        ).format(events, schema, Identifier(self.stored_event_type_name))
-        self.insert_events_returning = insert
-        # The events and the first answer of their Idempotency-Key in one statement.
-        self.insert_events_and_key = SQL(
-            "WITH inserted AS ({}), key AS (INSERT INTO {} SELECT %s, %s, %s, %s, %s, "
-            "(SELECT max(notification_id) FROM inserted)) SELECT notification_id FROM inserted ORDER BY notification_id"
-        ).format(insert, self.idempotency_table)
+        self.events = events
+        self.id_type = Identifier(self.datastore.originator_id_type)
+        # Sent with BEGIN, the lock and the NOTIFY, read under the lock: the log's last
+        # hash (in a row whose originator_id is NULL), then the hashes of the versions
+        # the new events follow (rendered once to text: the query changes with them).
+        self.lock_and_read_tails = SQL(
+            "{}; SELECT NULL::{} AS originator_id, NULL::bigint AS originator_version, "
+            "(SELECT hash FROM {} ORDER BY notification_id DESC LIMIT 1) AS hash"
+        ).format(self.begin_lock_notify, self.id_type, events).as_string()
+        self.select_record_tails = SQL(
+            " UNION ALL SELECT originator_id, originator_version, hash FROM {} "
+            "WHERE hash IS NOT NULL AND (originator_id, originator_version) IN ("
+        ).format(events).as_string()
+        self.id_cast = self.id_type.as_string()
+        # Binary parameters (%b): no hex escaping of the bytes. One event (a command) goes
+        # as plain VALUES, cheaper than arrays; several as one array per column.
+        one = SQL("VALUES (%b, %b, %b, %b, %b, %b)")
+        many = SQL("SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[], %b::bytea[], %b::bytea[])").format(
+            self.id_type
+        )
+        self.insert_events_returning: dict[bool, Composed] = {}
+        self.insert_events_and_key: dict[bool, Composed] = {}
+        for single, rows in ((True, one), (False, many)):
+            insert = SQL(
+                "INSERT INTO {} (originator_id, originator_version, topic, state, hash, prev_hash) {} RETURNING notification_id"
+            ).format(events, rows)
+            self.insert_events_returning[single] = insert
+            # The events and the first answer of their Idempotency-Key in one statement.
+            self.insert_events_and_key[single] = SQL(
+                "WITH inserted AS ({}), key AS (INSERT INTO {} SELECT %s, %s, %s, %s, %s, "
+                "(SELECT max(notification_id) FROM inserted)) SELECT notification_id FROM inserted ORDER BY notification_id"
+            ).format(insert, self.idempotency_table)
+        # Each event with the hash of its record's previous version (no per-record memory).
+        self.select_chain_statement = SQL(
+            "SELECT e.notification_id, e.originator_id::text, e.originator_version, e.topic, e.state, e.hash, "
+            "e.prev_hash, p.hash FROM {} e LEFT JOIN {} p "
+            "ON p.originator_id = e.originator_id AND p.originator_version = e.originator_version - 1 "
+        ).format(events, events)
+
+    def _create_table(self, curs: Any) -> None:
+        super()._create_table(curs)
+        if not self._has_chain_columns(curs):  # a store from before the hash chain
+            curs.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events))
+            if not self._has_chain_columns(curs):  # unless another process just added them
+                curs.execute(SQL("ALTER TABLE {} ADD COLUMN hash bytea, ADD COLUMN prev_hash bytea").format(self.events))
+                self._chain_existing_events(curs)
+
+    def _has_chain_columns(self, curs: Any) -> bool:
+        curs.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name = %s AND column_name = 'hash'",
+            (self.datastore.schema, self.events_table_name),
+        )
+        return curs.fetchone() is not None
+
+    def _chain_existing_events(self, curs: Any) -> None:
+        """Chain the events already stored, in log order: the chain then attests the log
+        as it stood at the upgrade. Keeps one hash per record in memory (once only)."""
+        chain, after = Chain(), 0
+        while True:
+            curs.execute(
+                SQL(
+                    "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+                    "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+                ).format(self.events),
+                (after, BACKFILL_PAGE),
+            )
+            if not (rows := curs.fetchall()):
+                return
+            links = [
+                chain.link(canonical_id(r["originator_id"]), r["originator_version"], r["topic"], bytes(r["state"]))
+                for r in rows
+            ]
+            curs.execute(
+                SQL(
+                    "UPDATE {} SET hash = u.hash, prev_hash = u.prev_hash "
+                    "FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[]) AS u(id, hash, prev_hash) WHERE notification_id = u.id"
+                ).format(self.events),
+                ([r["notification_id"] for r in rows], [link.hash for link in links], [link.prev_hash for link in links]),
+            )
+            after = rows[-1]["notification_id"]
+
+    def _lock_and_read_tails(self, events: list[tuple[str, int]], known: dict[str, tuple[int, bytes]]) -> str:
+        """The first round trip of a save; ``events``: (canonical id, version) of each;
+        ``known``: record tails the caller read with the records (not read again)."""
+        wanted = record_tails_wanted(events, known)
+        if not wanted:
+            return self.lock_and_read_tails
+        # Nothing to escape: a canonical id is hex digits and dashes, a version an int.
+        pairs = ", ".join(f"('{canonical_id(i)}'::{self.id_cast}, {int(v)})" for i, v in wanted)
+        return f"{self.lock_and_read_tails}{self.select_record_tails}{pairs})"
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """The library's insert, in three round trips instead of about fourteen.
 
         The same statements — lock the table (so positions follow commit order), NOTIFY
-        the followers, insert the events — but BEGIN, the lock and the NOTIFY go as one
-        simple-protocol query, and the events and the idempotency row as one statement.
+        the followers, insert the events — but BEGIN, the lock, the NOTIFY and the reads
+        the hash chain needs go as one simple-protocol query, and the events and the
+        idempotency row as one statement.
         """
+        if not stored_events:
+            return []
+        ids = [canonical_id(e.originator_id) for e in stored_events]
+        known = kwargs.get("record_tails") or {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.begin_lock_notify)
+            curs.execute(self._lock_and_read_tails(list(zip(ids, (e.originator_version for e in stored_events))), known))
             try:
+                while curs.nextset():  # to the last statement's rows: the tails
+                    pass
+                tail, record_tails = None, dict(known)
+                for row in curs.fetchall():
+                    if row["originator_id"] is None:
+                        tail = row["hash"]
+                    else:
+                        record_tails[str(row["originator_id"])] = (row["originator_version"], bytes(row["hash"]))
                 for claim in kwargs.get("releases", ()):
                     curs.execute(
                         SQL("DELETE FROM {} WHERE scope=%s AND value=%s AND owner_id=%s").format(self.claims_table),
@@ -135,22 +356,53 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                         SQL("INSERT INTO {} VALUES (%s,%s,%s)").format(self.claims_table),
                         (claim.scope, claim.value, str(claim.owner_id)),
                     )
+                chain = Chain(tail and bytes(tail), record_tails)
+                links = [chain.link(i, e.originator_version, e.topic, e.state) for i, e in zip(ids, stored_events)]
                 rows = [
-                    self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-                    for e in stored_events
+                    (e.originator_id, e.originator_version, e.topic, e.state, link.hash, link.prev_hash)
+                    for e, link in zip(stored_events, links)
                 ]
+                single = len(rows) == 1
+                values = rows[0] if single else tuple(list(column) for column in zip(*rows))
                 record = kwargs.get("idempotency")
-                if record is None:
-                    curs.execute(self.insert_events_returning, (rows,), prepare=True)
-                else:
-                    params = (rows, record.scope, record.key, record.fingerprint, record.status, record.body)
-                    curs.execute(self.insert_events_and_key, params, prepare=True)
-                ids = [row["notification_id"] for row in curs.fetchall()]
-                curs.execute("COMMIT")
+                # The insert and the COMMIT in one round trip (psycopg's pipeline mode): a
+                # failed insert makes the server skip the COMMIT, and the error is raised here.
+                with conn.pipeline():
+                    if record is None:
+                        curs.execute(self.insert_events_returning[single], values, prepare=True)
+                    else:
+                        params = (*values, record.scope, record.key, record.fingerprint, record.status, record.body)
+                        curs.execute(self.insert_events_and_key[single], params, prepare=True)
+                    conn.execute("COMMIT")
+                positions = [row["notification_id"] for row in curs.fetchall()]
             except BaseException:
                 conn.rollback()
                 raise
-        return ids
+        return positions
+
+    def select_chain(self, after: int, limit: int) -> list[ChainRow]:
+        """Events after position ``after``, in log order, with their links."""
+        statement = self.select_chain_statement + SQL("WHERE e.notification_id > %s ORDER BY e.notification_id LIMIT %s")
+        return self._chain_rows(statement, (after, limit))
+
+    def select_record_chain(self, originator_id: UUID) -> list[ChainRow]:
+        """One record's events, in version order, with their links."""
+        return self._chain_rows(self.select_chain_statement + SQL("WHERE e.originator_id = %s ORDER BY e.originator_version"),
+                                (originator_id,))
+
+    def _chain_rows(self, statement: Composed, params: tuple[Any, ...]) -> list[ChainRow]:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                ChainRow(r[0], r[1], r[2], r[3], bytes(r[4]), *(None if v is None else bytes(v) for v in r[5:]))
+                for r in curs.fetchall()
+            ]
+
+    def positions_with_hash(self, digest: bytes) -> list[int]:
+        """Where an event with this hash sits (a scan: asked only about a broken link)."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(SQL("SELECT notification_id FROM {} WHERE hash = %s ORDER BY notification_id").format(self.events), (digest,))
+            return [row[0] for row in curs.fetchall()]
 
     def insert_idempotency(self, record: Any, position: int) -> None:
         """Remember the answer to a command that recorded no event (it changed nothing)."""

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from crm_es.api.auth import Visible, readable
 from crm_es.api.deps import Ctx, Limit, ReadCursor
 from crm_es.api.respond import answer, found
 from crm_es.api.schemas import CommandAnswer, DealClose, DealCreate, DealLoss, DealReopen, DealUpdate, PageOut, StageMove
@@ -36,7 +37,8 @@ DETAILS = set(DealDetails.__dataclass_fields__)
 @router.post("/deals", status_code=201, response_model=CommandAnswer)
 def post_deal(body: DealCreate, ctx: Ctx, response: Response) -> dict[str, Any]:
     details = DealDetails(body.title, tuple(body.contact_ids), body.company_id, body.source, body.expected_close)
-    command = OpenDeal(details, body.pipeline_id, body.stage, body.amount, body.currency, body.owner_id, body.occurred_at)
+    owner_id = body.owner_id or ctx.default_owner
+    command = OpenDeal(details, body.pipeline_id, body.stage, body.amount, body.currency, owner_id, body.occurred_at)
     return answer(response, execute(open_deal, command, ctx))
 
 
@@ -69,7 +71,7 @@ def post_won(deal_id: UUID, ctx: Ctx, response: Response, body: DealClose | None
 
 @router.post("/deals/{deal_id}/lost", response_model=CommandAnswer)
 def post_lost(deal_id: UUID, body: DealLoss, ctx: Ctx, response: Response) -> dict[str, Any]:
-    return answer(response, execute(lose_deal, LoseDeal(deal_id, body.reason, body.occurred_at), ctx))
+    return answer(response, execute(lose_deal, LoseDeal(deal_id, body.reason, body.occurred_at, body.competitor), ctx))
 
 
 @router.post("/deals/{deal_id}/reopen", response_model=CommandAnswer)
@@ -81,6 +83,7 @@ def post_reopen(deal_id: UUID, ctx: Ctx, response: Response, body: DealReopen | 
 @router.get("/deals", response_model=PageOut)
 def get_deals(
     cur: ReadCursor,
+    visible: Visible,
     status: str | None = None,
     owner: UUID | None = None,
     stage: str | None = None,
@@ -93,10 +96,10 @@ def get_deals(
 ) -> Any:
     return records.list_deals(
         cur, status=status, owner=owner, stage=stage, pipeline=pipeline, source=source, company=company, q=q,
-        limit=limit, cursor=cursor,
+        limit=limit, cursor=cursor, visible=visible,
     )
 
 
 @router.get("/deals/{deal_id}")
-def get_deal(deal_id: UUID, cur: ReadCursor, response: Response) -> dict[str, Any]:
-    return found(response, records.get_deal(cur, deal_id), "deal", deal_id)
+def get_deal(deal_id: UUID, cur: ReadCursor, visible: Visible, response: Response) -> dict[str, Any]:
+    return found(response, readable(cur, visible, records.get_deal(cur, deal_id)), "deal", deal_id)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from crm_es.api.auth import Visible
 from crm_es.api.deps import Ctx, Limit, ReadCursor, ServicesDep
 from crm_es.api.respond import answer, found
 from crm_es.api.schemas import Board, CommandAnswer, Currency, PageOut, PipelineCreate, PipelineUpdate, StageIn
@@ -51,6 +52,7 @@ def get_board(
     pipeline_id: UUID,
     cur: ReadCursor,
     services: ServicesDep,
+    visible: Visible,
     owner: UUID | None = None,
     team: UUID | None = None,
     currency: Currency | None = None,
@@ -58,5 +60,5 @@ def get_board(
     if records.get_pipeline(cur, pipeline_id) is None:
         raise NotFound("pipeline", pipeline_id)
     currency = currency or board.board_currency(cur, pipeline_id)
-    stages = board.get_board(cur, pipeline_id, owner=owner, team=team, currency=currency)
+    stages = board.get_board(cur, pipeline_id, owner=owner, team=team, currency=currency, visible=visible)
     return {"pipeline_id": pipeline_id, "as_of": services.clock.now().isoformat(), "currency": currency, "stages": stages}

@@ -7,19 +7,30 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from crm_es.api.auth import Visible, readable
 from crm_es.api.deps import Ctx, Limit, ReadCursor
 from crm_es.api.respond import answer, found
-from crm_es.api.schemas import CommandAnswer, CompanyCreate, CompanyUpdate, ContactCreate, ContactUpdate, PageOut
+from crm_es.api.schemas import (
+    CommandAnswer,
+    CompanyCreate,
+    CompanyUpdate,
+    ContactCreate,
+    ContactForget,
+    ContactUpdate,
+    PageOut,
+)
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.commands import execute
 from crm_es.commands.records import (
     ChangeCompany,
     ChangeContact,
+    ForgetContact,
     RegisterCompany,
     RegisterContact,
     change_company,
     change_contact,
+    forget_contact,
     register_company,
     register_contact,
 )
@@ -61,7 +72,7 @@ def get_company(company_id: UUID, cur: ReadCursor, response: Response) -> dict[s
 def post_contact(body: ContactCreate, ctx: Ctx, response: Response) -> dict[str, Any]:
     details = ContactDetails(**body.model_dump(include=CONTACT_DETAILS))
     details = ContactDetails(**{**details.__dict__, "tags": tuple(body.tags)})
-    command = RegisterContact(details, body.status, body.owner_id, body.occurred_at)
+    command = RegisterContact(details, body.status, body.owner_id or ctx.default_owner, body.occurred_at)
     return answer(response, execute(register_contact, command, ctx))
 
 
@@ -83,9 +94,20 @@ def patch_contact(contact_id: UUID, body: ContactUpdate, ctx: Ctx, response: Res
     return answer(response, execute(change_contact, command, ctx))
 
 
+@router.post("/contacts/{contact_id}/forget", response_model=CommandAnswer)
+def post_forget_contact(contact_id: UUID, ctx: Ctx, response: Response, body: ContactForget | None = None) -> dict[str, Any]:
+    """Right to erasure (GDPR art. 17): the contact's key is deleted, so its personal
+    fields (names, e-mail, phone, properties) read as null everywhere from now on —
+    events, read side, timelines, exports. Counts, amounts, stages and dates stay. The
+    e-mail may be registered again: that is a new contact. Forgetting twice changes nothing."""
+    command = ForgetContact(contact_id, body.reason if body else None)
+    return answer(response, execute(forget_contact, command, ctx))
+
+
 @router.get("/contacts", response_model=PageOut)
 def get_contacts(
     cur: ReadCursor,
+    visible: Visible,
     status: str | None = None,
     owner: UUID | None = None,
     tag: str | None = None,
@@ -95,9 +117,12 @@ def get_contacts(
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> Any:
-    return records.list_contacts(cur, status=status, owner=owner, tag=tag, source=source, company=company, q=q, limit=limit, cursor=cursor)
+    return records.list_contacts(
+        cur, status=status, owner=owner, tag=tag, source=source, company=company, q=q, limit=limit, cursor=cursor,
+        visible=visible,
+    )
 
 
 @router.get("/contacts/{contact_id}")
-def get_contact(contact_id: UUID, cur: ReadCursor, response: Response) -> dict[str, Any]:
-    return found(response, records.get_contact(cur, contact_id), "contact", contact_id)
+def get_contact(contact_id: UUID, cur: ReadCursor, visible: Visible, response: Response) -> dict[str, Any]:
+    return found(response, readable(cur, visible, records.get_contact(cur, contact_id)), "contact", contact_id)

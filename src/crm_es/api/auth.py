@@ -1,0 +1,63 @@
+"""Who is calling (``Authorization: Bearer <key>``) and whether their role may call the route.
+
+Installed once for the whole app, so a route added later is closed to all but admins
+until ``auth.roles.RULES`` gives it a rule. Until a first key is made the service runs in
+open development mode: every request acts as an admin named 'dev'.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import duckdb
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from crm_es.api.problems import ProblemError
+from crm_es.auth.roles import OPEN_MODE, Principal, allows, read_reach, rule_for
+from crm_es.queries.visibility import Visibility
+
+bearer = HTTPBearer(auto_error=False, description="an API key made with `crm-es keys create`")
+
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def authorize(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal | None:
+    """The caller, allowed on this route: 401 without a valid key, 403 when their role
+    may not call it. None on the routes that need no key."""
+    method, path = request.method, request.scope["route"].path
+    rule = rule_for(method, path)
+    if rule is not None and rule.public:
+        return None
+    api_keys = request.app.state.services.api_keys
+    if not api_keys.configured():
+        return OPEN_MODE
+    if credentials is None:
+        raise ProblemError(401, "api-key-required", "send an API key: Authorization: Bearer <key>", CHALLENGE)
+    key = api_keys.authenticate(credentials.credentials)
+    if key is None:
+        raise ProblemError(401, "api-key-unknown", "this API key is unknown or revoked", CHALLENGE)
+    if not allows(key.role, method, path):
+        raise ProblemError(403, "role-not-allowed", f"the {key.role} role may not call {method} {path}", role=key.role)
+    return key.principal
+
+
+# None only on the public routes, which neither change nor read a record.
+Caller = Annotated[Principal, Depends(authorize)]
+
+
+def visibility(request: Request, caller: Caller) -> Visibility:
+    settings = request.app.state.services.settings
+    return Visibility(read_reach(caller.role, settings.rep_reads), caller.rep_id)
+
+
+Visible = Annotated[Visibility, Depends(visibility)]
+
+
+def readable(cur: duckdb.DuckDBPyConnection, visible: Visibility, row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A contact or a deal, if its owner is within the caller's reach (403 if not)."""
+    if row is not None and not visible.sees(cur, row["owner_id"]):
+        raise ProblemError(403, "not-your-record", "this record belongs to someone outside this key's reach")
+    return row

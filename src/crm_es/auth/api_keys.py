@@ -1,0 +1,149 @@
+"""API keys: a random secret shown once, stored as its SHA-256 hash, revocable.
+
+A key reads ``crm_<id>_<secret>``: the id finds the row, the secret is checked against
+the stored hash in constant time. The table lives in the event store's database, next
+to the events (``api_keys`` on SQLite, ``crm_events_api_keys`` on PostgreSQL), created
+through the recorder's datastore like the store's own side tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg.sql import SQL, Identifier
+
+from crm_es.aggregates import Rep
+from crm_es.auth.roles import Principal, Role, needs_rep
+from crm_es.clock import Clock
+from crm_es.store import EventStore
+
+log = logging.getLogger("crm_es")
+
+PREFIX = "crm_"
+
+COLUMNS = "id, name, role, rep_id, secret_hash, created_at, revoked_at"
+
+
+class KeyRefused(ValueError):
+    """A key that cannot be made as asked (a rep's key without its rep, say)."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    role: Role
+    rep_id: UUID | None
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.role, self.id, self.rep_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "role": str(self.role), "rep_id": str(self.rep_id) if self.rep_id else None}
+
+
+def _hash(secret: str) -> str:
+    # The secret is 256 random bits: a fast hash is enough, nothing can be guessed.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeys:
+    """The key table: make, find, list and revoke keys."""
+
+    def __init__(self, store: EventStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._datastore = store.recorder.datastore
+        if store.is_postgres:
+            name = f"{store.recorder.events_table_name}_api_keys"
+            self._table: Any = SQL("{}.{}").format(Identifier(self._datastore.schema), Identifier(name))
+        else:
+            self._table = "api_keys"
+        self._configured: bool | None = None  # not asked yet
+        self._write(
+            "CREATE TABLE IF NOT EXISTS {table} (id text PRIMARY KEY, name text NOT NULL, role text NOT NULL, "
+            "rep_id text, secret_hash text NOT NULL, created_at text NOT NULL, revoked_at text)"
+        )
+
+    def _sql(self, statement: str) -> Any:
+        """A statement for this backend: the table's name in, SQLite's ? or psycopg's %s."""
+        if self.store.is_postgres:
+            return SQL(statement.replace("?", "%s")).format(table=self._table)
+        return statement.format(table=self._table)
+
+    def _write(self, statement: str, params: tuple[Any, ...] = ()) -> None:
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._sql(statement), params)
+
+    def _read(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._sql(statement), params)
+            return list(cursor.fetchall())
+
+    def create(self, role: Role, rep_id: UUID | None = None, name: str = "") -> tuple[ApiKey, str]:
+        """A new key and its token, which is shown now and never again."""
+        if needs_rep(role) and rep_id is None:
+            raise KeyRefused(f"a {role} key must name the rep it belongs to")
+        if not needs_rep(role) and rep_id is not None:
+            raise KeyRefused(f"a {role} key belongs to no rep: only rep and manager keys name one")
+        if rep_id is not None and self.store.load(Rep, rep_id) is None:
+            raise KeyRefused(f"rep {rep_id} does not exist")
+        key = ApiKey(secrets.token_hex(6), name, role, rep_id, self.clock.now().isoformat())
+        secret = secrets.token_urlsafe(32)
+        self._write(
+            "INSERT INTO {table} (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            (key.id, key.name, str(key.role), str(rep_id) if rep_id else None, _hash(secret), key.created_at),
+        )
+        self._now_configured()
+        return key, f"{PREFIX}{key.id}_{secret}"
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The key this token is, unless it is unknown, revoked or not a key at all."""
+        if not token.startswith(PREFIX):
+            return None
+        key_id, _, secret = token.removeprefix(PREFIX).partition("_")
+        rows = self._read("SELECT " + COLUMNS + " FROM {table} WHERE id = ?", (key_id,))
+        if not rows or not hmac.compare_digest(rows[0]["secret_hash"], _hash(secret)):
+            return None
+        key = _key(rows[0])
+        return None if key.revoked_at else key
+
+    def list(self) -> list[ApiKey]:
+        return [_key(row) for row in self._read("SELECT " + COLUMNS + " FROM {table} ORDER BY created_at, id")]
+
+    def revoke(self, key_id: str) -> ApiKey | None:
+        """The key, revoked from now on (a key revoked before keeps its time); None if unknown."""
+        now = self.clock.now().isoformat()
+        self._write("UPDATE {table} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id))
+        rows = self._read("SELECT " + COLUMNS + " FROM {table} WHERE id = ?", (key_id,))
+        return _key(rows[0]) if rows else None
+
+    def configured(self) -> bool:
+        """True once any key has been made, revoked or not: revoking every key locks the
+        service, it never reopens it. Asked of the database until the answer is yes."""
+        if self._configured is not True:
+            if self._read("SELECT id FROM {table} LIMIT 1"):
+                self._now_configured()
+            else:
+                self._configured = False
+        return self._configured
+
+    def _now_configured(self) -> None:
+        if self._configured is False:  # this process announced open mode: say loudly that it is over
+            log.warning("API keys exist now: open development mode is over; every request needs a key")
+        self._configured = True
+
+
+def _key(row: Any) -> ApiKey:
+    rep_id = row["rep_id"]
+    return ApiKey(row["id"], row["name"], Role(row["role"]), UUID(rep_id) if rep_id else None, row["created_at"],
+                  row["revoked_at"])

@@ -1,0 +1,123 @@
+"""The permission rules as plain data: which role may call which route, and whose
+contacts and deals it reaches. No I/O here; the HTTP edge and the command layer apply them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from uuid import UUID
+
+DEV_ACTOR = "dev"  # who acts in open development mode (no API keys configured)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything
+    MANAGER = "manager"  # a rep who manages a team: their team's contacts and deals
+    REP = "rep"  # their own contacts and deals; reads their team's (or only theirs)
+    ANALYST = "analyst"  # analytics and read-only SQL, never one person's record
+    AUDITOR = "auditor"  # reads everything (history, timelines, verify), writes nothing
+
+
+class Reach(StrEnum):
+    """Whose contacts and deals a caller reaches, by their owner."""
+
+    ALL = "all"
+    TEAM = "team"  # their own and those of their team's reps (a manager's: the teams they manage too)
+    OWN = "own"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a key's role and, for reps and managers, the rep they are."""
+
+    role: Role
+    key_id: str | None = None  # None in open development mode
+    rep_id: UUID | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who the events say did it: the rep when the key is a person's, else the key."""
+        if self.key_id is None:
+            return DEV_ACTOR
+        return f"rep:{self.rep_id}" if self.rep_id else f"key:{self.key_id}"
+
+
+OPEN_MODE = Principal(Role.ADMIN)
+
+
+def needs_rep(role: Role) -> bool:
+    """Reps and managers are people with records of their own: their keys name the rep."""
+    return role in (Role.REP, Role.MANAGER)
+
+
+def write_reach(role: Role) -> Reach:
+    return {Role.REP: Reach.OWN, Role.MANAGER: Reach.TEAM}.get(role, Reach.ALL)
+
+
+def read_reach(role: Role, rep_reads: Reach) -> Reach:
+    """``rep_reads`` is the setting CRM_ES_REP_READS: a rep reads their team's records or only theirs."""
+    return {Role.REP: rep_reads, Role.MANAGER: Reach.TEAM}.get(role, Reach.ALL)
+
+
+@dataclass(frozen=True)
+class Rule:
+    method: str
+    path: str  # a route's path with its {parameters}; a * matches any rest (routes yet to come)
+    roles: frozenset[Role]  # who may call it besides admins, who may call everything
+    public: bool = False  # no key needed
+
+
+def _rules(roles: Iterable[Role], *routes: str, public: bool = False) -> list[Rule]:
+    return [Rule(method, path, frozenset(roles), public) for method, path in (r.split(" ", 1) for r in routes)]
+
+
+ADMINS_ONLY: set[Role] = set()
+SALES = {Role.MANAGER, Role.REP}
+
+RULES: list[Rule] = [
+    *_rules(set(Role), "GET /health", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
+            public=True),
+    # The team and the catalogue: whoever works with them reads them; admins change them.
+    *_rules(SALES | {Role.AUDITOR}, "GET /reps", "GET /reps/{id}", "GET /teams", "GET /teams/{id}",
+            "GET /pipelines", "GET /pipelines/{id}", "GET /companies", "GET /companies/{id}"),
+    *_rules(ADMINS_ONLY, "POST /reps", "POST /teams", "POST /teams/{id}/members",
+            "POST /pipelines", "PATCH /pipelines/{id}", "POST /companies", "PATCH /companies/{id}"),
+    # Contacts and deals: reps and managers within their reach (checked on each record).
+    *_rules(SALES | {Role.AUDITOR}, "GET /contacts", "GET /contacts/{id}", "GET /deals", "GET /deals/{id}",
+            "GET /pipelines/{id}/board"),
+    *_rules(SALES, "POST /contacts", "PATCH /contacts/{id}", "POST /deals", "PATCH /deals/{id}",
+            "POST /deals/{id}/stage", "POST /deals/{id}/won", "POST /deals/{id}/lost", "POST /deals/{id}/reopen"),
+    # Analysts see the figures, never one person's record.
+    *_rules({Role.ANALYST, Role.AUDITOR}, "GET /analytics/*"),
+    *_rules({Role.ANALYST}, "POST /sql"),
+    # The audit trail. Timelines and history replay any record: no owner check there, so auditors only.
+    *_rules({Role.AUDITOR}, "GET /audit/*", "GET /contacts/{id}/history", "GET /deals/{id}/history",
+            "GET /contacts/{id}/timeline", "GET /deals/{id}/timeline"),
+    # The right to erasure cannot be undone.
+    *_rules(ADMINS_ONLY, "POST /contacts/{id}/forget"),
+]
+
+_PARAMETER = re.compile(r"\{[^}]*\}")
+
+
+def _shape(path: str) -> str:
+    """A path with its parameters unnamed: /deals/{deal_id} and /deals/{id} are one route."""
+    return _PARAMETER.sub("{}", path)
+
+
+_BY_SHAPE = [(rule.method, _shape(rule.path), rule) for rule in RULES]
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    """The rule of a route, named by its method and path template (``/deals/{deal_id}``)."""
+    shape = _shape(path)
+    return next((rule for m, pattern, rule in _BY_SHAPE if m == method and fnmatchcase(shape, pattern)), None)
+
+
+def allows(role: Role, method: str, path: str) -> bool:
+    """A route without a rule is for admins only: a new route is closed until it is given one."""
+    rule = rule_for(method, path)
+    return role is Role.ADMIN or (rule is not None and role in rule.roles)

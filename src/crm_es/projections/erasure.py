@@ -1,0 +1,19 @@
+"""Forgetting a person in the read side: every table's personal columns about them
+become null, wherever they are (the contact's own row today; timelines and notes as
+they arrive, by declaring ``personal`` and ``subject`` on their table)."""
+
+from __future__ import annotations
+
+from crm_es.aggregates import Contact
+from crm_es.projections.rows import EventRow, Op, Patch, PatchWhere, on, stamp
+from crm_es.projections.schema import TABLES
+
+
+@on(Contact.Forgotten)
+def contact_forgotten(e: EventRow) -> list[Op]:
+    erase: list[Op] = [
+        PatchWhere(table.name, {table.subject: e.id}, {column: None for column in table.personal})
+        for table in TABLES
+        if table.personal and table.subject
+    ]
+    return [*erase, Patch("contacts", e.id, {**stamp(e), "forgotten_at": e.occurred_at})]

@@ -1,0 +1,287 @@
+"""Every route, every role (SQLite and PostgreSQL): 401 without a valid key, 403 for each
+role its rule leaves out, 2xx for each role it lets in. Then whose records reps and
+managers reach, who the events say acted, and open development mode.
+
+The routes come from the app itself: a route added without a rule (auth/roles.py) or
+without an example request here fails this test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from helpers import STAGES, assert_problem, ok
+
+from crm_es.api.app import create_app
+from crm_es.auth.roles import Reach, Role, rule_for
+from crm_es.bootstrap import Services
+
+ROUTES = sorted({(method, r.path) for r in iter_route_contexts(create_app().routes) for method in r.methods - {"HEAD"}})
+
+# Who calls for each role: the manager manages West, the rep works in West.
+CALLERS = {Role.ADMIN: "admin", Role.MANAGER: "mia", Role.REP: "rob", Role.ANALYST: "analyst", Role.AUDITOR: "auditor"}
+
+
+@dataclass
+class World:
+    """Two teams. West: Mia (its manager), Rob and Rita. East: Max (its manager) and Eve."""
+
+    client: TestClient
+    services: Services
+    tokens: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    position: int = 0
+    counter: itertools.count = field(default_factory=itertools.count)
+
+    def call(self, who: str | None, method: str, path: str, body: Any = None, **headers: str) -> Any:
+        if who is not None:
+            headers["Authorization"] = f"Bearer {self.tokens.get(who, who)}"
+        if method == "GET":  # read what the set-up wrote
+            path += ("&" if "?" in path else "?") + f"after={self.position}"
+        return self.client.request(method, path, json=body, headers=headers)
+
+    def admin(self, method: str, path: str, body: Any = None, status: int = 201) -> dict[str, Any]:
+        answer = ok(self.call("admin", method, path, body), status)
+        self.position = max(self.position, answer.get("position", 0))
+        return answer
+
+    def email(self) -> str:
+        return f"person{next(self.counter)}@example.com"
+
+    def contact(self, owner: str) -> str:
+        body = {"first_name": "Jean", "last_name": "Dupont", "email": self.email(), "owner_id": self.ids[owner]}
+        return self.admin("POST", "/contacts", body)["id"]
+
+    def deal(self, owner: str) -> str:
+        body = {"title": "Fleet renewal", "pipeline_id": self.ids["pipeline"], "stage": "Contact", "amount": "12000.00",
+                "currency": "EUR", "owner_id": self.ids[owner]}
+        return self.admin("POST", "/deals", body)["id"]
+
+    def lost_deal(self, owner: str) -> str:
+        deal_id = self.deal(owner)
+        self.admin("POST", f"/deals/{deal_id}/lost", {"reason": "price"}, 200)
+        return deal_id
+
+    def key(self, name: str, role: Role, rep: str | None = None) -> None:
+        _, self.tokens[name] = self.services.api_keys.create(role, UUID(self.ids[rep]) if rep else None, name)
+
+
+@pytest.fixture
+def world(client: TestClient, services: Services) -> World:
+    w = World(client, services)
+    w.key("admin", Role.ADMIN)
+    for name in ("mia", "rob", "rita", "max", "eve"):
+        w.ids[name] = w.admin("POST", "/reps", {"name": name.title(), "email": f"{name}@example.com"})["id"]
+    for team, manager, members in (("west", "mia", ("mia", "rob", "rita")), ("east", "max", ("max", "eve"))):
+        w.ids[team] = w.admin("POST", "/teams", {"name": team.title(), "manager_id": w.ids[manager]})["id"]
+        for member in members:
+            w.admin("POST", f"/teams/{w.ids[team]}/members", {"rep_id": w.ids[member]}, 200)
+    w.ids["pipeline"] = w.admin("POST", "/pipelines", {"name": "New business", "stages": STAGES})["id"]
+    w.ids["company"] = w.admin("POST", "/companies", {"name": "Acme"})["id"]
+    for owner in ("rob", "rita", "eve"):
+        w.ids[f"{owner}_contact"] = w.contact(owner)
+        w.ids[f"{owner}_deal"] = w.deal(owner)
+    for name, role, rep in (("mia", Role.MANAGER, "mia"), ("max", Role.MANAGER, "max"), ("rob", Role.REP, "rob"),
+                            ("eve", Role.REP, "eve"), ("analyst", Role.ANALYST, None), ("auditor", Role.AUDITOR, None)):
+        w.key(name, role, rep)
+    revoked, w.tokens["revoked"] = services.api_keys.create(Role.ADMIN, name="revoked")
+    services.api_keys.revoke(revoked.id)
+    return w
+
+
+PUBLIC = None  # no key needed
+ADMINS = frozenset[Role]()  # admins may call every route; these sets name who else may
+SALES = frozenset({Role.MANAGER, Role.REP})
+READERS = SALES | {Role.AUDITOR}
+AUDITORS = frozenset({Role.AUDITOR})
+
+Example = tuple[frozenset[Role] | None, Callable[[], tuple[str, Any]]]
+
+
+def role_matrix(w: World) -> dict[str, Example]:
+    """Who may call each route (stated here again, apart from auth/roles.py, so a rule
+    cannot widen unnoticed), and one valid request for it, made when called: commands get
+    a fresh record where a second call would be refused. Records belong to Rob, so his
+    manager reaches them too."""
+    ids = w.ids
+    deal_body = {"title": "New deal", "pipeline_id": ids["pipeline"], "stage": "Contact", "amount": "10.00",
+                 "currency": "EUR", "owner_id": ids["rob"]}
+    contact_body = {"first_name": "Ann", "last_name": "Lee", "owner_id": ids["rob"]}
+    return {
+        "GET /health": (PUBLIC, lambda: ("/health", None)),
+        "GET /openapi.json": (PUBLIC, lambda: ("/openapi.json", None)),
+        "GET /docs": (PUBLIC, lambda: ("/docs", None)),
+        "GET /docs/oauth2-redirect": (PUBLIC, lambda: ("/docs/oauth2-redirect", None)),
+        "GET /redoc": (PUBLIC, lambda: ("/redoc", None)),
+        "POST /reps": (ADMINS, lambda: ("/reps", {"name": "Nina", "email": w.email()})),
+        "GET /reps": (READERS, lambda: ("/reps", None)),
+        "GET /reps/{rep_id}": (READERS, lambda: (f"/reps/{ids['rob']}", None)),
+        "POST /teams": (ADMINS, lambda: ("/teams", {"name": "North"})),
+        "POST /teams/{team_id}/members": (ADMINS, lambda: (f"/teams/{ids['west']}/members", {"rep_id": ids["rita"]})),
+        "GET /teams": (READERS, lambda: ("/teams", None)),
+        "GET /teams/{team_id}": (READERS, lambda: (f"/teams/{ids['west']}", None)),
+        "POST /pipelines": (ADMINS, lambda: ("/pipelines", {"name": "Renewals", "stages": STAGES})),
+        "PATCH /pipelines/{pipeline_id}": (ADMINS, lambda: (f"/pipelines/{ids['pipeline']}", {"name": "New business"})),
+        "GET /pipelines": (READERS, lambda: ("/pipelines", None)),
+        "GET /pipelines/{pipeline_id}": (READERS, lambda: (f"/pipelines/{ids['pipeline']}", None)),
+        "GET /pipelines/{pipeline_id}/board": (READERS, lambda: (f"/pipelines/{ids['pipeline']}/board", None)),
+        "POST /companies": (ADMINS, lambda: ("/companies", {"name": "Initech"})),
+        "PATCH /companies/{company_id}": (ADMINS, lambda: (f"/companies/{ids['company']}", {"sector": "Retail"})),
+        "GET /companies": (READERS, lambda: ("/companies", None)),
+        "GET /companies/{company_id}": (READERS, lambda: (f"/companies/{ids['company']}", None)),
+        "POST /contacts": (SALES, lambda: ("/contacts", {**contact_body, "email": w.email()})),
+        "PATCH /contacts/{contact_id}": (SALES, lambda: (f"/contacts/{ids['rob_contact']}", {"city": "Lyon"})),
+        "POST /contacts/{contact_id}/forget": (ADMINS, lambda: (f"/contacts/{w.contact('rob')}/forget", {})),
+        "GET /contacts": (READERS, lambda: ("/contacts", None)),
+        "GET /contacts/{contact_id}": (READERS, lambda: (f"/contacts/{ids['rob_contact']}", None)),
+        "GET /contacts/{contact_id}/history": (AUDITORS, lambda: (f"/contacts/{ids['rob_contact']}/history", None)),
+        "GET /contacts/{contact_id}/timeline": (AUDITORS, lambda: (f"/contacts/{ids['rob_contact']}/timeline", None)),
+        "POST /deals": (SALES, lambda: ("/deals", deal_body)),
+        "PATCH /deals/{deal_id}": (SALES, lambda: (f"/deals/{ids['rob_deal']}", {"title": "Fleet renewal"})),
+        "POST /deals/{deal_id}/stage": (SALES, lambda: (f"/deals/{w.deal('rob')}/stage", {"stage": "Demo"})),
+        "POST /deals/{deal_id}/won": (SALES, lambda: (f"/deals/{w.deal('rob')}/won", {})),
+        "POST /deals/{deal_id}/lost": (SALES, lambda: (f"/deals/{w.deal('rob')}/lost", {"reason": "price"})),
+        "POST /deals/{deal_id}/reopen": (SALES, lambda: (f"/deals/{w.lost_deal('rob')}/reopen", {})),
+        "GET /deals": (READERS, lambda: ("/deals", None)),
+        "GET /deals/{deal_id}": (READERS, lambda: (f"/deals/{ids['rob_deal']}", None)),
+        "GET /deals/{deal_id}/history": (AUDITORS, lambda: (f"/deals/{ids['rob_deal']}/history", None)),
+        "GET /deals/{deal_id}/timeline": (AUDITORS, lambda: (f"/deals/{ids['rob_deal']}/timeline", None)),
+        "GET /audit/verify": (AUDITORS, lambda: ("/audit/verify", None)),
+    }
+
+
+def test_every_route_lets_in_exactly_the_roles_it_should(world: World) -> None:
+    matrix = role_matrix(world)
+    store = world.services.store
+    failures = []
+
+    def check(route: str, who: str | None, status: int, example: Callable[[], tuple[str, Any]]) -> None:
+        path, body = example()  # may write a fresh record first
+        before = store.max_position()
+        response = world.call(who, route.split(" ")[0], path, body)
+        if not (200 <= response.status_code < 300 if status == 200 else response.status_code == status):
+            failures.append(f"{route} as {who}: {response.status_code}, wanted {status}: {response.text[:160]}")
+        elif status >= 400 and store.max_position() != before:
+            failures.append(f"{route} as {who}: refused, yet it wrote events")
+
+    for method, path in ROUTES:
+        route = f"{method} {path}"
+        if rule_for(method, path) is None or route not in matrix:
+            failures.append(f"{route}: " + ("no rule in auth/roles.py" if route in matrix else "no row in role_matrix here"))
+            continue
+        allowed, example = matrix[route]
+        if allowed is PUBLIC:
+            check(route, None, 200, example)
+            continue
+        for who in (None, "crm_000000000000_unknown", "revoked", "not-a-key"):
+            check(route, who, 401, example)
+        for role, who in CALLERS.items():
+            check(route, who, 200 if role is Role.ADMIN or role in allowed else 403, example)
+    assert not failures, "\n".join(failures)
+
+
+def test_refusals_are_problems_that_say_why(world: World) -> None:
+    missing = assert_problem(world.call(None, "GET", "/deals"), 401, "api-key-required")
+    assert world.call(None, "GET", "/deals").headers["WWW-Authenticate"] == "Bearer"
+    assert "Bearer" in missing["detail"]
+    assert_problem(world.call("revoked", "GET", "/deals"), 401, "api-key-unknown")
+    assert_problem(world.client.get("/deals", headers={"Authorization": "Basic YWRtaW46YWRtaW4="}), 401)
+    refused = assert_problem(world.call("analyst", "GET", f"/contacts/{world.ids['rob_contact']}"), 403, "role-not-allowed")
+    assert refused["role"] == "analyst"
+    assert world.call(None, "GET", "/health").status_code == 200
+
+
+def test_a_rep_changes_only_their_own_contacts_and_deals(world: World) -> None:
+    ids, before = world.ids, world.services.store.max_position()
+    assert_problem(world.call("rob", "PATCH", f"/deals/{ids['rita_deal']}", {"title": "Mine now"}), 403, "not-your-record")
+    assert_problem(world.call("rob", "POST", f"/deals/{ids['eve_deal']}/stage", {"stage": "Demo"}), 403, "not-your-record")
+    assert_problem(world.call("rob", "POST", f"/deals/{ids['rita_deal']}/won", {}), 403)
+    assert_problem(world.call("rob", "PATCH", f"/contacts/{ids['eve_contact']}", {"city": "Oslo"}), 403)
+    handover = assert_problem(world.call("rob", "PATCH", f"/deals/{ids['rob_deal']}", {"owner_id": ids["rita"]}), 403)
+    assert handover["field"] == "owner_id"
+    contact = {"first_name": "A", "last_name": "B", "email": "ab@example.com", "owner_id": ids["eve"]}
+    assert_problem(world.call("rob", "POST", "/contacts", contact), 403, "not-your-record")
+    assert world.services.store.max_position() == before
+    ok(world.call("rob", "POST", f"/deals/{ids['rob_deal']}/stage", {"stage": "Demo"}), 200)
+
+
+def test_what_a_rep_creates_is_theirs_unless_they_name_an_owner(world: World) -> None:
+    body = {"title": "Walk-in", "pipeline_id": world.ids["pipeline"], "stage": "Contact", "amount": "5", "currency": "EUR"}
+    made = ok(world.call("rob", "POST", "/deals", body))
+    contact = ok(world.call("rob", "POST", "/contacts", {"first_name": "A", "last_name": "B", "email": "ab@example.com"}))
+    world.position = contact["position"]
+    assert ok(world.call("rob", "GET", f"/deals/{made['id']}"), 200)["owner_id"] == world.ids["rob"]
+    assert ok(world.call("rob", "GET", f"/contacts/{contact['id']}"), 200)["owner_id"] == world.ids["rob"]
+
+
+def test_a_manager_changes_their_teams_records_only(world: World) -> None:
+    ids = world.ids
+    ok(world.call("mia", "PATCH", f"/deals/{ids['rita_deal']}", {"amount": "15000.00"}), 200)
+    ok(world.call("mia", "PATCH", f"/deals/{ids['rob_deal']}", {"owner_id": ids["rita"]}), 200)
+    ok(world.call("mia", "PATCH", f"/contacts/{ids['rob_contact']}", {"owner_id": ids["mia"]}), 200)
+    before = world.services.store.max_position()
+    assert_problem(world.call("mia", "PATCH", f"/deals/{ids['rita_deal']}", {"owner_id": ids["eve"]}), 403, "not-your-record")
+    assert_problem(world.call("max", "PATCH", f"/deals/{ids['rita_deal']}", {"title": "East now"}), 403, "not-your-record")
+    assert_problem(world.call("max", "POST", f"/deals/{ids['rita_deal']}/lost", {"reason": "mine"}), 403)
+    deal = {"title": "t", "pipeline_id": ids["pipeline"], "stage": "Contact", "amount": "1", "currency": "EUR",
+            "owner_id": ids["rob"]}
+    assert_problem(world.call("max", "POST", "/deals", deal), 403)
+    assert world.services.store.max_position() == before
+
+
+def _listed(world: World, who: str, path: str) -> set[str]:
+    return {item["id"] for item in ok(world.call(who, "GET", path), 200)["items"]}
+
+
+def test_reps_and_managers_read_their_teams_records(world: World) -> None:
+    ids = world.ids
+    west_deals = {ids["rob_deal"], ids["rita_deal"]}
+    assert ok(world.call("rob", "GET", f"/deals/{ids['rita_deal']}"), 200)["owner_id"] == ids["rita"]
+    assert_problem(world.call("rob", "GET", f"/deals/{ids['eve_deal']}"), 403, "not-your-record")
+    assert_problem(world.call("rob", "GET", f"/contacts/{ids['eve_contact']}"), 403, "not-your-record")
+    assert _listed(world, "rob", "/deals") == west_deals
+    assert _listed(world, "mia", "/deals") == west_deals
+    assert _listed(world, "rob", "/contacts") == {ids["rob_contact"], ids["rita_contact"]}
+    assert _listed(world, "max", "/deals") == {ids["eve_deal"]}
+    assert _listed(world, "auditor", "/deals") == west_deals | {ids["eve_deal"]}
+    board = ok(world.call("rob", "GET", f"/pipelines/{ids['pipeline']}/board"), 200)
+    assert {d["id"] for stage in board["stages"] for d in stage["deals"]} == west_deals
+
+
+def test_reps_read_only_their_own_records_when_the_setting_says_so(world: World) -> None:
+    world.services.settings = replace(world.services.settings, rep_reads=Reach.OWN)
+    ids = world.ids
+    assert_problem(world.call("rob", "GET", f"/deals/{ids['rita_deal']}"), 403, "not-your-record")
+    assert _listed(world, "rob", "/deals") == {ids["rob_deal"]}
+    assert _listed(world, "rob", "/contacts") == {ids["rob_contact"]}
+    assert _listed(world, "mia", "/deals") == {ids["rob_deal"], ids["rita_deal"]}  # managers still read their team's
+
+
+def test_events_name_who_the_key_belongs_to(world: World) -> None:
+    moved = ok(world.call("rob", "POST", f"/deals/{world.ids['rob_deal']}/stage", {"stage": "Demo"}), 200)
+    renamed = ok(world.call("admin", "PATCH", f"/companies/{world.ids['company']}", {"sector": "Retail"}), 200)
+    [*_, by_rep] = world.services.store.events(UUID(moved["id"]))
+    [*_, by_admin] = world.services.store.events(UUID(renamed["id"]))
+    admin_key = next(key for key in world.services.api_keys.list() if key.name == "admin")
+    assert (by_rep.actor, by_admin.actor) == (f"rep:{world.ids['rob']}", f"key:{admin_key.id}")
+
+
+def test_open_development_mode_is_loud_and_ends_with_the_first_key(services: Services, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="crm_es")
+    with TestClient(create_app(services)) as client:
+        assert "OPEN DEVELOPMENT MODE" in caplog.text
+        assert client.get("/reps", headers={"Authorization": "Bearer whatever"}).status_code == 200
+        services.api_keys.create(Role.AUDITOR)
+        assert_problem(client.get("/reps"), 401)
+    caplog.clear()
+    with TestClient(create_app(services)):
+        assert "OPEN DEVELOPMENT MODE" not in caplog.text
+        assert "API keys: 1 active, 0 revoked" in caplog.text
