@@ -240,9 +240,11 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
             "{}; SELECT NULL::{} AS originator_id, NULL::bigint AS originator_version, "
             "(SELECT hash FROM {} ORDER BY notification_id DESC LIMIT 1) AS hash"
         ).format(self.begin_lock_notify, self.id_type, events).as_string()
+        # One index lookup per wanted version (LATERAL): a long IN list of pairs can make
+        # the planner scan the whole table, as a bulk save of thousands of moves did.
         self.select_record_tails = SQL(
-            " UNION ALL SELECT originator_id, originator_version, hash FROM {} "
-            "WHERE hash IS NOT NULL AND (originator_id, originator_version) IN ("
+            " UNION ALL SELECT w.id, w.v, e.hash FROM (VALUES {{}}) AS w(id, v) CROSS JOIN LATERAL "
+            "(SELECT hash FROM {} WHERE originator_id = w.id AND originator_version = w.v AND hash IS NOT NULL) AS e"
         ).format(events).as_string()
         self.id_cast = self.id_type.as_string()
         # Binary parameters (%b): no hex escaping of the bytes. One event (a command) goes
@@ -319,8 +321,8 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
         if not wanted:
             return self.lock_and_read_tails
         # Nothing to escape: a canonical id is hex digits and dashes, a version an int.
-        pairs = ", ".join(f"('{canonical_id(i)}'::{self.id_cast}, {int(v)})" for i, v in wanted)
-        return f"{self.lock_and_read_tails}{self.select_record_tails}{pairs})"
+        pairs = ", ".join(f"('{canonical_id(i)}'::{self.id_cast}, {int(v)}::bigint)" for i, v in wanted)
+        return self.lock_and_read_tails + self.select_record_tails.format(pairs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
