@@ -237,10 +237,13 @@ class EventStore:
         if subjects:  # personal fields are stored sealed with their subject's key
             keys = self.keys.for_writing(subjects)
             events = [personal.seal_event(e, keys) for e in events]
-        recordings = self.app.save(
-            *events, idempotency=idempotency, claims=claims, releases=releases, record_tails=self._known_tails(events)
+        # Straight to the recorder, as Application.save() ends up doing: its event
+        # collection checks each event against runtime Protocols (~20 µs a save).
+        positions = self.recorder.insert_events(
+            [self.mapper.to_stored_event(e) for e in events],
+            idempotency=idempotency, claims=claims, releases=releases, record_tails=self._known_tails(events),
         )
-        position = max(r.notification.id for r in recordings)
+        position = max(positions)
         for listener in self._listeners:
             listener(position)
         return position
