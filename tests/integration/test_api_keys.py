@@ -40,7 +40,7 @@ def test_a_wrong_secret_a_stranger_and_a_revoked_key_are_not_found(services):
 def test_only_the_hash_of_the_secret_is_stored(services):
     _, token = services.api_keys.create(Role.ADMIN)
     secret = token.split("_", 2)[2]  # crm_<id>_<secret>; the secret may hold "_" itself
-    rows = services.api_keys._read("SELECT * FROM {table}")
+    rows = services.api_keys.tables.read("SELECT * FROM {api_keys}")
     assert rows and all(secret not in str(tuple(dict(row).values())) for row in rows)
 
 

@@ -9,12 +9,14 @@ recorded time — what the system knew at that moment (the events recorded by th
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from crm_es.aggregates.base import Aggregate, Event
+from crm_es.store.codec import dumps
 
 # Fields every event has; the rest of an event is its own data.
 _ENVELOPE = ("originator_id", "originator_version", "timestamp", "occurred_at", "actor", "correlation_id", "causation_id")
@@ -67,13 +69,6 @@ def describe(event: Event) -> dict[str, Any]:
 
 
 def plain(value: Any) -> Any:
-    """JSON values: money stays an exact decimal string, times keep their offset."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (Decimal, UUID)):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
+    """JSON values, as the store writes them: money stays an exact decimal string,
+    times keep their offset."""
+    return orjson.loads(dumps(value))

@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID
 
-from psycopg.sql import SQL, Identifier
-
 from crm_es.aggregates import Rep
 from crm_es.auth.roles import Principal, Role, needs_rep
 from crm_es.clock import Clock
 from crm_es.store import EventStore
+from crm_es.store.side_tables import SideTables
 
 log = logging.getLogger("crm_es")
 
@@ -62,32 +61,12 @@ class ApiKeys:
     def __init__(self, store: EventStore, clock: Clock) -> None:
         self.store = store
         self.clock = clock
-        self._datastore = store.recorder.datastore
-        if store.is_postgres:
-            name = f"{store.recorder.events_table_name}_api_keys"
-            self._table: Any = SQL("{}.{}").format(Identifier(self._datastore.schema), Identifier(name))
-        else:
-            self._table = "api_keys"
+        self.tables = SideTables(store.recorder, store.is_postgres)
         self._configured: bool | None = None  # not asked yet
-        self._write(
-            "CREATE TABLE IF NOT EXISTS {table} (id text PRIMARY KEY, name text NOT NULL, role text NOT NULL, "
+        self.tables.write(
+            "CREATE TABLE IF NOT EXISTS {api_keys} (id text PRIMARY KEY, name text NOT NULL, role text NOT NULL, "
             "rep_id text, secret_hash text NOT NULL, created_at text NOT NULL, revoked_at text)"
         )
-
-    def _sql(self, statement: str) -> Any:
-        """A statement for this backend: the table's name in, SQLite's ? or psycopg's %s."""
-        if self.store.is_postgres:
-            return SQL(statement.replace("?", "%s")).format(table=self._table)
-        return statement.format(table=self._table)
-
-    def _write(self, statement: str, params: tuple[Any, ...] = ()) -> None:
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(self._sql(statement), params)
-
-    def _read(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._sql(statement), params)
-            return list(cursor.fetchall())
 
     def create(self, role: Role, rep_id: UUID | None = None, name: str = "") -> tuple[ApiKey, str]:
         """A new key and its token, which is shown now and never again."""
@@ -99,8 +78,8 @@ class ApiKeys:
             raise KeyRefused(f"rep {rep_id} does not exist")
         key = ApiKey(secrets.token_hex(6), name, role, rep_id, self.clock.now().isoformat())
         secret = secrets.token_urlsafe(32)
-        self._write(
-            "INSERT INTO {table} (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, NULL)",
+        self.tables.write(
+            "INSERT INTO {api_keys} (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, NULL)",
             (key.id, key.name, str(key.role), str(rep_id) if rep_id else None, _hash(secret), key.created_at),
         )
         self._now_configured()
@@ -111,27 +90,27 @@ class ApiKeys:
         if not token.startswith(PREFIX):
             return None
         key_id, _, secret = token.removeprefix(PREFIX).partition("_")
-        rows = self._read("SELECT " + COLUMNS + " FROM {table} WHERE id = ?", (key_id,))
+        rows = self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} WHERE id = ?", (key_id,))
         if not rows or not hmac.compare_digest(rows[0]["secret_hash"], _hash(secret)):
             return None
         key = _key(rows[0])
         return None if key.revoked_at else key
 
     def list(self) -> list[ApiKey]:
-        return [_key(row) for row in self._read("SELECT " + COLUMNS + " FROM {table} ORDER BY created_at, id")]
+        return [_key(row) for row in self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} ORDER BY created_at, id")]
 
     def revoke(self, key_id: str) -> ApiKey | None:
         """The key, revoked from now on (a key revoked before keeps its time); None if unknown."""
         now = self.clock.now().isoformat()
-        self._write("UPDATE {table} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id))
-        rows = self._read("SELECT " + COLUMNS + " FROM {table} WHERE id = ?", (key_id,))
+        self.tables.write("UPDATE {api_keys} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id))
+        rows = self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} WHERE id = ?", (key_id,))
         return _key(rows[0]) if rows else None
 
     def configured(self) -> bool:
         """True once any key has been made, revoked or not: revoking every key locks the
         service, it never reopens it. Asked of the database until the answer is yes."""
         if self._configured is not True:
-            if self._read("SELECT id FROM {table} LIMIT 1"):
+            if self.tables.read("SELECT id FROM {api_keys} LIMIT 1"):
                 self._now_configured()
             else:
                 self._configured = False

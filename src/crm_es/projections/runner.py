@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import duckdb
@@ -30,7 +30,7 @@ from crm_es.projections.read_side import READ_SIDE, ReadSide
 from crm_es.projections.rows import HANDLERS, Delete, EventRow, Insert, Op, Patch, PatchWhere
 from crm_es.projections.schema import TABLES_BY_NAME, Table
 from crm_es.store import EventStore, RawEvent, personal
-from crm_es.store.codec import event_class, upcast
+from crm_es.store.codec import event_class
 
 SOURCE = "batch_rows"  # what a batch's Arrow data is registered as in DuckDB
 MASK = "crm_set_mask"  # in a patch's rows: the bits of the columns that row sets
@@ -194,11 +194,7 @@ def reshaper(cls: type) -> Callable[[dict[str, Any], str, Mapping[str, bytes]], 
     its stored JSON into what projections read (upcast, personal fields opened)."""
     if getattr(cls, "class_version", 1) == 1 and not personal.personal_fields(cls):
         return None
-
-    def reshape(state: dict[str, Any], originator_id: str, keys: Mapping[str, bytes]) -> dict[str, Any]:
-        return personal.open_state(cls, upcast(cls, state), originator_id, keys)
-
-    return reshape
+    return partial(personal.readable, cls)
 
 
 RESHAPERS = {topic: r for topic in HANDLERS if (r := reshaper(event_class(topic))) is not None}

@@ -18,7 +18,7 @@ from psycopg.sql import SQL, Identifier
 from crm_es.aggregates.base import Aggregate, Event
 from crm_es.audit.chain import ChainRow
 from crm_es.store import personal
-from crm_es.store.codec import OrjsonTranscoder, TypedMapper, event_class, upcast
+from crm_es.store.codec import OrjsonTranscoder, TypedMapper, event_class
 from crm_es.store.keys import SubjectForgotten, SubjectKeys
 from crm_es.store.recorders import CrmPostgresRecorder, CrmSQLiteRecorder
 
@@ -60,7 +60,7 @@ class RawEvent:
     state: bytes
 
 
-FIXED_LINKS_KEPT = 100_000
+CACHE_KEPT = 100_000  # entries in each of the store's small caches before it starts over
 
 
 def _fold_as(cls: type[A], events: list[Event]) -> A | None:
@@ -161,7 +161,7 @@ class EventStore:
         return self._fixed_links.get(child_id)
 
     def remember_fixed_link(self, child_id: UUID, parent_id: UUID) -> None:
-        if len(self._fixed_links) >= FIXED_LINKS_KEPT:
+        if len(self._fixed_links) >= CACHE_KEPT:
             self._fixed_links.clear()  # a cache: forgetting costs one extra read
         self._fixed_links[child_id] = parent_id
 
@@ -198,7 +198,7 @@ class EventStore:
         return [StoredEvent(*r[:4]) for r in rows]
 
     def _remember_tails(self, rows: list[tuple[UUID, int, str, bytes, bytes | None]]) -> None:
-        if len(self._record_tails) >= FIXED_LINKS_KEPT:
+        if len(self._record_tails) >= CACHE_KEPT:
             self._record_tails.clear()  # a cache: forgetting costs one read under the lock
         for originator_id, version, _, _, digest in rows:  # in version order: the last one stays
             if digest is not None:
@@ -303,7 +303,7 @@ class EventStore:
         opened = []
         for row in rows:
             cls = event_class(row.topic)
-            opened.append(personal.open_state(cls, upcast(cls, orjson.loads(row.state)), row.originator_id, keys))
+            opened.append(personal.readable(cls, orjson.loads(row.state), row.originator_id, keys))
         return opened
 
     def keys_for(self, rows: Sequence[RawEvent]) -> dict[str, bytes]:

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from crm_es.store.codec import TOKEN, dumps, is_token
+from crm_es.store.codec import TOKEN, dumps, is_token, upcast
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -98,6 +98,12 @@ def open_state(cls: type, state: dict[str, Any], originator_id: Any, keys: Mappi
             if is_token(state.get(name)):
                 state[name] = open_value(state[name], key, subject)
     return state
+
+
+def readable(cls: type, state: dict[str, Any], originator_id: Any, keys: Mapping[str, bytes]) -> dict[str, Any]:
+    """A stored state (decoded JSON) in today's shape, its personal fields opened: what
+    the projector and the auditors' exports read."""
+    return open_state(cls, upcast(cls, state), originator_id, keys)
 
 
 def raw_subject(cls: type, originator_id: str, state_bytes: bytes) -> str | None:
