@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,6 +17,8 @@ from crm_es.audit.cli import audit
 from crm_es.auth.cli import keys
 from crm_es.bootstrap import Services, bootstrap
 from crm_es.console import fail, progress, report
+from crm_es.imports.cli import import_group
+from crm_es.queries.export import FORMATS, export_read_side
 from crm_es.settings import Settings
 
 
@@ -131,5 +134,35 @@ def status(as_json: bool) -> None:
         report(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
+              help="one file per table: <table>.csv or <table>.parquet")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export_tables(fmt: str, as_json: bool, directory: Path) -> None:
+    """Write every read-side table into DIRECTORY, with a manifest.json (the service must be stopped).
+
+    The read side is first brought up to date, as `crm-es project` does.
+    """
+    import duckdb
+
+    from crm_es.projections.schema import TABLES
+
+    with _services() as services:
+        todo = services.store.max_position() - services.projector.position
+        with progress(max(todo, 0), "projecting", as_json) as tick:
+            services.projector.catch_up(progress=tick)
+        try:
+            with progress(len(TABLES), f"exporting to {directory}", as_json) as tick, services.read_side.cursor() as cur:
+                manifest = export_read_side(cur, directory, fmt, services.clock.now(), progress=tick)
+        except (OSError, duckdb.Error) as error:
+            fail(f"cannot export to {directory}: {error}")
+        data = {"directory": str(directory), **manifest.as_dict()}
+        rows = sum(t.rows for t in manifest.tables)
+        report(as_json, data, f"exported {len(manifest.tables)} tables ({rows} rows, {fmt}) at position "
+                              f"{manifest.position} to {directory}")
+
+
 main.add_command(audit)
 main.add_command(keys)
+main.add_command(import_group)

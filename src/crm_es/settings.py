@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from crm_es.auth.roles import Reach
@@ -16,9 +17,12 @@ class Settings:
     postgres_schema: str | None = None
     read_wait_seconds: float = 5.0  # how long ?after=P waits before a 503
     max_body_bytes: int = 1_000_000
+    max_import_bytes: int = 20_000_000  # CSV uploads (POST /imports/contacts) only: ~100,000 rows
+    max_batch_bytes: int = 16_000_000  # POST /interactions:batch only: 10,000 items of ~1.5 KB
     projector_batch: int = 10_000
     poll_seconds: float = 0.5
     rep_reads: Reach = Reach.TEAM  # a rep reads their team's contacts and deals, or (own) only theirs
+    session_gap_minutes: int = 30  # a page visit after this long without one starts a new session
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -29,7 +33,14 @@ class Settings:
             postgres_schema=env.get("CRM_ES_POSTGRES_SCHEMA") or None,
             projector_batch=int(env.get("CRM_ES_PROJECTOR_BATCH") or 10_000),
             rep_reads=_rep_reads(env.get("CRM_ES_REP_READS") or "team"),
+            max_import_bytes=int(env.get("CRM_ES_MAX_IMPORT_BYTES") or 20_000_000),
+            max_batch_bytes=int(env.get("CRM_ES_MAX_BATCH_BYTES") or 16_000_000),
+            session_gap_minutes=_positive("CRM_ES_SESSION_GAP_MINUTES", env.get("CRM_ES_SESSION_GAP_MINUTES") or "30"),
         )
+
+    @property
+    def session_gap(self) -> timedelta:
+        return timedelta(minutes=self.session_gap_minutes)
 
     @property
     def store_path(self) -> Path:
@@ -54,3 +65,9 @@ def _rep_reads(value: str) -> Reach:
     if value not in (Reach.TEAM, Reach.OWN):
         raise ValueError(f"CRM_ES_REP_READS must be team or own, not {value!r}")
     return Reach(value)
+
+
+def _positive(name: str, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of minutes, at least 1, not {value!r}")
+    return int(value)

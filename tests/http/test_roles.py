@@ -30,6 +30,13 @@ ROUTES = sorted({(method, r.path) for r in iter_route_contexts(create_app().rout
 CALLERS = {Role.ADMIN: "admin", Role.MANAGER: "mia", Role.REP: "rob", Role.ANALYST: "analyst", Role.AUDITOR: "auditor"}
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A CSV file sent as multipart/form-data (POST /imports/contacts), not as JSON."""
+
+    csv: str
+
+
 @dataclass
 class World:
     """Two teams. West: Mia (its manager), Rob and Rita. East: Max (its manager) and Eve."""
@@ -46,6 +53,9 @@ class World:
             headers["Authorization"] = f"Bearer {self.tokens.get(who, who)}"
         if method == "GET":  # read what the set-up wrote
             path += ("&" if "?" in path else "?") + f"after={self.position}"
+        if isinstance(body, Upload):
+            upload = {"file": ("c.csv", body.csv.encode(), "text/csv")}
+            return self.client.request(method, path, files=upload, headers=headers)
         return self.client.request(method, path, json=body, headers=headers)
 
     def admin(self, method: str, path: str, body: Any = None, status: int = 201) -> dict[str, Any]:
@@ -69,6 +79,26 @@ class World:
         deal_id = self.deal(owner)
         self.admin("POST", f"/deals/{deal_id}/lost", {"reason": "price"}, 200)
         return deal_id
+
+    def task(self, owner: str) -> str:
+        body = {"type": "call", "title": "Call back", "due_at": "2026-03-02T10:00:00+01:00", "owner_id": self.ids[owner]}
+        return self.admin("POST", "/tasks", body)["id"]
+
+    def employee(self, owner: str) -> str:
+        """A contact at the company."""
+        body = {"first_name": "Jean", "last_name": "Dupont", "email": self.email(), "owner_id": self.ids[owner],
+                "company_id": self.ids["company"]}
+        return self.admin("POST", "/contacts", body)["id"]
+
+    def property_path(self) -> str:
+        path = f"/settings/properties/contact/p{next(self.counter)}"
+        self.admin("PUT", path, {"type": "text"}, 200)
+        return path
+
+    def tag_category_path(self) -> str:
+        n = next(self.counter)
+        self.admin("PUT", f"/settings/tag-categories/c{n}", {"tags": [f"tag{n}"]}, 200)
+        return f"/settings/tag-categories/c{n}"
 
     def key(self, name: str, role: Role, rep: str | None = None) -> None:
         _, self.tokens[name] = self.services.api_keys.create(role, UUID(self.ids[rep]) if rep else None, name)
@@ -138,12 +168,19 @@ def role_matrix(w: World) -> dict[str, Example]:
         "GET /companies": (READERS, lambda: ("/companies", None)),
         "GET /companies/{company_id}": (READERS, lambda: (f"/companies/{ids['company']}", None)),
         "POST /contacts": (SALES, lambda: ("/contacts", {**contact_body, "email": w.email()})),
+        "POST /imports/contacts": (SALES, lambda: ("/imports/contacts",
+                                                   Upload(f"email,first_name,last_name\n{w.email()},Ann,Lee\n"))),
         "PATCH /contacts/{contact_id}": (SALES, lambda: (f"/contacts/{ids['rob_contact']}", {"city": "Lyon"})),
         "POST /contacts/{contact_id}/forget": (ADMINS, lambda: (f"/contacts/{w.contact('rob')}/forget", {})),
         "GET /contacts": (READERS, lambda: ("/contacts", None)),
         "GET /contacts/{contact_id}": (READERS, lambda: (f"/contacts/{ids['rob_contact']}", None)),
         "GET /contacts/{contact_id}/history": (AUDITORS, lambda: (f"/contacts/{ids['rob_contact']}/history", None)),
-        "GET /contacts/{contact_id}/timeline": (AUDITORS, lambda: (f"/contacts/{ids['rob_contact']}/timeline", None)),
+        "GET /contacts/{contact_id}/timeline": (READERS, lambda: (f"/contacts/{ids['rob_contact']}/timeline", None)),
+        "POST /contacts/{contact_id}/interactions": (SALES, lambda: (f"/contacts/{ids['rob_contact']}/interactions",
+                                                                    {"type": "call", "duration_seconds": 90})),
+        "POST /interactions:batch": (SALES, lambda: ("/interactions:batch", {"items": [
+            {"type": "page_visited", "contact_id": ids["rob_contact"], "url": "https://example.com/pricing"}]})),
+        "GET /feed": (READERS, lambda: ("/feed", None)),
         "POST /deals": (SALES, lambda: ("/deals", deal_body)),
         "PATCH /deals/{deal_id}": (SALES, lambda: (f"/deals/{ids['rob_deal']}", {"title": "Fleet renewal"})),
         "POST /deals/{deal_id}/stage": (SALES, lambda: (f"/deals/{w.deal('rob')}/stage", {"stage": "Demo"})),
@@ -153,8 +190,32 @@ def role_matrix(w: World) -> dict[str, Example]:
         "GET /deals": (READERS, lambda: ("/deals", None)),
         "GET /deals/{deal_id}": (READERS, lambda: (f"/deals/{ids['rob_deal']}", None)),
         "GET /deals/{deal_id}/history": (AUDITORS, lambda: (f"/deals/{ids['rob_deal']}/history", None)),
-        "GET /deals/{deal_id}/timeline": (AUDITORS, lambda: (f"/deals/{ids['rob_deal']}/timeline", None)),
+        "GET /deals/{deal_id}/timeline": (READERS, lambda: (f"/deals/{ids['rob_deal']}/timeline", None)),
         "GET /audit/verify": (AUDITORS, lambda: ("/audit/verify", None)),
+        "POST /tasks": (SALES, lambda: ("/tasks", {"type": "call", "title": "Call", "due_at": "2026-03-02T10:00:00Z",
+                                                   "owner_id": ids["rob"], "contact_id": ids["rob_contact"]})),
+        "POST /tasks/{task_id}/done": (SALES, lambda: (f"/tasks/{w.task('rob')}/done", {"outcome": "agreed"})),
+        "POST /tasks/{task_id}/reschedule": (SALES, lambda: (f"/tasks/{w.task('rob')}/reschedule",
+                                                             {"due_at": "2026-03-03T10:00:00Z"})),
+        "POST /tasks/{task_id}/cancel": (SALES, lambda: (f"/tasks/{w.task('rob')}/cancel", {})),
+        "GET /tasks": (READERS, lambda: ("/tasks", None)),
+        "GET /tasks/{task_id}": (READERS, lambda: (f"/tasks/{w.task('rob')}", None)),
+        "GET /agenda": (READERS, lambda: (f"/agenda?rep={ids['rob']}&date=2026-03-02", None)),
+        "GET /settings/activity-types": (READERS, lambda: ("/settings/activity-types", None)),
+        "PUT /settings/activity-types/{name}": (ADMINS, lambda: ("/settings/activity-types/webinar", {"colour": "#123abc"})),
+        # The record configuration (a fresh property or category where the call removes one).
+        "GET /settings": (READERS, lambda: ("/settings", None)),
+        "PUT /settings/properties/{record_type}/{name}": (ADMINS, lambda: ("/settings/properties/deal/budget",
+                                                                           {"type": "money", "default_currency": "EUR"})),
+        "DELETE /settings/properties/{record_type}/{name}": (ADMINS, lambda: (w.property_path(), None)),
+        "PUT /settings/statuses": (ADMINS, lambda: ("/settings/statuses", {"statuses": ["lead", "prospect", "customer"]})),
+        "PUT /settings/sources": (ADMINS, lambda: ("/settings/sources", {"sources": ["referral", "website"]})),
+        "PUT /settings/lifecycle-stages": (ADMINS, lambda: ("/settings/lifecycle-stages", {"stages": ["potential", "active"]})),
+        "PUT /settings/contact-roles": (ADMINS, lambda: ("/settings/contact-roles", {"roles": ["decision maker"]})),
+        "PUT /settings/tag-categories/{category}": (ADMINS, lambda: ("/settings/tag-categories/potential",
+                                                                     {"tags": ["Gold", "Silver"]})),
+        "DELETE /settings/tag-categories/{category}": (ADMINS, lambda: (w.tag_category_path(), None)),
+        "POST /contacts/{contact_id}/left-company": (SALES, lambda: (f"/contacts/{w.employee('rob')}/left-company", {})),
     }
 
 

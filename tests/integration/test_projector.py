@@ -4,7 +4,7 @@ committed together, the same tables whatever the batch size."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +18,7 @@ from crm_es.aggregates import Deal, Pipeline
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.aggregates.deal import DealDetails
+from crm_es.aggregates.interactions import InteractionSpec
 from crm_es.aggregates.pipeline import StageSpec
 from crm_es.bootstrap import Services
 from crm_es.commands import CommandResult, execute
@@ -35,24 +36,68 @@ from crm_es.commands.deals import (
     reopen_deal,
     win_deal,
 )
+from crm_es.commands.interactions import RecordInteraction, record_interaction
 from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, add_rep, add_team_member, form_team
 from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pipeline, revise_pipeline
 from crm_es.commands.records import (
     ChangeCompany,
     ChangeContact,
     ForgetContact,
+    LeaveCompany,
     RegisterCompany,
     RegisterContact,
     change_company,
     change_contact,
     forget_contact,
+    leave_company,
     register_company,
     register_contact,
 )
+from crm_es.aggregates.setup import PropertyDefinition
+from crm_es.commands.setup import (
+    ChangeList,
+    DefineProperty,
+    RemoveTagCategory,
+    RetireProperty,
+    SetTagCategory,
+    change_list,
+    define_property,
+    remove_tag_category,
+    retire_property,
+    set_tag_category,
+)
+from crm_es.aggregates.task import TaskPlan
+from crm_es.commands.tasks import (
+    CancelTask,
+    CompleteTask,
+    PlanTask,
+    RescheduleTask,
+    SetActivityType,
+    cancel_task,
+    complete_task,
+    plan_task,
+    reschedule_task,
+    set_activity_type,
+)
 from crm_es.projections.read_side import ReadSide
+from crm_es.projections.deals import deal_moved
 from crm_es.projections.rows import HANDLERS, EventRow, Op
 from crm_es.projections.runner import Projector
 from crm_es.store import EventStore
+
+# One interaction of each kind, with its own fields (a hard bounce: the address is invalid).
+INTERACTIONS: dict[str, dict[str, Any]] = {
+    "call": {"direction": "inbound", "duration_seconds": 60, "outcome": "connected", "notes": "asked for a demo"},
+    "email_sent": {"subject": "Demo", "message_id": "<1@crm>"}, "email_received": {"subject": "Re: Demo", "message_id": None},
+    "email_opened": {"message_id": "<1@crm>"}, "email_clicked": {"message_id": "<1@crm>", "link": "https://x.test/"},
+    "email_bounced": {"message_id": None, "bounce": "hard", "reason": "550"},
+    "voicemail": {"duration_seconds": 20, "notes": None}, "meeting_held": {"mode": "video", "duration_minutes": 30, "notes": "ok"},
+    "meeting_missed": {"mode": None, "notes": None}, "demo": {"duration_minutes": 45, "notes": None},
+    "visit": {"duration_minutes": 60, "notes": "plant tour"},
+    "page_visited": {"url": "https://x.test/pricing", "title": "Pricing", "seconds_on_page": 30, "referrer": None,
+                     "visitor_id": "v1", "session_id": "s1"},
+    "quote_opened": {"quote_id": "Q-1"}, "note": {"text": "prefers e-mail"}, "sms_sent": {"text": "see you"},
+}
 
 CALL_LOGGED_AT = datetime(2026, 2, 27, 22, 15, tzinfo=timezone(timedelta(hours=5, minutes=30)))
 
@@ -82,7 +127,7 @@ class Crm:
         return {s.name: s.id for s in pipeline.stages}
 
     def open(self, title: str, stage: str, amount: str) -> UUID:
-        details = DealDetails(title, (self.contact,), self.company, "web")
+        details = DealDetails(title, (self.contact,), self.company, "website")
         cmd = OpenDeal(details, self.pipeline, stage, Decimal(amount), "EUR", self.rep)
         return run(self.services, open_deal, cmd).id
 
@@ -133,7 +178,36 @@ def a_story(services: Services) -> Story:
     run(services, change_contact, ChangeContact(crm.contact, {"city": "London", "tags": ("vip", "uk")}, status="customer",
                                                 owner_id=crm.rep, owner_given=True))
     bea = run(services, register_contact, RegisterContact(ContactDetails("Bea", "Forgotten", "bea@example.com"))).id
+    # Tasks: planned (one about Bea, with notes, before she is forgotten), rescheduled, done, cancelled; activity types changed.
+    due = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+    call = run(services, plan_task, PlanTask(TaskPlan("call", "Call Ada", due, 15, crm.contact, a, "mornings"), crm.rep)).id
+    visit = run(services, plan_task, PlanTask(TaskPlan("customer_visit", "Visit Bea", due, None, bea, None, "gate code"), crm.rep)).id
+    run(services, reschedule_task, RescheduleTask(call, due + timedelta(days=1)))
+    run(services, complete_task, CompleteTask(visit, "Bea will think"))
+    run(services, cancel_task, CancelTask(call))
+    run(services, set_activity_type, SetActivityType("webinar", "#abcdef"))
+    run(services, set_activity_type, SetActivityType("call", "#ff0000", "Phone call"))
     run(services, forget_contact, ForgetContact(bea, "ticket 1"))
+    # The record configuration changed every way, and what it governs on a contact (Cy's).
+    budget = PropertyDefinition("contact", "budget", "money", default_currency="EUR")
+    run(services, define_property, DefineProperty(budget))
+    run(services, define_property, DefineProperty(replace(budget, type="number", default_currency=None)))
+    run(services, retire_property, RetireProperty("contact", "budget"))
+    for name, values in (("statuses", ("lead", "prospect", "customer")), ("sources", ("referral", "website")),
+                         ("lifecycle_stages", ("potential", "active", "lost")), ("contact_roles", ("decision maker", "buyer"))):
+        run(services, change_list, ChangeList(name, values, name))
+    run(services, set_tag_category, SetTagCategory("sector", ("Retail", "Industry")))
+    run(services, remove_tag_category, RemoveTagCategory("potential"))
+    cy = ContactDetails("Cy", "Roles", "cy@example.com", company_id=crm.company)
+    cy_id = run(services, register_contact, RegisterContact(cy, lifecycle="potential", roles=("decision maker", "buyer"))).id
+    run(services, change_contact, ChangeContact(cy_id, lifecycle="active", roles=("buyer",)))
+    run(services, leave_company, LeaveCompany(cy_id, "moved to a competitor"))
+    # Every kind of interaction on Ada (one concerning deal A, so the deal records it too); a
+    # hard bounce marks her address invalid, a new one makes it valid again.
+    for kind, fields in INTERACTIONS.items():
+        spec = InteractionSpec(kind, fields, crm.rep, a if kind == "meeting_held" else None)
+        run(services, record_interaction, RecordInteraction(crm.contact, spec, CALL_LOGGED_AT - timedelta(hours=1)))
+    run(services, change_contact, ChangeContact(crm.contact, {"email": "ada.lovelace@example.com"}))
     # Rename the pipeline and Qualified (keeping its id), put Proposal first, drop the empty
     # Negotiation, add Closing.
     crm.stages(("Proposal", "0.6"), ("Lead", "0.1"), ("Discovery", "0.35", "Qualified"), ("Closing", "0.9"), name="Sales EMEA")
@@ -165,7 +239,7 @@ def test_deals_show_their_stage_status_and_amount(services: Services, story: Sto
     now = services.clock.now()
 
     assert found == {
-        story.a: ("Proposal", "open", Decimal("1234.5600"), "EUR", None, None, 3),
+        story.a: ("Proposal", "open", Decimal("1234.5600"), "EUR", None, None, 4),  # moved twice, a meeting about it
         story.b: ("Discovery", "open", Decimal("500"), "EUR", None, None, 3),  # reopened: no longer closed, no reason
         story.c: ("Lead", "won", Decimal("75.25"), "EUR", now, None, 2),
         story.d: ("Lead", "open", Decimal("2000.10"), "EUR", None, None, 4),
@@ -206,12 +280,13 @@ def test_each_move_of_a_deal_is_one_row_of_its_stage_history(services: Services,
 def test_people_and_records_show_their_latest_changes(services: Services, story: Story) -> None:
     crm = story.crm
     contact, forgotten = rows(services.read_side, "SELECT email, city, status, owner_id, tags, company_id, version FROM contacts "
-                                                  "ORDER BY forgotten_at NULLS FIRST")
+                                                  "WHERE email IS DISTINCT FROM 'cy@example.com' ORDER BY forgotten_at NULLS FIRST")
     [company] = rows(services.read_side, "SELECT id, name, sector, annual_revenue, properties::VARCHAR FROM companies")
     [(team_id, team_name, manager)] = rows(services.read_side, "SELECT id, name, manager_id FROM teams")
     [rep] = rows(services.read_side, "SELECT id, name, team_id FROM reps")
 
-    assert contact == ("ada@example.com", "London", "customer", crm.rep, ["vip", "uk"], crm.company, 4)
+    # 4 changes, 15 interactions and the invalid address, then the new address (valid again)
+    assert contact == ("ada.lovelace@example.com", "London", "customer", crm.rep, ["vip", "uk"], crm.company, 22)
     assert forgotten == (None, None, "prospect", None, [], None, 2)
     assert company == (crm.company, "Acme", "wholesale", Decimal("1000000"), '{"tier":"silver"}')
     assert (team_name, manager) == ("EMEA", crm.rep)
@@ -306,16 +381,16 @@ def test_a_batch_that_fails_midway_leaves_neither_rows_nor_position(
     crm.open("B", "Lead", "20")
 
     topic = get_topic(Deal.StageChanged)
-    [moved] = HANDLERS[topic]
+    handlers = HANDLERS[topic]  # the deals table's, and the timeline's
     calls: list[int] = []
 
     def fails_on_the_second_move(e: EventRow) -> Iterable[Op]:
         calls.append(e.position)
         if len(calls) == 2:
             raise RuntimeError("projection broke")
-        return moved(e)
+        return deal_moved(e)
 
-    monkeypatch.setitem(HANDLERS, topic, [fails_on_the_second_move])
+    monkeypatch.setitem(HANDLERS, topic, [fails_on_the_second_move if h is deal_moved else h for h in handlers])
     with pytest.raises(RuntimeError, match="projection broke"):
         projector.catch_up()
 
@@ -336,7 +411,7 @@ def test_a_batch_that_fails_midway_leaves_neither_rows_nor_position(
     finally:
         expected.close()
 
-    monkeypatch.setitem(HANDLERS, topic, [moved])
+    monkeypatch.setitem(HANDLERS, topic, handlers)
     projector.catch_up()
     services.projector.catch_up()
 

@@ -36,6 +36,7 @@ from crm_es.aggregates.base import DomainError
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.aggregates.deal import DealDetails
 from crm_es.aggregates.pipeline import StageSpec
+from crm_es.aggregates.setup import DEFAULT_STATUSES
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.commands import CommandResult, execute
@@ -505,6 +506,8 @@ class Laws:
         expect: Refused | Writes
         if contact is None:
             expect = Refused("not-found")
+        elif kind == "status" and value not in DEFAULT_STATUSES:  # not a configured status ("lost" is a lifecycle stage)
+            expect = Refused("invalid-input")
         elif contact.forgotten:
             expect = Refused("contact-forgotten")
         elif kind == "email":

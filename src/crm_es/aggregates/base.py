@@ -82,8 +82,10 @@ class Aggregate:
 
     @classmethod
     def owns(cls, event: Event) -> bool:
-        """True when this event class belongs to this aggregate type."""
-        return type(event).__qualname__.split(".")[0] == cls.__name__
+        """True when this event class belongs to this aggregate type: nested in it, or
+        defined beside it and saying so (``recorded_on``, as interactions do)."""
+        kind = type(event)
+        return (getattr(kind, "recorded_on", None) or kind.__qualname__.split(".")[0]) == cls.__name__
 
     def then(self, cls: type[E], meta: Meta, **fields: Any) -> E:
         """The next event on this aggregate."""

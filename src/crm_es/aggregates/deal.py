@@ -21,6 +21,7 @@ class DealDetails:
     company_id: UUID | None = None
     source: str | None = None
     expected_close: date | None = None
+    properties: dict[str, Any] | None = None  # custom properties (F08)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Deal(Aggregate):
     status: str
 
     class Opened(Event):
+        """v2 added the custom ``properties``."""
+
+        class_version = 2
+
         title: str
         pipeline_id: UUID
         stage_id: UUID
@@ -45,6 +50,11 @@ class Deal(Aggregate):
         company_id: UUID | None
         source: str | None
         expected_close: date | None
+        properties: dict[str, Any]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["properties"] = {}  # deals had none before
 
     class StageChanged(Event):
         pipeline_id: UUID
@@ -85,18 +95,34 @@ class Deal(Aggregate):
         previous_currency: str
 
     class DetailsChanged(Event):
-        """The deal's descriptive fields after the change (a whole snapshot)."""
+        """The deal's descriptive fields after the change (a whole snapshot). v2 added
+        the custom ``properties``."""
+
+        class_version = 2
 
         title: str
         contact_ids: tuple[UUID, ...]
         company_id: UUID | None
         source: str | None
         expected_close: date | None
+        properties: dict[str, Any]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["properties"] = {}
+
+    class InteractionRecorded(Event):
+        """An interaction on one of the deal's contacts that concerns this deal: the
+        contact's event (``contact_id`` at ``contact_version``) holds its fields."""
+
+        contact_id: UUID
+        contact_version: int
+        kind: str
 
     @classmethod
     def evolve(cls, state: Deal | None, event: Event) -> Deal:
         if isinstance(event, Deal.Opened):
-            details = DealDetails(event.title, tuple(event.contact_ids), event.company_id, event.source, event.expected_close)
+            details = _details(event)
             return Deal(
                 event.originator_id, event.originator_version, details, event.pipeline_id, event.stage_id,
                 event.amount, event.currency, event.owner_id, OPEN,
@@ -117,9 +143,16 @@ class Deal(Aggregate):
             case Deal.AmountChanged():
                 return replace(state, amount=event.amount, currency=event.currency)
             case Deal.DetailsChanged():
-                details = DealDetails(event.title, tuple(event.contact_ids), event.company_id, event.source, event.expected_close)
-                return replace(state, details=details)
+                return replace(state, details=_details(event))
+            case Deal.InteractionRecorded():
+                return state
         raise TypeError(f"Deal cannot apply {type(event).__qualname__}")
+
+
+def _details(event: Deal.Opened | Deal.DetailsChanged) -> DealDetails:
+    return DealDetails(
+        event.title, tuple(event.contact_ids), event.company_id, event.source, event.expected_close, dict(event.properties)
+    )
 
 
 def _stage(pipeline: Pipeline, name: str) -> Stage:
@@ -152,7 +185,7 @@ def open_deal(
             title=details.title, pipeline_id=pipeline.id, stage_id=stage.id, stage=stage.name,
             amount=amount, currency=currency, owner_id=owner_id,
             contact_ids=tuple(details.contact_ids), company_id=details.company_id,
-            source=details.source, expected_close=details.expected_close,
+            source=details.source, expected_close=details.expected_close, properties=dict(details.properties or {}),
         )
     ]
 
@@ -212,5 +245,15 @@ def change(
         decision.emit(
             Deal.DetailsChanged, title=new_details.title, contact_ids=tuple(new_details.contact_ids),
             company_id=new_details.company_id, source=new_details.source, expected_close=new_details.expected_close,
+            properties=dict(new_details.properties or {}),
         )
     return decision.events
+
+
+def record_interaction(deal: Deal, interaction: Event, meta: Meta) -> list[Event]:
+    """Mirror a contact's interaction on the deal it concerns, open or closed (a call
+    after the signature belongs to the deal's story too)."""
+    return [deal.then(
+        Deal.InteractionRecorded, meta,
+        contact_id=interaction.originator_id, contact_version=interaction.originator_version, kind=interaction.kind,
+    )]

@@ -10,8 +10,9 @@ from fastapi import Depends, FastAPI
 
 from crm_es.api import problems
 from crm_es.api.auth import authorize
+from crm_es.api.csv_pages import CsvPages
 from crm_es.api.middleware import RequestPlumbing
-from crm_es.api.routers import audit, deals, health, people, pipelines, records
+from crm_es.api.routers import audit, deals, health, imports, interactions, people, pipelines, records, setup, tasks
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.bootstrap import Services, bootstrap
 from crm_es.settings import Settings
@@ -65,9 +66,13 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     # Every route, including those added later, goes through the role rules.
     app = FastAPI(title="crm-es", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   dependencies=[Depends(authorize)])
-    max_body = (services.settings if services else settings or Settings.from_env()).max_body_bytes
-    app.add_middleware(RequestPlumbing, max_body_bytes=max_body)
+    chosen = services.settings if services else settings or Settings.from_env()
+    # Any list as CSV (Accept: text/csv), for every route that answers a page; inside the
+    # plumbing, so the CSV answer gets X-Request-ID and X-Position too.
+    app.add_middleware(CsvPages)
+    larger_bodies = {imports.PATH: chosen.max_import_bytes, interactions.BATCH_PATH: chosen.max_batch_bytes}
+    app.add_middleware(RequestPlumbing, max_body_bytes=chosen.max_body_bytes, larger_bodies=larger_bodies)
     problems.install(app)
-    for module in (people, pipelines, records, deals, audit, health):
+    for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, health):
         app.include_router(module.router)
     return app

@@ -20,15 +20,17 @@ class RequestPlumbing:
     """Pure ASGI middleware (it must see the body before FastAPI parses it):
 
     - takes ``X-Request-ID`` (or makes one) as the correlation id, and echoes it back;
-    - refuses bodies over the limit with 413 before reading them whole;
+    - refuses bodies over the limit with 413 before reading them whole (``larger_bodies``:
+      the few routes allowed more, by path — file uploads — so no other route is weakened);
     - refuses JSON bodies nested too deep, malformed or holding what the store cannot
       write, before any parser sees them (``json_guard``);
     - adds ``X-Position`` (the read side's position when the data was read) to GETs.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, larger_bodies: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger_bodies = larger_bodies or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,13 +42,15 @@ class RequestPlumbing:
         scope.setdefault("state", {})["request_id"] = request_id
         echo = [(b"x-request-id", request_id.encode())]
 
+        larger = self.larger_bodies.get(scope["path"]) if scope["method"] == "POST" else None
+        limit = larger or self.max_body_bytes
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await self._too_large(scope, receive, send, echo)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._too_large(scope, receive, send, echo, limit)
             return
-        body, too_large = await self._read_body(receive)
+        body, too_large = await self._read_body(receive, limit)
         if too_large:
-            await self._too_large(scope, receive, send, echo)
+            await self._too_large(scope, receive, send, echo, limit)
             return
         if body and scope["method"] not in _BODILESS and _is_json(headers.get("content-type")):
             refusal = json_guard.refusal(body)
@@ -74,7 +78,7 @@ class RequestPlumbing:
 
         await self.app(scope, replay, send_with_headers)
 
-    async def _read_body(self, receive: Receive) -> tuple[bytes, bool]:
+    async def _read_body(self, receive: Receive, limit: int) -> tuple[bytes, bool]:
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -82,14 +86,14 @@ class RequestPlumbing:
                 return b"".join(chunks), False
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return b"", True
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks), False
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, echo: list[Any]) -> None:
-        response = problem(413, "body-too-large", f"the request body is over {self.max_body_bytes} bytes")
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, echo: list[Any], limit: int) -> None:
+        response = problem(413, "body-too-large", f"the request body is over {limit} bytes")
         await self._refuse(response, scope, receive, send, echo)
 
     @staticmethod

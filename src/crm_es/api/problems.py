@@ -53,13 +53,31 @@ def _field(loc: tuple[Any, ...]) -> str:
     return f"{where}.{name}" if name else str(where)
 
 
+TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
+
+
+def untagged(loc: tuple[Any, ...], tag: Any, error_type: str) -> tuple[Any, ...]:
+    """The location of an error in a body told apart by its ``type`` (an interaction):
+    pydantic names the branch (``call.duration_seconds``), a field the client never sent,
+    and puts a wrong or missing ``type`` at the body itself."""
+    if error_type in TAG_ERRORS:
+        return (*loc, "type")
+    if tag is not None and len(loc) > 1 and loc[0] == tag:
+        return loc[1:]
+    return loc
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(400, "malformed-json", "the request body is not valid JSON")
-        fields = [{"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"]} for e in errors]
+        tag = exc.body.get("type") if isinstance(exc.body, dict) else None
+        fields = [
+            {"field": _field((e["loc"][0], *untagged(tuple(e["loc"][1:]), tag, e["type"]))), "message": e["msg"], "type": e["type"]}
+            for e in errors
+        ]
         names = ", ".join(f["field"] for f in fields)
         return problem(422, "invalid-field", f"invalid field(s): {names}", extra={"errors": fields})
 

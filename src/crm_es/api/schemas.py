@@ -117,6 +117,8 @@ class ContactCreate(Body):
     tags: list[Tag] = Field(default_factory=list, max_length=100)
     properties: Properties = Field(default_factory=dict)
     occurred_at: AwareDatetime | None = None
+    lifecycle: Name | None = Field(default=None, description="the lifecycle stage (potential, active, loyal, lost …)")
+    roles: list[Name] = Field(default_factory=list, max_length=50, description="roles at `company_id` (billing contact …)")
 
 
 class ContactUpdate(Body):
@@ -132,6 +134,16 @@ class ContactUpdate(Body):
     owner_id: UUID | None = None
     tags: list[Tag] | None = Field(default=None, max_length=100)
     properties: Properties | None = None
+    occurred_at: AwareDatetime | None = None
+    lifecycle: Name | None = Field(default=None, description="the lifecycle stage; each change is kept with its date")
+    roles: list[Name] | None = Field(
+        default=None, max_length=50,
+        description="the roles at the contact's company, as a whole (null or []: none); a company change ends the old ones",
+    )
+
+
+class ContactLeftCompany(Body):
+    note: Text | None = Field(default=None, description="free text (personal data: erased with the contact)")
     occurred_at: AwareDatetime | None = None
 
 
@@ -150,6 +162,7 @@ class DealCreate(Body):
     source: Name | None = None
     expected_close: date | None = None
     occurred_at: AwareDatetime | None = None
+    properties: Properties = Field(default_factory=dict)
 
 
 class DealUpdate(Body):
@@ -162,6 +175,7 @@ class DealUpdate(Body):
     source: Name | None = None
     expected_close: date | None = None
     occurred_at: AwareDatetime | None = None
+    properties: Properties | None = None
 
 
 class StageMove(Body):

@@ -34,11 +34,9 @@ def canonical_id(originator_id: UUID | str) -> str:
 
 
 def event_hash(prev_hash: bytes, record_prev_hash: bytes, originator_id: str, version: int, topic: str, state: bytes) -> bytes:
-    digest = hashlib.sha256(_TAG)
-    for part in (prev_hash, record_prev_hash, originator_id.encode(), str(version).encode(), topic.encode(), state):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.digest()
+    parts = (prev_hash, record_prev_hash, originator_id.encode(), str(version).encode(), topic.encode(), state)
+    # One buffer, one update: the same bytes as updating part by part, in fewer calls.
+    return hashlib.sha256(b"".join([_TAG, *(len(part).to_bytes(8, "big") + part for part in parts)])).digest()
 
 
 @dataclass(frozen=True, slots=True)

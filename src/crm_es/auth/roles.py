@@ -90,14 +90,32 @@ RULES: list[Rule] = [
             "GET /pipelines/{id}/board"),
     *_rules(SALES, "POST /contacts", "PATCH /contacts/{id}", "POST /deals", "PATCH /deals/{id}",
             "POST /deals/{id}/stage", "POST /deals/{id}/won", "POST /deals/{id}/lost", "POST /deals/{id}/reopen"),
+    # A CSV import is many contact commands: reps import their own contacts (each row is checked).
+    *_rules(SALES, "POST /imports/contacts"),
     # Analysts see the figures, never one person's record.
     *_rules({Role.ANALYST, Role.AUDITOR}, "GET /analytics/*"),
     *_rules({Role.ANALYST}, "POST /sql"),
     # The audit trail. Timelines and history replay any record: no owner check there, so auditors only.
-    *_rules({Role.AUDITOR}, "GET /audit/*", "GET /contacts/{id}/history", "GET /deals/{id}/history",
-            "GET /contacts/{id}/timeline", "GET /deals/{id}/timeline"),
+    *_rules({Role.AUDITOR}, "GET /audit/*", "GET /contacts/{id}/history", "GET /deals/{id}/history"),
+    # Interactions: reps record them on the contacts (and deals) they may change; the customer
+    # card's timeline and the news feed read within the caller's reach.
+    *_rules(SALES, "POST /contacts/{id}/interactions", "POST /interactions:batch"),
+    *_rules(SALES | {Role.AUDITOR}, "GET /contacts/{id}/timeline", "GET /deals/{id}/timeline", "GET /feed"),
     # The right to erasure cannot be undone.
     *_rules(ADMINS_ONLY, "POST /contacts/{id}/forget"),
+    # Tasks and agendas: reps and managers plan within their reach (checked on each task's
+    # rep); auditors read. The activity types are everyone's palette; admins change it.
+    *_rules(SALES | {Role.AUDITOR}, "GET /tasks", "GET /tasks/{id}", "GET /agenda", "GET /settings/activity-types"),
+    *_rules(SALES, "POST /tasks", "POST /tasks/{id}/done", "POST /tasks/{id}/reschedule", "POST /tasks/{id}/cancel"),
+    *_rules(ADMINS_ONLY, "PUT /settings/activity-types/{name}"),
+    # The record configuration: everyone who works with records reads it; admins change it.
+    # A contact leaving its company is a change to that contact (owner checked on it).
+    *_rules(SALES | {Role.AUDITOR}, "GET /settings"),
+    *_rules(ADMINS_ONLY, "PUT /settings/properties/{type}/{name}", "DELETE /settings/properties/{type}/{name}",
+            "PUT /settings/statuses", "PUT /settings/sources", "PUT /settings/lifecycle-stages",
+            "PUT /settings/contact-roles", "PUT /settings/tag-categories/{category}",
+            "DELETE /settings/tag-categories/{category}"),
+    *_rules(SALES, "POST /contacts/{id}/left-company"),
 ]
 
 _PARAMETER = re.compile(r"\{[^}]*\}")

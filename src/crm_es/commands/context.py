@@ -185,22 +185,32 @@ class CommandContext:
             position = self.store.max_position()
         return CommandResult(aggregate_id, version, position, status)
 
-    def first_answer(self) -> CommandResult | None:
-        """The answer already given to this Idempotency-Key, if any."""
+    def stored_answer(self, kind: str | None = None) -> tuple[int, dict[str, Any], int | None] | None:
+        """The answer kept for this Idempotency-Key — status, body, position — or None for
+        a new key. ``kind``: the key of the body a batch or an import keeps its answer under;
+        a key first used for another request is a 422."""
         if self.idempotency_key is None:
             return None
         found = self.store.find_idempotency(self.actor, self.idempotency_key)
         if found is None:
             return None
         fingerprint, status, body, position = found
+        data = json.loads(body)
         # An erased fingerprint (its person was forgotten) cannot be compared: the key's
         # first answer is returned, as a retry must hear it.
-        if fingerprint not in (self.fingerprint, ERASED_FINGERPRINT):
+        if fingerprint not in (self.fingerprint, ERASED_FINGERPRINT) or (kind is not None and kind not in data):
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was first used with another request; use a new key",
                 field="Idempotency-Key",
             )
-        data = json.loads(body)
+        return status, data, position
+
+    def first_answer(self) -> CommandResult | None:
+        """The answer already given to this Idempotency-Key, if any."""
+        stored = self.stored_answer()
+        if stored is None:
+            return None
+        status, data, position = stored
         if "refusal" in data:
             raise _replayed_refusal(status, data["refusal"])
         return CommandResult(UUID(data["id"]), data["version"], position or 0, status, replayed=True)

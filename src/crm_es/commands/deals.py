@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +12,9 @@ from crm_es.aggregates import Company, Contact, Deal, Pipeline, Rep
 from crm_es.aggregates.base import NotFound
 from crm_es.aggregates import deal as deals
 from crm_es.aggregates.deal import DealDetails
+from crm_es.aggregates.record_values import RecordValues, checked
 from crm_es.commands.context import CommandContext, CommandResult
+from crm_es.commands.setup import read_setup
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,17 @@ def _check_links(ctx: CommandContext, details: dict[str, Any]) -> None:
 
 
 def open_deal(cmd: OpenDeal, ctx: CommandContext) -> CommandResult:
-    pipeline = ctx.load(Pipeline, cmd.pipeline_id, "pipeline_id")
-    ctx.exists(Rep, cmd.owner_id, "owner_id")
-    _check_links(ctx, {"company_id": cmd.details.company_id, "contact_ids": cmd.details.contact_ids})
+    # The configuration and every record the deal names, in one read.
+    setup, [pipeline, *_] = read_setup(
+        ctx, (Pipeline, cmd.pipeline_id, "pipeline_id"), (Rep, cmd.owner_id, "owner_id"),
+        (Company, cmd.details.company_id, "company_id"),
+        *((Contact, contact_id, f"contact_ids[{i}]") for i, contact_id in enumerate(cmd.details.contact_ids)),
+    )
+    values = checked(setup, "deal", RecordValues(properties=cmd.details.properties or {}, source=cmd.details.source))
+    details = replace(cmd.details, properties=values.properties, source=values.source)
     deal_id = ctx.new_id()
     events = deals.open_deal(
-        deal_id, cmd.details, pipeline, cmd.stage, cmd.amount, cmd.currency, cmd.owner_id, ctx.meta(cmd.occurred_at)
+        deal_id, details, pipeline, cmd.stage, cmd.amount, cmd.currency, cmd.owner_id, ctx.meta(cmd.occurred_at)
     )
     result = ctx.save(deal_id, events, created=True)
     ctx.store.remember_fixed_link(deal_id, pipeline.id)
@@ -85,12 +92,15 @@ def open_deal(cmd: OpenDeal, ctx: CommandContext) -> CommandResult:
 
 
 def change_deal(cmd: ChangeDeal, ctx: CommandContext) -> CommandResult:
-    deal = ctx.target(Deal, cmd.deal_id)
+    setup, [deal] = read_setup(ctx, (Deal, cmd.deal_id, None))
+    deal = ctx.check_target(deal)
     _check_links(ctx, cmd.changes)
     if cmd.owner_given:
         ctx.exists(Rep, cmd.owner_id, "owner_id")
+    values = checked(setup, "deal", RecordValues(cmd.changes.get("properties"), source=cmd.changes.get("source")))
+    changes = {**cmd.changes, **{f: getattr(values, f) for f in ("properties", "source") if f in cmd.changes}}
     events = deals.change(
-        deal, cmd.changes, cmd.amount, cmd.currency, cmd.owner_id, cmd.owner_given, ctx.meta(cmd.occurred_at)
+        deal, changes, cmd.amount, cmd.currency, cmd.owner_id, cmd.owner_given, ctx.meta(cmd.occurred_at)
     )
     return ctx.save(deal.id, events, current_version=deal.version)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -10,9 +10,12 @@ from uuid import UUID
 from crm_es.aggregates import Company, Contact, Rep
 from crm_es.aggregates import company as companies
 from crm_es.aggregates import contact as contacts
+from crm_es.aggregates.base import Event, Meta
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
+from crm_es.aggregates.record_values import RecordValues, checked
 from crm_es.commands.context import CommandContext, CommandResult
+from crm_es.commands.setup import read_setup
 from crm_es.store import Claim
 
 EMAIL_SCOPE = "contact-email"
@@ -38,6 +41,8 @@ class RegisterContact:
     status: str | None = None
     owner_id: UUID | None = None
     occurred_at: datetime | None = None
+    lifecycle: str | None = None
+    roles: tuple[str, ...] = ()  # at the contact's company
 
 
 @dataclass(frozen=True)
@@ -54,17 +59,32 @@ class ChangeContact:
     owner_id: UUID | None = None
     owner_given: bool = False
     occurred_at: datetime | None = None
+    lifecycle: str | None = None
+    roles: tuple[str, ...] | None = None  # None: kept as they are
+
+
+@dataclass(frozen=True)
+class LeaveCompany:
+    contact_id: UUID
+    note: str | None = None
+    occurred_at: datetime | None = None
 
 
 def register_company(cmd: RegisterCompany, ctx: CommandContext) -> CommandResult:
+    setup, _ = read_setup(ctx)
+    values = checked(setup, "company", RecordValues(properties=cmd.details.properties or {}))
     company_id = ctx.new_id()
-    events = companies.register(company_id, cmd.details, ctx.meta(cmd.occurred_at))
+    events = companies.register(company_id, replace(cmd.details, properties=values.properties), ctx.meta(cmd.occurred_at))
     return ctx.save(company_id, events, created=True)
 
 
 def change_company(cmd: ChangeCompany, ctx: CommandContext) -> CommandResult:
-    company = ctx.target(Company, cmd.company_id)
-    events = companies.change(company, cmd.changes, ctx.meta(cmd.occurred_at))
+    setup, [company] = read_setup(ctx, (Company, cmd.company_id, None))
+    company = ctx.check_target(company)
+    changes = cmd.changes
+    if changes.get("properties") is not None:  # replaced as a whole: checked as at creation
+        changes = {**changes, "properties": checked(setup, "company", RecordValues(changes["properties"])).properties}
+    events = companies.change(company, changes, ctx.meta(cmd.occurred_at))
     return ctx.save(company.id, events, current_version=company.version)
 
 
@@ -80,18 +100,38 @@ def _claim_email(ctx: CommandContext, email: str, contact_id: UUID) -> Claim:
 
 
 def register_contact(cmd: RegisterContact, ctx: CommandContext) -> CommandResult:
-    ctx.exists(Company, cmd.details.company_id, "company_id")
-    ctx.exists(Rep, cmd.owner_id, "owner_id")
+    # The configuration, the company and the owner in one read.
+    setup, _ = read_setup(ctx, (Company, cmd.details.company_id, "company_id"), (Rep, cmd.owner_id, "owner_id"))
+    values = checked(setup, "contact", RecordValues(
+        cmd.details.properties or {}, cmd.status, cmd.details.source, cmd.lifecycle, cmd.roles,
+    ))
+    details = replace(cmd.details, properties=values.properties, source=values.source)
+    status = values.status or (DEFAULT_STATUS if DEFAULT_STATUS in setup.statuses else setup.statuses[0])
     contact_id = ctx.new_id()
     claim = _claim_email(ctx, cmd.details.email, contact_id)
-    events = contacts.register(contact_id, cmd.details, cmd.status or DEFAULT_STATUS, cmd.owner_id, ctx.meta(cmd.occurred_at))
+    meta = ctx.meta(cmd.occurred_at)
+    events = contacts.register(contact_id, details, status, cmd.owner_id, meta)
+    events += _standing(contacts.fold_onto(None, events), values, meta)
     return ctx.save(contact_id, events, created=True, claims=[claim])
 
 
+def _standing(contact: Contact, values: RecordValues, meta: Meta) -> list[Event]:
+    """Lifecycle stage and roles, decided on the contact as its other changes left it."""
+    events = contacts.change_lifecycle(contact, values.lifecycle, meta)
+    return events + contacts.settle_roles(contacts.fold_onto(contact, events), values.roles, meta)
+
+
 def change_contact(cmd: ChangeContact, ctx: CommandContext) -> CommandResult:
-    contact = ctx.target(Contact, cmd.contact_id)
+    setup, [contact] = read_setup(ctx, (Contact, cmd.contact_id, None))
+    contact = ctx.check_target(contact)
+    values = checked(setup, "contact", RecordValues(
+        cmd.changes.get("properties"), cmd.status, cmd.changes.get("source"), cmd.lifecycle, cmd.roles,
+    ))
+    changes = {**cmd.changes, **{f: getattr(values, f) for f in ("properties", "source") if f in cmd.changes}}
+    meta = ctx.meta(cmd.occurred_at)
     # Decided first: a forgotten contact is refused before its (erased) e-mail is looked at.
-    events = contacts.change(contact, cmd.changes, cmd.status, cmd.owner_id, cmd.owner_given, ctx.meta(cmd.occurred_at))
+    events = contacts.change(contact, changes, values.status, cmd.owner_id, cmd.owner_given, meta)
+    events += _standing(contacts.fold_onto(contact, events), values, meta)
     ctx.exists(Company, cmd.changes.get("company_id"), "company_id")
     if cmd.owner_given:
         ctx.exists(Rep, cmd.owner_id, "owner_id")
@@ -111,3 +151,9 @@ def forget_contact(cmd: ForgetContact, ctx: CommandContext) -> CommandResult:
     if events:
         ctx.erase_personal_data(contact.id)
     return ctx.save(contact.id, events, current_version=contact.version)
+
+
+def leave_company(cmd: LeaveCompany, ctx: CommandContext) -> CommandResult:
+    """F39: the person left their company; their roles there end, the history stays."""
+    contact = ctx.target(Contact, cmd.contact_id)
+    return ctx.save(contact.id, contacts.leave_company(contact, cmd.note, ctx.meta(cmd.occurred_at)), current_version=contact.version)

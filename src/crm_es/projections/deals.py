@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from crm_es.aggregates import Deal
 from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp
 
 DETAILS = ("title", "contact_ids", "company_id", "source", "expected_close")
+
+
+def _details(d: dict[str, Any]) -> dict[str, Any]:
+    return {**{name: d[name] for name in DETAILS}, "properties": orjson.dumps(d["properties"]).decode()}
 
 
 def _move(e: EventRow, kind: str, pipeline_id: str, from_id: Any, from_name: Any, to_id: str, to_name: str) -> Insert:
@@ -34,7 +40,7 @@ def deal_opened(e: EventRow) -> list[Op]:
     d = e.data
     row = {
         **created(e),
-        **{name: d[name] for name in DETAILS},
+        **_details(d),
         "pipeline_id": d["pipeline_id"],
         "stage_id": d["stage_id"],
         "stage": d["stage"],
@@ -93,4 +99,4 @@ def deal_amount_changed(e: EventRow) -> list[Op]:
 
 @on(Deal.DetailsChanged)
 def deal_details_changed(e: EventRow) -> list[Op]:
-    return [Patch("deals", e.id, {**stamp(e), **{name: e.data[name] for name in DETAILS}})]
+    return [Patch("deals", e.id, {**stamp(e), **_details(e.data)})]

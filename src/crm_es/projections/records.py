@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from crm_es.aggregates import Company, Contact
+from crm_es.projections.interactions import NO_ACTIVITY
 from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp
 
 CONTACT_DETAILS = ("first_name", "last_name", "email", "phone", "job_title", "company_id", "city", "source", "tags")
@@ -42,7 +43,8 @@ def company_changed(e: EventRow) -> list[Op]:
 @on(Contact.Registered)
 def contact_registered(e: EventRow) -> list[Op]:
     d = e.data
-    return [Insert("contacts", {**created(e), **_contact_details(d), "status": d["status"], "owner_id": d["owner_id"]})]
+    row = {**created(e), **NO_ACTIVITY, **_contact_details(d), "status": d["status"], "owner_id": d["owner_id"]}
+    return [Insert("contacts", row)]
 
 
 @on(Contact.DetailsChanged)

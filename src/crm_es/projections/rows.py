@@ -16,13 +16,15 @@ from eventsourcing.utils import get_topic
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
-    """A stored event as projections see it: the JSON as stored, plus its place in the log."""
+    """A stored event as projections see it: its fields (upcast, personal fields opened),
+    its place in the log, and the bytes as stored (sealed), for tables that keep them."""
 
     position: int
     id: str
     version: int
     topic: str
     data: dict[str, Any]
+    stored: bytes = b""
 
     @property
     def occurred_at(self) -> str:
@@ -65,7 +67,19 @@ class Delete:
     key: str
 
 
-Op = Insert | Patch | PatchWhere | Delete
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Add to counters of the row with this key (``add``), and move times forward
+    (``latest``: a column keeps the later of its value and this one). Merged with the
+    other counts of a batch, in any order: a call logged late still counts once."""
+
+    table: str
+    key: str
+    add: dict[str, int]
+    latest: dict[str, str]
+
+
+Op = Insert | Patch | PatchWhere | Delete | Count
 Handler = Callable[[EventRow], Iterable[Op]]
 
 HANDLERS: dict[str, list[Handler]] = defaultdict(list)

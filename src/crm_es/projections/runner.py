@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
@@ -25,9 +26,11 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from crm_es.projections import deals, erasure, people, pipelines, records  # noqa: F401  (they register their handlers)
+from crm_es.projections import (  # noqa: F401  (they register their handlers)
+    deals, erasure, interactions, people, pipelines, records, setup, tasks, timeline,
+)
 from crm_es.projections.read_side import READ_SIDE, ReadSide
-from crm_es.projections.rows import HANDLERS, Delete, EventRow, Insert, Op, Patch, PatchWhere
+from crm_es.projections.rows import HANDLERS, Count, Delete, EventRow, Insert, Op, Patch, PatchWhere
 from crm_es.projections.schema import TABLES_BY_NAME, Table
 from crm_es.store import EventStore, RawEvent, personal
 from crm_es.store.codec import event_class
@@ -44,6 +47,8 @@ Step = tuple[str, "pa.Array | None", "list[Any] | None"]
 def _arrow_type(duck_type: str) -> pa.DataType:
     if duck_type in ("INTEGER", "BIGINT"):
         return pa.int64()
+    if duck_type == "BOOLEAN":
+        return pa.bool_()
     if duck_type.endswith("[]"):
         return pa.list_(pa.string())
     return pa.string()  # UUIDs, decimals, times and JSON travel as text and are cast by DuckDB
@@ -73,6 +78,7 @@ class Batch:
         self.inserts: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.appends: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.patches: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.counts: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
 
     def add(self, events: list[RawEvent], keys: Mapping[str, bytes]) -> None:
         """Project each event and merge its operations (the hot loop: ``apply`` inlined).
@@ -80,7 +86,7 @@ class Batch:
         handlers_of = HANDLERS.get
         reshaper_of = RESHAPERS.get
         loads = orjson.loads
-        inserts, appends, patches = self.inserts, self.appends, self.patches
+        inserts, appends, patches, counts = self.inserts, self.appends, self.patches, self.counts
         for i, raw in enumerate(events):
             if not i & YIELD_EVERY:
                 # DuckDB's Python client takes the GIL between the tasks of a query (to see
@@ -94,7 +100,7 @@ class Batch:
             reshape = reshaper_of(raw.topic)
             if reshape is not None:
                 data = reshape(data, raw.originator_id, keys)
-            event = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, data)
+            event = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, data, raw.state)
             for handler in handlers:
                 for op in handler(event):
                     kind = type(op)
@@ -110,6 +116,11 @@ class Batch:
                             appends[op.table].append(op.row)  # type: ignore[union-attr]
                         else:
                             inserts[op.table][str(op.row[key])] = dict(op.row)  # type: ignore[union-attr]
+                    elif kind is Count:
+                        row = inserts[op.table].get(op.key)  # type: ignore[union-attr]
+                        if row is None:  # counted on top of what the table holds
+                            row = counts[op.table].setdefault(op.key, {})  # type: ignore[union-attr]
+                        _count_into(row, op)  # type: ignore[arg-type]
                     else:
                         self._set_based(op)
 
@@ -139,9 +150,13 @@ class Batch:
         for name, by_key in self.patches.items():
             if by_key:
                 self._patch(TABLES_BY_NAME[name], by_key)
+        for name, by_key in self.counts.items():
+            if by_key:
+                self._count(TABLES_BY_NAME[name], by_key)
         self.inserts.clear()
         self.appends.clear()
         self.patches.clear()
+        self.counts.clear()
 
     def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         columns = [name for name, _ in table.columns]
@@ -187,6 +202,36 @@ class Batch:
             f"WHERE {table.name}.{table.key} = {_cast(table, table.key, SOURCE)}"
         )
         self.steps.append((statement, _arrow(table, [table.key, *columns, MASK], rows), None))
+
+
+    def _count(self, table: Table, by_key: dict[str, dict[str, Any]]) -> None:
+        """One UPDATE … FROM per table and batch: counters added, times moved forward (a
+        null in a row's column leaves the table's value as it was)."""
+        assert table.key is not None
+        columns = sorted({c for values in by_key.values() for c in values})
+        rows = [{**values, table.key: key} for key, values in by_key.items()]
+        sets = []
+        for c in columns:
+            value = _cast(table, c, SOURCE)
+            if table.type_of(c) == "TIMESTAMPTZ":
+                sets.append(f"{c} = greatest({table.name}.{c}, {value})")
+            else:
+                sets.append(f"{c} = coalesce({table.name}.{c}, 0) + coalesce({value}, 0)")
+        statement = (
+            f"UPDATE {table.name} SET {', '.join(sets)} FROM {{rows}} AS {SOURCE} "
+            f"WHERE {table.name}.{table.key} = {_cast(table, table.key, SOURCE)}"
+        )
+        self.steps.append((statement, _arrow(table, [table.key, *columns], rows), None))
+
+
+def _count_into(row: dict[str, Any], op: Count) -> None:
+    """Merge a count into a row (a pending insert's, or the batch's sum for the key)."""
+    for column, n in op.add.items():
+        row[column] = (row.get(column) or 0) + n
+    for column, when in op.latest.items():
+        current = row.get(column)
+        if current is None or datetime.fromisoformat(when) > datetime.fromisoformat(current):
+            row[column] = when
 
 
 def reshaper(cls: type) -> Callable[[dict[str, Any], str, Mapping[str, bytes]], dict[str, Any]] | None:

@@ -32,6 +32,52 @@ class Table:
         return dict(self.columns)[column]
 
 
+# The customer card's counters, kept on each contact as its interactions are projected.
+ACTIVITY = [
+    ("calls", "INTEGER"), ("emails_sent", "INTEGER"), ("emails_received", "INTEGER"), ("emails_opened", "INTEGER"),
+    ("emails_clicked", "INTEGER"), ("page_visits", "INTEGER"), ("sessions", "INTEGER"), ("meetings_held", "INTEGER"),
+    ("meetings_missed", "INTEGER"), ("interactions", "INTEGER"),
+    ("last_contacted_at", "TIMESTAMPTZ"), ("last_activity_at", "TIMESTAMPTZ"), ("email_invalid", "BOOLEAN"),
+]
+
+# A contact's lifecycle stage (F16) and the roles it holds at its company (F12).
+STANDING = [("lifecycle", "VARCHAR"), ("lifecycle_changed_at", "TIMESTAMPTZ"), ("roles", "VARCHAR[]")]
+
+# The record configuration (projections/setup.py): empty until it is first changed, the
+# built-in defaults (GET /settings) hold until then.
+_CONFIGURED = "Empty until the configuration is first changed: the defaults (`GET /settings`) hold until then."
+
+
+def _list_table(name: str, what: str) -> Table:
+    return Table(name, "name", [("name", "VARCHAR"), ("sort_order", "INTEGER")], f"{what}, in order. {_CONFIGURED}")
+
+
+SETUP_TABLES = [
+    Table("properties", "id",
+          [("id", "VARCHAR"), ("record_type", "VARCHAR"), ("name", "VARCHAR"), ("type", "VARCHAR"), ("required", "BOOLEAN"),
+           ("choices", "VARCHAR[]"), ("default_currency", "VARCHAR"), ("retired_at", "TIMESTAMPTZ"),
+           ("defined_at", "TIMESTAMPTZ"), ("updated_at", "TIMESTAMPTZ"), ("position", "BIGINT")],
+          "Custom properties per record type (`record_type`: contact, company, deal; `id` is `record_type:name`), "
+          "the key of a record's `properties`: `type` text, number, money, date, boolean, choice or multi_choice; "
+          "`retired_at` once retired (no longer offered nor checked)."),
+    _list_table("statuses", "The contact statuses offered"),
+    _list_table("sources", "The sources a contact or deal comes from"),
+    _list_table("lifecycle_stages", "The customer lifecycle stages"),
+    _list_table("roles", "The roles a contact may hold at its company (billing contact, decision maker …)"),
+    Table("tags", "tag", [("tag", "VARCHAR"), ("category", "VARCHAR"), ("sort_order", "INTEGER")],
+          "Tags grouped in categories (`potential`: Gold, Silver, Bronze …); a tag is in one category at most. "
+          "Contacts may carry tags of no category too. " + _CONFIGURED),
+    Table("contact_roles", "id",
+          [("id", "UUID"), ("contact_id", "UUID"), ("company_id", "UUID"), ("role", "VARCHAR"),
+           ("started_at", "TIMESTAMPTZ"), ("ended_at", "TIMESTAMPTZ")],
+          "Each role a contact held at a company, from `started_at` to `ended_at` (null: still held). A role ends "
+          "when it is taken away, when the contact moves to another company, or when they leave the company."),
+    Table("contact_lifecycle_changes", None,
+          [("position", "BIGINT"), ("contact_id", "UUID"), ("stage", "VARCHAR"), ("previous_stage", "VARCHAR"),
+           ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"), ("actor", "VARCHAR")],
+          "One row per lifecycle stage change of a contact, with business and recorded time."),
+]
+
 TABLES = [
     Table("reps", "id", [("id", "UUID"), ("name", "VARCHAR"), ("email", "VARCHAR"), ("team_id", "UUID"), *RECORD],
           "Sales reps; `team_id` is the team they belong to."),
@@ -50,21 +96,59 @@ TABLES = [
           [("id", "UUID"), ("first_name", "VARCHAR"), ("last_name", "VARCHAR"), ("email", "VARCHAR"),
            ("phone", "VARCHAR"), ("job_title", "VARCHAR"), ("company_id", "UUID"), ("city", "VARCHAR"),
            ("source", "VARCHAR"), ("status", "VARCHAR"), ("owner_id", "UUID"), ("tags", "VARCHAR[]"),
-           ("properties", "JSON"), ("forgotten_at", "TIMESTAMPTZ"), *RECORD],
-          "Contacts (people), current state. Once a contact is forgotten (`forgotten_at`), "
-          "its personal columns (names, e-mail, phone, properties) are null.",
+           ("properties", "JSON"), ("forgotten_at", "TIMESTAMPTZ"), *RECORD, *ACTIVITY, *STANDING],
+          "Contacts (people), current state, with the counters of their interactions (from `interactions`) "
+          "and `email_invalid` once a hard bounce said the address does not exist. Once a contact is forgotten "
+          "(`forgotten_at`), its personal columns (names, e-mail, phone, properties) are null.",
           personal=("first_name", "last_name", "email", "phone", "properties"), subject="id"),
     Table("deals", "id",
           [("id", "UUID"), ("title", "VARCHAR"), ("pipeline_id", "UUID"), ("stage_id", "UUID"), ("stage", "VARCHAR"),
            ("status", "VARCHAR"), ("amount", "DECIMAL(20,4)"), ("currency", "VARCHAR"), ("owner_id", "UUID"),
            ("contact_ids", "UUID[]"), ("company_id", "UUID"), ("source", "VARCHAR"), ("expected_close", "DATE"),
-           ("stage_entered_at", "TIMESTAMPTZ"), ("closed_at", "TIMESTAMPTZ"), ("lost_reason", "VARCHAR"), ("lost_to", "VARCHAR"), *RECORD],
+           ("properties", "JSON"), ("stage_entered_at", "TIMESTAMPTZ"), ("closed_at", "TIMESTAMPTZ"), ("lost_reason", "VARCHAR"), ("lost_to", "VARCHAR"), *RECORD],
           "Deals, current state: `status` is open, won or lost; a lost deal's reason and the competitor it went to."),
     Table("deal_stage_changes", None,
           [("position", "BIGINT"), ("deal_id", "UUID"), ("pipeline_id", "UUID"), ("kind", "VARCHAR"),
            ("from_stage_id", "UUID"), ("from_stage", "VARCHAR"), ("to_stage_id", "UUID"), ("to_stage", "VARCHAR"),
            ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"), ("actor", "VARCHAR")],
           "One row per stage move of a deal (`kind`: opened, moved, reopened), with business and recorded time."),
+    Table("interactions", None,
+          [("position", "BIGINT"), ("contact_id", "UUID"), ("version", "INTEGER"), ("type", "VARCHAR"),
+           ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"), ("actor", "VARCHAR"), ("rep_id", "UUID"),
+           ("deal_id", "UUID"), ("direction", "VARCHAR"), ("duration_seconds", "INTEGER"), ("outcome", "VARCHAR"),
+           ("mode", "VARCHAR"), ("subject", "VARCHAR"), ("message_id", "VARCHAR"), ("link", "VARCHAR"),
+           ("bounce", "VARCHAR"), ("url", "VARCHAR"), ("title", "VARCHAR"), ("referrer", "VARCHAR"),
+           ("seconds_on_page", "INTEGER"), ("new_session", "BOOLEAN"), ("visitor_id", "VARCHAR"),
+           ("session_id", "VARCHAR"), ("quote_id", "VARCHAR"), ("text", "VARCHAR")],
+          "One row per interaction (`type`: call, email_sent, email_received, email_opened, email_clicked, "
+          "email_bounced, voicemail, meeting_held, meeting_missed, demo, visit, page_visited, quote_opened, note, "
+          "sms_sent), with the contact's `version` it made; a column is null where the type has no such field. "
+          "`new_session`: a page visit after a gap (a return visit). `text` holds a note's or SMS's text and the "
+          "notes of calls and meetings; with `subject`, `visitor_id` and `session_id` it is the contact's personal "
+          "data, null once the contact is forgotten.",
+          personal=("subject", "visitor_id", "session_id", "text"), subject="contact_id"),
+    Table("timeline", None,
+          [("position", "BIGINT"), ("record_id", "UUID"), ("record_type", "VARCHAR"), ("version", "INTEGER"),
+           ("type", "VARCHAR"), ("topic", "VARCHAR"), ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"),
+           ("actor", "VARCHAR"), ("data", "VARCHAR"), ("contact_id", "UUID"), ("contact_version", "INTEGER")],
+          "Every event on a contact or a deal (`record_type`), one row each: the customer card's history. `type` is an "
+          "interaction's type or what happened (contact_registered, deal_stage_changed …); `data` the event as stored "
+          "(JSON text), its personal fields sealed with the person's key (`{\"$sealed\": …}`): the API opens them, and "
+          "once the person is forgotten nobody can. `contact_id` is the contact the event is about; on a deal, an "
+          "interaction points at the contact's event that holds its fields (`contact_version`)."),
+    Table("tasks", "id",
+          [("id", "UUID"), ("type", "VARCHAR"), ("title", "VARCHAR"), ("due_at", "TIMESTAMPTZ"),
+           ("duration_minutes", "INTEGER"), ("owner_id", "UUID"), ("contact_id", "UUID"), ("deal_id", "UUID"),
+           ("status", "VARCHAR"), ("done_at", "TIMESTAMPTZ"), ("done_by", "VARCHAR"), ("outcome", "VARCHAR"),
+           ("notes", "VARCHAR"), *RECORD],
+          "Tasks in the reps' agendas, current state: `owner_id` is the rep, `status` open, done or cancelled; "
+          "`done_by` is who marked it done. `notes` and `outcome` are the contact's personal data: null once "
+          "the contact is forgotten.",
+          personal=("notes", "outcome"), subject="contact_id"),
+    Table("activity_types", "name", [("name", "VARCHAR"), ("label", "VARCHAR"), ("colour", "VARCHAR")],
+          "The activity types tasks are planned with, and their colour in the agenda. Empty until the types "
+          "are first changed (`PUT /settings/activity-types/{name}`): the built-in ones hold until then."),
+    *SETUP_TABLES,
 ]
 
 TABLES_BY_NAME = {t.name: t for t in TABLES}

@@ -8,6 +8,7 @@ from uuid import UUID
 import duckdb
 
 from crm_es.queries.sql import Filters, Page, fetch, one, page
+from crm_es.queries.tasks import with_next_step
 from crm_es.queries.visibility import EVERYONE, Visibility
 
 
@@ -28,7 +29,7 @@ def list_contacts(
 
 
 def get_contact(cur: duckdb.DuckDBPyConnection, contact_id: UUID) -> dict[str, Any] | None:
-    return one(cur, "contacts", "id", contact_id, ("properties",))
+    return with_next_step(cur, one(cur, "contacts", "id", contact_id, ("properties",)), "contact_id")
 
 
 def list_companies(
@@ -60,11 +61,11 @@ def list_deals(
     f.equal("source", source)
     f.equal("company_id", company)
     f.text(("title",), q)
-    return page(cur, "deals", f, limit, cursor)
+    return page(cur, "deals", f, limit, cursor, ("properties",))
 
 
 def get_deal(cur: duckdb.DuckDBPyConnection, deal_id: UUID) -> dict[str, Any] | None:
-    return one(cur, "deals", "id", deal_id)
+    return with_next_step(cur, one(cur, "deals", "id", deal_id, ("properties",)), "deal_id")
 
 
 def list_reps(cur: duckdb.DuckDBPyConnection, *, team: UUID | None = None, q: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:

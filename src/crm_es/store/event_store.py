@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -21,6 +21,7 @@ from crm_es.store import personal
 from crm_es.store.codec import OrjsonTranscoder, TypedMapper, event_class
 from crm_es.store.keys import SubjectForgotten, SubjectKeys
 from crm_es.store.recorders import CrmPostgresRecorder, CrmSQLiteRecorder
+from crm_es.store.side_tables import SideTables
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -60,6 +61,8 @@ class RawEvent:
     state: bytes
 
 
+CLAIMS_CHUNK = 500  # values per query on SQLite (it allows 32,766 parameters; plans stay small)
+SQLITE_PAIRS = 10_000  # (id, version) pairs per query: 2 parameters each, under SQLite's 32,766
 CACHE_KEPT = 100_000  # entries in each of the store's small caches before it starts over
 
 
@@ -126,6 +129,7 @@ class EventStore:
         self.recorder: Any = self.app.recorder
         self.mapper: TypedMapper = self.app.mapper  # type: ignore[assignment]
         self.keys = SubjectKeys(self.recorder, self.is_postgres)
+        self.side_tables = SideTables(self.recorder, self.is_postgres)
         self._listeners: list[Callable[[int], None]] = []
         # Links that never change once recorded (a deal's pipeline), remembered so that a
         # command can read both records in one round trip.
@@ -134,12 +138,16 @@ class EventStore:
         # not read it again under the write lock (a stale one is harmless: the next
         # version is then taken, and the save fails on it).
         self._record_tails: dict[str, tuple[int, bytes]] = {}
+        # The last state of each record loaded or saved here: the next load reads only the
+        # events after it (a contact tracked for years has thousands). Events never change,
+        # so a state at version v and the events after v make the current state.
+        self._states: dict[UUID, Aggregate] = {}
 
     # --- the write side -------------------------------------------------------------
 
     def events(self, aggregate_id: UUID, *, lte: int | None = None) -> list[Event]:
         """The record's events in order (up to version ``lte``), personal fields opened."""
-        return self._decode(self._select_many([aggregate_id], lte=lte))
+        return self._decode(self._select_many({aggregate_id: 0}, lte=lte))
 
     def _decode(self, stored: Sequence[StoredEvent]) -> list[Any]:
         """Domain events, with the personal fields opened by their subjects' keys (one
@@ -155,7 +163,9 @@ class EventStore:
     def load(self, cls: type[A], aggregate_id: UUID, *, version: int | None = None) -> A | None:
         """The aggregate folded from its events, or None when there is no such record
         of this type (an id of another type's record is not found either)."""
-        return _fold_as(cls, self.events(aggregate_id, lte=version))
+        if version is not None:
+            return _fold_as(cls, self.events(aggregate_id, lte=version))
+        return self.load_many([(cls, aggregate_id)])[0]
 
     def fixed_link(self, child_id: UUID) -> UUID | None:
         return self._fixed_links.get(child_id)
@@ -166,33 +176,68 @@ class EventStore:
         self._fixed_links[child_id] = parent_id
 
     def load_many(self, wanted: Sequence[tuple[type[Aggregate], UUID]]) -> list[Any]:
-        """Several aggregates read in one query (one round trip); None for each missing one."""
+        """Several aggregates read in one query (one round trip); None for each missing one.
+        A record loaded before is read from where its remembered state stands."""
+        since = {}
+        for cls, aggregate_id in wanted:
+            state = self._states.get(aggregate_id)
+            since[aggregate_id] = state.version if isinstance(state, cls) else 0
         by_id: dict[UUID, list[Event]] = defaultdict(list)
-        for event in self._decode(self._select_many([aggregate_id for _, aggregate_id in wanted])):
+        for event in self._decode(self._select_many(since)):
             by_id[event.originator_id].append(event)
-        return [_fold_as(cls, by_id.get(aggregate_id, [])) for cls, aggregate_id in wanted]
+        found = []
+        for cls, aggregate_id in wanted:
+            new = by_id.get(aggregate_id, [])
+            if since[aggregate_id]:
+                state = self._states[aggregate_id]
+                for event in new:
+                    state = cls.evolve(state, event)
+            else:
+                state = _fold_as(cls, new)
+            if state is not None:
+                self._remember_state(state)
+            found.append(state)
+        return found
 
-    def _select_many(self, ids: list[UUID], lte: int | None = None) -> list[StoredEvent]:
-        """The stored events of these records, each record's in version order."""
+    def _remember_state(self, state: Aggregate) -> None:
+        if len(self._states) >= CACHE_KEPT and state.id not in self._states:
+            self._states.clear()  # a cache: forgetting costs one full read
+        self._states[state.id] = state
+
+    def _select_many(self, since: dict[UUID, int], lte: int | None = None) -> list[StoredEvent]:
+        """The stored events of these records after the given versions (0: all), each
+        record's in version order."""
         top = lte if lte is not None else 2**62
+        ids, after = list(since), list(since.values())
         if self.is_postgres:
             datastore = self.recorder.datastore
+            # One index range per record (LATERAL): a join of thousands of ids could make the
+            # planner scan the whole table, slower and slower as the log grows.
             statement = SQL(
-                "SELECT originator_id, originator_version, topic, state, hash FROM {}.{} "
-                "WHERE originator_id = ANY(%s) AND originator_version <= %s ORDER BY originator_id, originator_version"
-            ).format(Identifier(datastore.schema), Identifier(self.recorder.events_table_name))
+                "SELECT w.id, e.originator_version, e.topic, e.state, e.hash "
+                "FROM unnest(%s::{}[], %s::bigint[]) AS w(id, v) CROSS JOIN LATERAL ("
+                "SELECT originator_version, topic, state, hash FROM {}.{} "
+                "WHERE originator_id = w.id AND originator_version > w.v AND originator_version <= %s) AS e "
+                "ORDER BY w.id, e.originator_version"
+            ).format(Identifier(datastore.originator_id_type), Identifier(datastore.schema),
+                     Identifier(self.recorder.events_table_name))
             with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-                curs.execute(statement, (ids, top), prepare=True)
+                curs.execute(statement, (ids, after, top), prepare=True)
                 rows = [(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in curs.fetchall()]
         else:
+            rows = []
             with self.recorder.datastore.transaction(commit=False) as c:
-                c.execute(
-                    f"SELECT originator_id, originator_version, topic, state, hash FROM {self.recorder.events_table_name} "
-                    f"WHERE originator_id IN ({','.join('?' * len(ids))}) AND originator_version <= ? "
-                    "ORDER BY originator_id, originator_version",
-                    [*(i.hex for i in ids), top],
-                )
-                rows = [(UUID(r[0]), r[1], r[2], r[3], r[4]) for r in c.fetchall()]
+                for start in range(0, len(ids), SQLITE_PAIRS):
+                    chunk = ids[start:start + SQLITE_PAIRS]
+                    c.execute(
+                        f"WITH w(id, v) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) "
+                        "SELECT e.originator_id, e.originator_version, e.topic, e.state, e.hash "
+                        f"FROM {self.recorder.events_table_name} e JOIN w ON e.originator_id = w.id "
+                        "AND e.originator_version > w.v WHERE e.originator_version <= ? "
+                        "ORDER BY e.originator_id, e.originator_version",
+                        [*(p for i in chunk for p in (i.hex, since[i])), top],
+                    )
+                    rows += [(UUID(r[0]), r[1], r[2], r[3], r[4]) for r in c.fetchall()]
         if lte is None:
             self._remember_tails(rows)
         return [StoredEvent(*r[:4]) for r in rows]
@@ -203,6 +248,13 @@ class EventStore:
         for originator_id, version, _, _, digest in rows:  # in version order: the last one stays
             if digest is not None:
                 self._record_tails[str(originator_id)] = (version, bytes(digest))
+
+    def _remember_new_tails(self, tails: dict[str, tuple[int, bytes]]) -> None:
+        """The hashes this save gave its records' last events: their next save need not
+        read them under the lock."""
+        if len(self._record_tails) + len(tails) > CACHE_KEPT:
+            self._record_tails.clear()
+        self._record_tails.update(tails)
 
     def _known_tails(self, events: Sequence[Event]) -> dict[str, tuple[int, bytes]]:
         known = {}
@@ -219,6 +271,7 @@ class EventStore:
         idempotency: IdempotencyRecord | None = None,
         claims: Sequence[Claim] = (),
         releases: Sequence[Claim] = (),
+        states: Sequence[Aggregate] = (),
     ) -> int | None:
         """Append in one transaction; returns the position of the last event written.
 
@@ -227,26 +280,44 @@ class EventStore:
         holds personal data of a forgotten person: nothing is written then.
         With no events, only the idempotency record is kept (pointing at the log's end),
         so a retry of a command that changed nothing still gets its first answer.
+        ``states``: the records' states after these events, when the caller has folded
+        them already; otherwise the states remembered here are moved on by the events.
         """
         if not events:
             assert not claims and not releases, "a claim changes only with the events that need it"
             if idempotency is not None:
                 self.recorder.insert_idempotency(idempotency, self.max_position())
             return None
-        subjects = {s for e in events if (s := personal.needs_key(e)) is not None}
-        if subjects:  # personal fields are stored sealed with their subject's key
-            keys = self.keys.for_writing(subjects)
-            events = [personal.seal_event(e, keys) for e in events]
+        sealed = events
+        subjects = [personal.needs_key(e) for e in events]
+        if any(subjects):  # personal fields are stored sealed with their subject's key
+            keys = self.keys.for_writing({s for s in subjects if s is not None})
+            sealed = [personal.seal_event(e, keys, s) if s else e for e, s in zip(events, subjects, strict=True)]
         # Straight to the recorder, as Application.save() ends up doing: its event
         # collection checks each event against runtime Protocols (~20 µs a save).
+        new_tails: dict[str, tuple[int, bytes]] = {}
         positions = self.recorder.insert_events(
-            [self.mapper.to_stored_event(e) for e in events],
+            [self.mapper.to_stored_event(e) for e in sealed],
             idempotency=idempotency, claims=claims, releases=releases, record_tails=self._known_tails(events),
+            new_tails=new_tails,
         )
+        self._remember_new_tails(new_tails)
+        if states:  # the caller folded them already (a batch): remembered as they are
+            for state in states:
+                self._remember_state(state)
+        else:
+            self._move_states(events)
         position = max(positions)
         for listener in self._listeners:
             listener(position)
         return position
+
+    def _move_states(self, events: Sequence[Event]) -> None:
+        """Fold what was just saved into the remembered states that it follows."""
+        for event in events:
+            state = self._states.get(event.originator_id)
+            if state is not None and state.version == event.originator_version - 1:
+                self._states[event.originator_id] = type(state).evolve(state, event)
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` after each save in this process (wakes the projector)."""
@@ -257,6 +328,18 @@ class EventStore:
 
     def claim_owner(self, scope: str, value: str) -> str | None:
         return self.recorder.claim_owner(scope, value)
+
+    def claim_owners(self, scope: str, values: Collection[str]) -> dict[str, str]:
+        """Who holds each of these values, for those held: ``claim_owner`` for a batch."""
+        wanted, owners = sorted(set(values)), {}
+        if self.is_postgres and wanted:  # one round trip, whatever the number
+            statement = "SELECT value, owner_id FROM {unique_claims} WHERE scope = ? AND value = ANY(?)"
+            return {row["value"]: row["owner_id"] for row in self.side_tables.read(statement, (scope, wanted))}
+        for start in range(0, len(wanted), CLAIMS_CHUNK):
+            chunk = wanted[start:start + CLAIMS_CHUNK]
+            statement = f"SELECT value, owner_id FROM {{unique_claims}} WHERE scope = ? AND value IN ({', '.join('?' * len(chunk))})"
+            owners.update((row["value"], row["owner_id"]) for row in self.side_tables.read(statement, (scope, *chunk)))
+        return owners
 
     # --- following the log ----------------------------------------------------------
 

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from crm_es.store.personal import new_key
+from crm_es.store.personal import forget_ciphers, new_key
 from crm_es.store.side_tables import SideTables
 
 ERASED_FINGERPRINT = "erased"
@@ -80,6 +80,7 @@ class SubjectKeys:
     def forget(self, subject: str, when: datetime) -> None:
         """Delete the subject's key (leaving a tombstone) and their claims, and erase the
         fingerprints of the idempotency records of commands about them: one transaction."""
+        forget_ciphers()
         sql = self.tables.sql
         with self.tables.datastore.transaction(commit=True) as c:
             if not self.is_postgres:

@@ -15,7 +15,7 @@ move but cannot read.
 from __future__ import annotations
 
 import base64
-import copy
+from functools import lru_cache
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -44,10 +44,21 @@ def subject_of(cls: type, state: Mapping[str, Any], originator_id: Any) -> str |
     return None if value is None else str(value)
 
 
+@lru_cache(maxsize=4096)
+def _cipher(key: bytes) -> AESGCM:
+    """One cipher object per key (making one costs more than sealing a short value)."""
+    return AESGCM(key)
+
+
+def forget_ciphers() -> None:
+    """Drop the cipher objects (they hold keys): a forgotten person's key leaves memory too."""
+    _cipher.cache_clear()
+
+
 def seal_value(value: Any, key: bytes, subject: str) -> dict[str, str]:
     nonce = os.urandom(NONCE_BYTES)
     # The subject as associated data: a token moved to another person's event fails to open.
-    sealed = AESGCM(key).encrypt(nonce, dumps(value), subject.encode())
+    sealed = _cipher(key).encrypt(nonce, dumps(value), subject.encode())
     return {TOKEN: base64.b64encode(nonce + sealed).decode()}
 
 
@@ -56,7 +67,7 @@ def open_value(token: Mapping[str, str], key: bytes | None, subject: str) -> Any
     if key is None:
         return None
     raw = base64.b64decode(token[TOKEN])
-    return orjson.loads(AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], subject.encode()))
+    return orjson.loads(_cipher(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], subject.encode()))
 
 
 def needs_key(event: Any) -> str | None:
@@ -67,17 +78,20 @@ def needs_key(event: Any) -> str | None:
     return None
 
 
-def seal_event(event: Any, keys: Mapping[str, bytes]) -> Any:
-    """A copy of the event with its personal values sealed (the original is untouched)."""
-    subject = needs_key(event)
+def seal_event(event: Any, keys: Mapping[str, bytes], subject: str | None = None) -> Any:
+    """A copy of the event with its personal values sealed (the original is untouched).
+    ``subject``: ``needs_key(event)``, when the caller has it already."""
+    subject = subject or needs_key(event)
     if subject is None:
         return event
-    sealed = copy.copy(event)
     key = keys[subject]
+    state = dict(vars(event))
     for name in personal_fields(type(event)):
-        value = getattr(event, name)
+        value = state.get(name)
         if value is not None:
-            object.__setattr__(sealed, name, seal_value(value, key, subject))
+            state[name] = seal_value(value, key, subject)
+    sealed = object.__new__(type(event))  # as the mapper builds events: no copy protocol (slow)
+    object.__setattr__(sealed, "__dict__", state)
     return sealed
 
 

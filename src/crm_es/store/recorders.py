@@ -33,6 +33,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from crm_es.audit.chain import Chain, ChainRow, canonical_id, record_tails_wanted
 
 BACKFILL_PAGE = 1000
+COPY_FROM = 500  # rows from which a save goes by COPY (a tracking batch, an import) on PostgreSQL
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -115,24 +116,26 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
         ]
 
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        ids = self._insert_chained(c, stored_events, kwargs.get("record_tails") or {})
+        ids = self._insert_chained(c, stored_events, kwargs.get("record_tails") or {}, kwargs.get("new_tails"))
         for claim in kwargs.get("releases", ()):
             c.execute(
                 "DELETE FROM unique_claims WHERE scope=? AND value=? AND owner_id=?",
                 (claim.scope, claim.value, str(claim.owner_id)),
             )
-        for claim in kwargs.get("claims", ()):
-            c.execute("INSERT INTO unique_claims VALUES (?,?,?)", (claim.scope, claim.value, str(claim.owner_id)))
+        c.executemany("INSERT INTO unique_claims VALUES (?,?,?)",
+                      [(claim.scope, claim.value, str(claim.owner_id)) for claim in kwargs.get("claims", ())])
         record = kwargs.get("idempotency")
         if record is not None:
             self._insert_key(c, record, max(ids or [0]) or None)
         return ids
 
     def _insert_chained(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], known: dict[str, tuple[int, bytes]]
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], known: dict[str, tuple[int, bytes]],
+        new_tails: dict[str, tuple[int, bytes]] | None = None,
     ) -> list[int]:
         """The library's insert (one row at a time), each event with its links.
-        ``known``: record tails the caller read with the records (not read again)."""
+        ``known``: record tails the caller read with the records (not read again);
+        ``new_tails`` is given the records' new tails (valid once committed)."""
         events = [(canonical_id(s.originator_id), s) for s in stored_events]
         c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
         tail = c.fetchone()
@@ -143,6 +146,8 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
             stored_id = s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id
             c.execute(self.insert_events_statement, (stored_id, s.originator_version, s.topic, s.state, link.hash, link.prev_hash))
             positions.append(c.lastrowid)
+        if new_tails is not None:
+            new_tails.update((i, chain.record_tails[i]) for i, _ in events)
         return positions
 
     def _record_tails(
@@ -232,7 +237,20 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
             SQL(str(int(self.datastore.lock_timeout))), events, Identifier(self.channel_name)
         )
         self.events = events
+        self.insert_claim = SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(self.claims_table)
+        self.insert_claims = SQL("INSERT INTO {} SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])").format(
+            self.claims_table
+        )
         self.id_type = Identifier(self.datastore.originator_id_type)
+        # A batch (COPY_FROM rows or more) goes by COPY: its events, its claims.
+        columns = "(originator_id, originator_version, topic, state, hash, prev_hash)"
+        self.copy_events = SQL("COPY {} " + columns + " FROM STDIN (FORMAT BINARY)").format(events)
+        self.copy_types = [self.datastore.originator_id_type, "int8", "text", "bytea", "bytea", "bytea"]
+        self.copy_claims = SQL("COPY {} (scope, value, owner_id) FROM STDIN").format(self.claims_table)
+        self.last_positions = SQL("SELECT notification_id FROM {} ORDER BY notification_id DESC LIMIT %s").format(events)
+        self.insert_key_at_end = SQL(
+            "INSERT INTO {} SELECT %s, %s, %s, %s, %s, (SELECT max(notification_id) FROM {})"
+        ).format(self.idempotency_table, events)
         # Sent with BEGIN, the lock and the NOTIFY, read under the lock: the log's last
         # hash (in a row whose originator_id is NULL), then the hashes of the versions
         # the new events follow (rendered once to text: the query changes with them).
@@ -353,13 +371,11 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                         SQL("DELETE FROM {} WHERE scope=%s AND value=%s AND owner_id=%s").format(self.claims_table),
                         (claim.scope, claim.value, str(claim.owner_id)),
                     )
-                for claim in kwargs.get("claims", ()):
-                    curs.execute(
-                        SQL("INSERT INTO {} VALUES (%s,%s,%s)").format(self.claims_table),
-                        (claim.scope, claim.value, str(claim.owner_id)),
-                    )
+                self._insert_claims(curs, kwargs.get("claims", ()))
                 chain = Chain(tail and bytes(tail), record_tails)
                 links = [chain.link(i, e.originator_version, e.topic, e.state) for i, e in zip(ids, stored_events)]
+                if (new_tails := kwargs.get("new_tails")) is not None:  # the caller keeps them once committed
+                    new_tails.update((i, chain.record_tails[i]) for i in ids)
                 rows = [
                     (e.originator_id, e.originator_version, e.topic, e.state, link.hash, link.prev_hash)
                     for e, link in zip(stored_events, links)
@@ -367,6 +383,8 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                 single = len(rows) == 1
                 values = rows[0] if single else tuple(list(column) for column in zip(*rows))
                 record = kwargs.get("idempotency")
+                if len(rows) >= COPY_FROM:
+                    return self._copy_events(conn, curs, rows, record)
                 # The insert and the COMMIT in one round trip (psycopg's pipeline mode): a
                 # failed insert makes the server skip the COMMIT, and the error is raised here.
                 with conn.pipeline():
@@ -381,6 +399,32 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                 conn.rollback()
                 raise
         return positions
+
+    def _insert_claims(self, curs: Any, claims: Sequence[Any]) -> None:
+        rows = [(claim.scope, claim.value, str(claim.owner_id)) for claim in claims]
+        if len(rows) >= COPY_FROM:  # a batch's event ids
+            with curs.copy(self.copy_claims) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        elif len(rows) == 1:
+            curs.execute(self.insert_claim, rows[0])
+        elif rows:
+            curs.execute(self.insert_claims, tuple(list(column) for column in zip(*rows)))
+
+    def _copy_events(self, conn: Any, curs: Any, rows: list[tuple[Any, ...]], record: Any) -> list[int]:
+        """A batch's events by binary COPY, several times faster than INSERT … unnest for
+        thousands of rows. The table lock is held: the log's last positions are theirs.
+        Then the positions, the Idempotency-Key's answer and the COMMIT in one round trip."""
+        with curs.copy(self.copy_events) as copy:
+            copy.set_types(self.copy_types)
+            for row in rows:
+                copy.write_row(row)
+        with conn.pipeline():
+            curs.execute(self.last_positions, (len(rows),), prepare=True)
+            if record is not None:
+                conn.execute(self.insert_key_at_end, (record.scope, record.key, record.fingerprint, record.status, record.body))
+            conn.execute("COMMIT")
+        return sorted(row["notification_id"] for row in curs.fetchall())
 
     def select_chain(self, after: int, limit: int) -> list[ChainRow]:
         """Events after position ``after``, in log order, with their links."""

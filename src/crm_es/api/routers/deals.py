@@ -36,7 +36,9 @@ DETAILS = set(DealDetails.__dataclass_fields__)
 
 @router.post("/deals", status_code=201, response_model=CommandAnswer)
 def post_deal(body: DealCreate, ctx: Ctx, response: Response) -> dict[str, Any]:
-    details = DealDetails(body.title, tuple(body.contact_ids), body.company_id, body.source, body.expected_close)
+    details = DealDetails(
+        body.title, tuple(body.contact_ids), body.company_id, body.source, body.expected_close, body.properties
+    )
     owner_id = body.owner_id or ctx.default_owner
     command = OpenDeal(details, body.pipeline_id, body.stage, body.amount, body.currency, owner_id, body.occurred_at)
     return answer(response, execute(open_deal, command, ctx))
@@ -52,6 +54,8 @@ def patch_deal(deal_id: UUID, body: DealUpdate, ctx: Ctx, response: Response) ->
         changes.pop("title")
     if "contact_ids" in changes:
         changes["contact_ids"] = tuple(changes["contact_ids"] or ())
+    if "properties" in changes:
+        changes["properties"] = changes["properties"] or {}
     command = ChangeDeal(
         deal_id, changes, body.amount, body.currency, body.owner_id, owner_given="owner_id" in present,
         occurred_at=body.occurred_at,

@@ -16,6 +16,7 @@ from crm_es.api.schemas import (
     CompanyUpdate,
     ContactCreate,
     ContactForget,
+    ContactLeftCompany,
     ContactUpdate,
     PageOut,
 )
@@ -26,11 +27,13 @@ from crm_es.commands.records import (
     ChangeCompany,
     ChangeContact,
     ForgetContact,
+    LeaveCompany,
     RegisterCompany,
     RegisterContact,
     change_company,
     change_contact,
     forget_contact,
+    leave_company,
     register_company,
     register_contact,
 )
@@ -72,7 +75,9 @@ def get_company(company_id: UUID, cur: ReadCursor, response: Response) -> dict[s
 def post_contact(body: ContactCreate, ctx: Ctx, response: Response) -> dict[str, Any]:
     details = ContactDetails(**body.model_dump(include=CONTACT_DETAILS))
     details = ContactDetails(**{**details.__dict__, "tags": tuple(body.tags)})
-    command = RegisterContact(details, body.status, body.owner_id or ctx.default_owner, body.occurred_at)
+    command = RegisterContact(
+        details, body.status, body.owner_id or ctx.default_owner, body.occurred_at, body.lifecycle, tuple(body.roles)
+    )
     return answer(response, execute(register_contact, command, ctx))
 
 
@@ -88,8 +93,10 @@ def patch_contact(contact_id: UUID, body: ContactUpdate, ctx: Ctx, response: Res
         changes["tags"] = tuple(changes["tags"] or ())
     if "properties" in changes:
         changes["properties"] = changes["properties"] or {}
+    roles = tuple(body.roles or ()) if "roles" in present else None
     command = ChangeContact(
-        contact_id, changes, body.status, body.owner_id, owner_given="owner_id" in present, occurred_at=body.occurred_at
+        contact_id, changes, body.status, body.owner_id, owner_given="owner_id" in present, occurred_at=body.occurred_at,
+        lifecycle=body.lifecycle, roles=roles,
     )
     return answer(response, execute(change_contact, command, ctx))
 
@@ -102,6 +109,17 @@ def post_forget_contact(contact_id: UUID, ctx: Ctx, response: Response, body: Co
     e-mail may be registered again: that is a new contact. Forgetting twice changes nothing."""
     command = ForgetContact(contact_id, body.reason if body else None)
     return answer(response, execute(forget_contact, command, ctx))
+
+
+@router.post("/contacts/{contact_id}/left-company", response_model=CommandAnswer)
+def post_left_company(
+    contact_id: UUID, ctx: Ctx, response: Response, body: ContactLeftCompany | None = None
+) -> dict[str, Any]:
+    """The person left their company (F39): the roles they held there end (kept in
+    `contact_roles` with their dates) and their company is cleared. 409 `no-company`
+    when they are at none."""
+    body = body or ContactLeftCompany()
+    return answer(response, execute(leave_company, LeaveCompany(contact_id, body.note, body.occurred_at), ctx))
 
 
 @router.get("/contacts", response_model=PageOut)

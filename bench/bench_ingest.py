@@ -1,0 +1,194 @@
+#!/usr/bin/env python
+"""Batch ingest of tracking events (page visits), each figure beside a baseline of the same run.
+
+1. ``record_batch()`` — the command behind ``POST /interactions:batch`` — with batches of
+   10,000 page visits over a few thousand contacts (a fifth named by e-mail, every item
+   with the sender's ``event_id``): contacts loaded, each visit decided (sessions),
+   personal fields sealed, hash-chained and saved in one transaction per batch.
+   Baseline: a binary ``COPY`` of the very rows those batches stored into a plain table
+   of the events table's shape (PostgreSQL; ``executemany`` in one transaction on SQLite).
+2. The same through HTTP (``POST /interactions:batch`` in process: JSON parsing and
+   per-item validation included), for the cost of the edge.
+
+Examples::
+
+    .venv/bin/python bench/bench_ingest.py                     # PostgreSQL, 10 batches of 10,000
+    .venv/bin/python bench/bench_ingest.py --backend both --batches 5
+    .venv/bin/python bench/bench_ingest.py --write             # rewrite BENCHMARKS.md's section
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from bench_core import (
+    DEFAULT_PG_URL,
+    ROOT,
+    Backend,
+    PostgresBackend,
+    Results,
+    Row,
+    SQLiteBackend,
+    log,
+    machine,
+    pct,
+    rate,
+    report,
+    stored_rows,
+    write_section,
+)
+
+from crm_es.aggregates.contact import ContactDetails
+from crm_es.aggregates.interactions import InteractionSpec
+from crm_es.bootstrap import bootstrap
+from crm_es.clock import FrozenClock
+from crm_es.commands import execute
+from crm_es.commands.interactions import BatchItem, RecordBatch, record_batch
+from crm_es.commands.records import RegisterContact, register_contact
+
+TARGET_RATE = 20_000  # events/s (issue 5)
+TARGET_SHARE = 0.20  # of the COPY baseline
+PAGES = ["/", "/pricing", "/features", "/blog/event-sourcing", "/contact", "/customers", "/docs/api", "/careers"]
+
+
+class Feed:
+    """A tracking feed: page visits of known contacts, in time order, each with its id."""
+
+    def __init__(self, contacts: list[tuple[UUID, str]], start: dt.datetime, seed: int = 7) -> None:
+        self.contacts, self.at, self.rng, self.sent = contacts, start, random.Random(seed), 0
+
+    def item(self, index: int) -> BatchItem:
+        contact_id, email = self.rng.choice(self.contacts)
+        self.at += timedelta(seconds=self.rng.randint(1, 120))
+        self.sent += 1
+        fields = {"url": f"https://example.com{self.rng.choice(PAGES)}", "title": None, "seconds_on_page": self.rng.randint(1, 300),
+                  "referrer": None, "visitor_id": f"v-{contact_id.hex[:8]}", "session_id": None}
+        by_email = self.rng.random() < 0.2
+        return BatchItem(index, InteractionSpec("page_visited", fields), None if by_email else contact_id,
+                         email if by_email else None, self.at, f"feed-{self.sent}")
+
+    def batch(self, size: int) -> list[BatchItem]:
+        return [self.item(i) for i in range(size)]
+
+    def body(self, size: int) -> dict[str, Any]:
+        items = []
+        for item in self.batch(size):
+            raw = {"type": "page_visited", "occurred_at": item.occurred_at.isoformat(), "event_id": item.event_id,
+                   **{k: v for k, v in item.spec.fields.items() if v is not None}}
+            raw["contact_id" if item.contact_id else "email"] = str(item.contact_id) if item.contact_id else item.email
+            items.append(raw)
+        return {"items": items}
+
+
+def part_ingest(backend: Backend, n_contacts: int, batches: int, size: int, http_batches: int, results: Results) -> None:
+    start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.timezone.utc)
+    clock = FrozenClock(start + timedelta(days=400))  # every visit has happened by then
+    services = bootstrap(backend.settings("ingest"), clock=clock)
+    try:
+        log(f"{backend.name}: registering {n_contacts:,} contacts …")
+        contacts = []
+        for i in range(n_contacts):
+            email = f"visitor{i}@example.com"
+            details = ContactDetails("Visitor", str(i), email, city="Lyon")
+            contacts.append((execute(register_contact, RegisterContact(details), services.context()).id, email))
+        feed = Feed(contacts, start)
+        record_batch(RecordBatch(feed.batch(size)), services.context())  # warm-up: caches, prepared statements
+        store = services.store
+        before = store.max_position()
+        seconds, accepted = [], 0
+        for _ in range(batches):
+            items = feed.batch(size)
+            t0 = time.perf_counter()
+            answers = record_batch(RecordBatch(items), services.context())
+            seconds.append(time.perf_counter() - t0)
+            accepted += sum(a.status == "accepted" for a in answers)
+        assert accepted == batches * size, f"only {accepted} of {batches * size} items were accepted"
+        ours = rate(accepted, sum(seconds))
+        rows = stored_rows(store, before, accepted)
+        plain = backend.plain("ingest_copy")
+        try:
+            baseline = rate(len(rows), plain.insert_all(rows))
+        finally:
+            plain.close()
+        how = "binary COPY" if backend.name == "postgres" else "executemany, one transaction"
+        share = ours / baseline
+        results.add(Row("1", backend.name, f"record_batch() of {size:,} page visits ({batches} batches, "
+                        f"{n_contacts:,} contacts, event ids, 20% named by e-mail)", ours, "events/s",
+                        f"the same stored rows, {how}, into a plain table", baseline,
+                        f">= {TARGET_RATE:,} events/s and >= {TARGET_SHARE:.0%} of the baseline" if backend.name == "postgres" else "",
+                        (ours >= TARGET_RATE and share >= TARGET_SHARE) if backend.name == "postgres" else None,
+                        f"{share:.0%} of the baseline"))
+        results.note(f"{backend.name}: a batch of {size:,} took p50 {pct(seconds, 0.5) * 1000:,.0f} ms, "
+                     f"p95 {pct(seconds, 0.95) * 1000:,.0f} ms")
+        if http_batches:
+            part_http(services, feed, size, http_batches, backend.name, results)
+    finally:
+        services.close()
+
+
+def part_http(services: Any, feed: Feed, size: int, batches: int, name: str, results: Results) -> None:
+    from fastapi.testclient import TestClient
+
+    from crm_es.api.app import create_app
+
+    with TestClient(create_app(services)) as client:
+        seconds = []
+        for _ in range(batches):
+            body = feed.body(size)
+            t0 = time.perf_counter()
+            answer = client.post("/interactions:batch", json=body)
+            seconds.append(time.perf_counter() - t0)
+            assert answer.status_code == 200 and answer.json()["accepted"] == size, answer.text[:300]
+    results.add(Row("2", name, f"POST /interactions:batch of {size:,} page visits, in process ({batches} requests)",
+                    rate(batches * size, sum(seconds)), "events/s",
+                    note=f"p50 {pct(seconds, 0.5) * 1000:,.0f} ms a request"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                     epilog="Exit status 1 when a figure misses its target, 0 otherwise.")
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="postgres")
+    parser.add_argument("--contacts", type=int, default=2_000, help="contacts the visits are spread over")
+    parser.add_argument("--batches", type=int, default=10, help="batches timed")
+    parser.add_argument("--size", type=int, default=10_000, help="items per batch (the API's maximum)")
+    parser.add_argument("--http-batches", type=int, default=3, help="requests timed through HTTP (0: skip)")
+    parser.add_argument("--pg-url", default=os.environ.get("CRM_ES_BENCH_DATABASE_URL") or DEFAULT_PG_URL)
+    parser.add_argument("--write", action="store_true", help="rewrite the generated section of --output")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+
+    started, t_start = dt.datetime.now(dt.timezone.utc), time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="crm-es-ingest-"))
+    results, pg = Results(), None
+    try:
+        for name in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+            backend: Backend = SQLiteBackend(tmp) if name == "sqlite" else PostgresBackend(tmp, args.pg_url)
+            pg = backend if isinstance(backend, PostgresBackend) else pg
+            try:
+                part_ingest(backend, args.contacts, args.batches, args.size, args.http_batches, results)
+            finally:
+                backend.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    section = report(results, args, machine(pg), started, time.perf_counter() - t_start, script="bench_ingest.py")
+    print(section)
+    if args.write:
+        write_section(args.output, section, script="bench_ingest.py")
+        log(f"wrote {args.output}")
+    return 0 if all(r.ok is not False for r in results.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Interactions: every call, e-mail, visit and click, each its own event on the contact
+it concerns — and, when it names a deal, mirrored on that deal (``Deal.InteractionRecorded``).
+
+Each class has the fields of its kind; all share who (``rep_id``) and which deal
+(``deal_id``). ``kind`` is the name clients use (``"call"``, ``"page_visited"`` …).
+Free text and identifiers of a person are personal fields, sealed with the contact's key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from crm_es.aggregates.base import Event
+
+
+class Interaction(Event):
+    """What every interaction records besides its own fields."""
+
+    recorded_on = "Contact"  # the aggregate whose stream holds it (see Aggregate.owns)
+    kind = ""
+
+    rep_id: UUID | None
+    deal_id: UUID | None
+
+
+class CallLogged(Interaction):
+    kind = "call"
+    personal_fields = ("notes",)
+
+    direction: str  # inbound | outbound
+    duration_seconds: int | None
+    outcome: str | None  # connected, no_answer, busy, left_voicemail, wrong_number, … (free list)
+    notes: str | None
+
+
+class EmailSent(Interaction):
+    kind = "email_sent"
+    personal_fields = ("subject",)  # a subject line often names the person
+
+    subject: str | None
+    message_id: str | None
+
+
+class EmailReceived(Interaction):
+    kind = "email_received"
+    personal_fields = ("subject",)
+
+    subject: str | None
+    message_id: str | None
+
+
+class EmailOpened(Interaction):
+    kind = "email_opened"
+
+    message_id: str | None
+
+
+class EmailClicked(Interaction):
+    kind = "email_clicked"
+
+    message_id: str | None
+    link: str
+
+
+class EmailBounced(Interaction):
+    """A hard bounce (the address does not exist) also marks the e-mail invalid."""
+
+    kind = "email_bounced"
+
+    message_id: str | None
+    bounce: str  # hard | soft
+    reason: str | None
+
+
+class VoicemailLeft(Interaction):
+    kind = "voicemail"
+    personal_fields = ("notes",)
+
+    duration_seconds: int | None
+    notes: str | None
+
+
+class MeetingHeld(Interaction):
+    kind = "meeting_held"
+    personal_fields = ("notes",)
+
+    mode: str | None  # on_site | phone | video
+    duration_minutes: int | None
+    notes: str | None
+
+
+class MeetingMissed(Interaction):
+    kind = "meeting_missed"
+    personal_fields = ("notes",)
+
+    mode: str | None
+    notes: str | None
+
+
+class DemoGiven(Interaction):
+    kind = "demo"
+    personal_fields = ("notes",)
+
+    duration_minutes: int | None
+    notes: str | None
+
+
+class CustomerVisited(Interaction):
+    """A rep went to see the customer (a page visit is ``PageVisited``)."""
+
+    kind = "visit"
+    personal_fields = ("notes",)
+
+    duration_minutes: int | None
+    notes: str | None
+
+
+class PageVisited(Interaction):
+    """``new_session``: the first page after a gap (a return visit), decided when recorded."""
+
+    kind = "page_visited"
+    # Online identifiers are personal data (GDPR recital 30).
+    personal_fields = ("visitor_id", "session_id")
+
+    url: str
+    title: str | None
+    seconds_on_page: int | None
+    referrer: str | None
+    visitor_id: str | None
+    session_id: str | None
+    new_session: bool
+
+
+class QuoteOpened(Interaction):
+    kind = "quote_opened"
+
+    quote_id: str
+
+
+class NoteAdded(Interaction):
+    """A note on the contact, visible to every user (F13)."""
+
+    kind = "note"
+    personal_fields = ("text",)
+
+    text: str
+
+
+class SmsSent(Interaction):
+    kind = "sms_sent"
+    personal_fields = ("text",)
+
+    text: str
+
+
+KINDS: dict[str, type[Interaction]] = {
+    cls.kind: cls
+    for cls in (
+        CallLogged, EmailSent, EmailReceived, EmailOpened, EmailClicked, EmailBounced, VoicemailLeft, MeetingHeld,
+        MeetingMissed, DemoGiven, CustomerVisited, PageVisited, QuoteOpened, NoteAdded, SmsSent,
+    )
+}
+
+# A rep reaching out or answering: what "last contacted" means on the customer card.
+TOUCHES = frozenset({"call", "email_sent", "email_received", "voicemail", "meeting_held", "demo", "visit", "sms_sent"})
+
+DEFAULT_SESSION_GAP = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class InteractionSpec:
+    """One interaction as a command asks for it: its kind and its own fields."""
+
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    rep_id: UUID | None = None
+    deal_id: UUID | None = None
+
+
+def is_new_session(last_visit_at: datetime | None, occurred_at: datetime, gap: timedelta) -> bool:
+    """A page visit starts a session when no visit came within ``gap`` before it. Judged
+    against the latest visit known: a visit recorded late, before that one, is judged
+    against it too (the contact keeps one time, not every visit)."""
+    return last_visit_at is None or abs(occurred_at - last_visit_at) >= gap

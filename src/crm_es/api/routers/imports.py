@@ -1,0 +1,118 @@
+"""/imports/contacts: a CSV file uploaded with its column → property mapping."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, File, Form, Header, Request, Response, UploadFile
+from pydantic import BaseModel
+
+from crm_es.api.auth import Caller
+from crm_es.api.deps import ServicesDep
+from crm_es.api.problems import ProblemError
+from crm_es.auth.ownership import ownership_of
+from crm_es.commands import CommandContext
+from crm_es.commands.imports import first_answer, fingerprint, remember_answer
+from crm_es.imports.contacts import dated_properties, prepare, run
+from crm_es.imports.dates import DAY_FIRST
+from crm_es.queries.directory import ReadSideDirectory
+
+router = APIRouter(tags=["imports"])
+
+PATH = "/imports/contacts"  # its bodies may be larger than the others' (CRM_ES_MAX_IMPORT_BYTES)
+
+
+class RowError(BaseModel):
+    field: str
+    column: str | None = None
+    rule: str
+    message: str
+
+
+class RowOutcome(BaseModel):
+    row: int
+    line: int
+    status: Literal["imported", "updated", "skipped", "failed"]
+    id: UUID | None = None
+    note: str | None = None
+    errors: list[RowError] | None = None
+
+
+class FileRead(BaseModel):
+    encoding: str
+    delimiter: str
+    columns: list[str]
+    rows: int
+    blank_lines: int
+
+
+class ImportAnswer(BaseModel):
+    dry_run: bool
+    position: int
+    file: FileRead
+    mapping: dict[str, str]
+    ignored_columns: list[str]
+    counts: dict[str, int]
+    rows: list[RowOutcome]
+
+
+def multipart_body(request: Request) -> None:
+    """Before the form is validated: a JSON (or any other) body is refused as a whole."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise ProblemError(422, "invalid-field", "send the file as multipart/form-data (fields file, map, dry_run)",
+                           errors=[{"field": "body", "message": "expected multipart/form-data"}])
+
+
+def import_context(
+    request: Request,
+    services: ServicesDep,
+    caller: Caller,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=200, description="a retry with the same key and upload returns the first report")
+    ] = None,
+) -> CommandContext:
+    """As for any command (``deps.command_context``), but the body is a form FastAPI has
+    read already: the upload's fingerprint is taken from its fields, in the route. No
+    If-Match: an import changes many records, each at whatever version it is."""
+    return services.context(actor=caller.actor, ownership=ownership_of(caller, services.store),
+                            correlation_id=request.state.request_id, idempotency_key=idempotency_key)
+
+
+@router.post(PATH, response_model=ImportAnswer, response_model_exclude_none=True,
+             dependencies=[Depends(multipart_body)])
+def post_contacts_import(
+    ctx: Annotated[CommandContext, Depends(import_context)],
+    services: ServicesDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="the CSV file: UTF-8 (with or without BOM), UTF-16, Windows-1252 "
+                                                 "or Latin-1; `,` `;` tab or `|` between cells")],
+    mapping: Annotated[list[str], Form(alias="map", description="`column=property`, repeated; or one JSON object "
+                                                               '`{"column": "property"}`')] = [],  # noqa: B006
+    dry_run: Annotated[bool, Form(description="decide every row, write nothing")] = False,
+    timezone: Annotated[str, Form(max_length=64, description="for times written without an offset")] = "UTC",
+    date_order: Annotated[Literal["dmy", "mdy"],
+                          Form(description="01/03/2026 is 1 March (dmy) or 3 January (mdy)")] = DAY_FIRST,
+) -> Any:
+    """Import contacts from a CSV file. Each row registers a contact, or changes the one
+    with its e-mail (re-sending a file creates no duplicate), through the same rules as
+    `POST /contacts` / `PATCH /contacts/{id}`. The answer reports every row: `imported`,
+    `updated`, `skipped` (nothing differs) or `failed` (with each field's reason); a bad
+    row never stops the others. 200 for a dry run and a real one alike: the import itself
+    was done, whatever its rows said. A rep's rows are theirs unless an `owner` column
+    names another rep they may write for."""
+    data = file.file.read()
+    ctx = replace(ctx, fingerprint=fingerprint(data, json.dumps(mapping), str(dry_run), timezone, date_order))
+    if not dry_run and (first := first_answer(ctx)) is not None:
+        response.headers["Idempotent-Replayed"] = "true"
+        return first
+    services.projector.catch_up()  # companies and reps named by the file are found as of now
+    with services.read_side.cursor() as cur:
+        prepared = prepare(data, mapping, ReadSideDirectory(cur), timezone=timezone, date_order=date_order,
+                           dated=dated_properties(services.store))
+    body = run(prepared, ctx, dry_run=dry_run)
+    if not dry_run:
+        remember_answer(ctx, body)
+    return body

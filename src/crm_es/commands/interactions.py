@@ -1,0 +1,228 @@
+"""Interactions: one at a time from a sales app, or thousands at once from a tracking feed.
+
+A batch is decided item by item against the records as they stand (each item sees the
+ones before it), then saved in ONE store transaction. One bad item is an error in its
+own answer and never fails the others. A sender's ``event_id`` is claimed with the
+events, so a re-sent item is a duplicate and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from crm_es.aggregates import Contact, Deal, Rep
+from crm_es.aggregates import contact as contacts
+from crm_es.aggregates import deal as deals
+from crm_es.aggregates.base import DomainError, Event, Meta, NotFound
+from crm_es.aggregates.interactions import DEFAULT_SESSION_GAP, InteractionSpec
+from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult, NotYours, TooMuchContention
+from crm_es.commands.records import EMAIL_SCOPE
+from crm_es.store import Claim, IdempotencyRecord
+from crm_es.store.event_store import IntegrityError
+
+EVENT_ID_SCOPE = "interaction-event"  # the claims that make a sender's event_id count once
+
+
+@dataclass(frozen=True)
+class RecordInteraction:
+    contact_id: UUID
+    spec: InteractionSpec
+    occurred_at: datetime | None = None
+    event_id: str | None = None
+    session_gap: timedelta = DEFAULT_SESSION_GAP
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One item of a batch: the contact named by id or by e-mail."""
+
+    index: int
+    spec: InteractionSpec
+    contact_id: UUID | None = None
+    email: str | None = None
+    occurred_at: datetime | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    items: list[BatchItem]
+    session_gap: timedelta = DEFAULT_SESSION_GAP
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    index: int
+    status: str  # accepted | duplicate | error
+    id: UUID | None = None  # the contact
+    error: dict[str, Any] | None = None
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "status": self.status}
+        if self.id is not None:
+            out["id"] = str(self.id)
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def item_error(index: int, error: DomainError) -> ItemResult:
+    field_name = getattr(error, "field", None)
+    problem = {"status": error.status, "rule": error.rule, "detail": error.detail}
+    if field_name:
+        problem["field"] = f"items[{index}].{field_name}"
+    return ItemResult(index, "error", error=problem)
+
+
+def _decide(ctx: CommandContext, contact: Contact, deal: Deal | None, spec: InteractionSpec, meta: Meta,
+            gap: timedelta) -> list[Event]:
+    """The events of one interaction: on the contact, and mirrored on the deal it names.
+    Both records must be the actor's to write."""
+    if not ctx.ownership.may_write_for(contact.owner_id):
+        raise NotYours(f"contact {contact.id} is not a record this key may change")
+    if deal is not None and not ctx.ownership.may_write_for(deal.owner_id):
+        raise NotYours(f"deal {deal.id} is not a record this key may change", field="deal_id")
+    events = contacts.record_interaction(contact, spec, meta, gap)
+    if deal is not None:
+        events += deals.record_interaction(deal, events[0], meta)
+    return events
+
+
+def _with_rep(spec: InteractionSpec, ctx: CommandContext) -> InteractionSpec:
+    """Who did it: the rep named, else the rep whose key this is."""
+    if spec.rep_id is not None or ctx.default_owner is None:
+        return spec
+    return replace(spec, rep_id=ctx.default_owner)
+
+
+def record_interaction(cmd: RecordInteraction, ctx: CommandContext) -> CommandResult:
+    contact = ctx.target(Contact, cmd.contact_id)
+    spec = _with_rep(cmd.spec, ctx)
+    ctx.exists(Rep, spec.rep_id, "rep_id")
+    deal = ctx.load(Deal, spec.deal_id, "deal_id") if spec.deal_id else None
+    claims = []
+    if cmd.event_id is not None:
+        if ctx.store.claim_owner(EVENT_ID_SCOPE, cmd.event_id) is not None:  # sent before: nothing to write
+            return CommandResult(contact.id, contact.version, ctx.store.max_position(), 200, replayed=True)
+        claims.append(Claim(EVENT_ID_SCOPE, cmd.event_id, contact.id))
+    events = _decide(ctx, contact, deal, spec, ctx.meta(cmd.occurred_at), cmd.session_gap)
+    # 201: a new interaction (the answer names its contact, as every command's does).
+    return ctx.save(contact.id, events, current_version=contact.version, claims=claims, created=True)
+
+
+# --- batches ------------------------------------------------------------------------
+
+
+def record_batch(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult]:
+    """Every item's answer, in item order. A lost race with another writer (a contact
+    changed meanwhile, an event_id claimed) decides the whole batch again."""
+    first = _first_answer(ctx)
+    if first is not None:
+        return first
+    for _ in range(ATTEMPTS):
+        try:
+            return _record_batch_once(cmd, ctx)
+        except IntegrityError:
+            continue
+    raise TooMuchContention("the records kept changing while this batch was decided; send it again")
+
+
+@dataclass
+class _Records:
+    """The records a batch touches, loaded in one read, then updated as items are decided."""
+
+    contacts: dict[UUID, Contact | None] = field(default_factory=dict)
+    deals: dict[UUID, Deal | None] = field(default_factory=dict)
+    reps: dict[UUID, Rep | None] = field(default_factory=dict)
+
+
+def _load(ctx: CommandContext, contact_ids: set[UUID], deal_ids: set[UUID], rep_ids: set[UUID]) -> _Records:
+    wanted = [*((Contact, i) for i in contact_ids), *((Deal, i) for i in deal_ids), *((Rep, i) for i in rep_ids)]
+    states = dict(zip((i for _, i in wanted), ctx.store.load_many(wanted), strict=True)) if wanted else {}
+    return _Records(
+        {i: states[i] for i in contact_ids}, {i: states[i] for i in deal_ids}, {i: states[i] for i in rep_ids}
+    )
+
+
+def _record_batch_once(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult]:
+    items = cmd.items if ctx.default_owner is None else [replace(i, spec=_with_rep(i.spec, ctx)) for i in cmd.items]
+    by_email = ctx.store.claim_owners(EMAIL_SCOPE, {_email_key(i.email) for i in items if i.email is not None})
+    contact_of = {
+        item.index: item.contact_id or (UUID(by_email[key]) if (key := _email_key(item.email)) in by_email else None)
+        for item in items
+    }
+    already_sent = ctx.store.claim_owners(EVENT_ID_SCOPE, {i.event_id for i in items if i.event_id is not None})
+    records = _load(
+        ctx,
+        {c for c in contact_of.values() if c is not None},
+        {i.spec.deal_id for i in items if i.spec.deal_id is not None},
+        {i.spec.rep_id for i in items if i.spec.rep_id is not None},
+    )
+    results, events, claims = [], [], []
+    for item in items:
+        contact_id = contact_of[item.index]
+        if item.event_id is not None and item.event_id in already_sent:
+            results.append(ItemResult(item.index, "duplicate", UUID(already_sent[item.event_id])))
+            continue
+        try:
+            decided = _decide_item(ctx, item, contact_id, records, cmd.session_gap)
+        except DomainError as error:
+            results.append(item_error(item.index, error))
+            continue
+        events += decided
+        assert contact_id is not None
+        if item.event_id is not None:
+            claims.append(Claim(EVENT_ID_SCOPE, item.event_id, contact_id))
+            already_sent[item.event_id] = str(contact_id)  # the same id again in this batch is a duplicate
+        results.append(ItemResult(item.index, "accepted", contact_id))
+    record = None
+    if ctx.idempotency_key is not None:
+        body = json.dumps({"batch": [r.body() for r in results]})
+        record = IdempotencyRecord(ctx.actor, ctx.idempotency_key, ctx.fingerprint, 200, body)
+    touched = {e.originator_id for e in events}
+    states = [s for s in (*records.contacts.values(), *records.deals.values()) if s is not None and s.id in touched]
+    ctx.store.save(events, claims=claims, idempotency=record, states=states)
+    return results
+
+
+def _decide_item(ctx: CommandContext, item: BatchItem, contact_id: UUID | None, records: _Records,
+                 gap: timedelta) -> list[Event]:
+    if contact_id is None:
+        raise NotFound("contact", item.email or "", "email")
+    contact = records.contacts.get(contact_id)
+    if contact is None:
+        raise NotFound("contact", contact_id, "contact_id")
+    spec = item.spec
+    if spec.rep_id is not None and records.reps.get(spec.rep_id) is None:
+        raise NotFound("rep", spec.rep_id, "rep_id")
+    deal = None
+    if spec.deal_id is not None:
+        deal = records.deals.get(spec.deal_id)
+        if deal is None:
+            raise NotFound("deal", spec.deal_id, "deal_id")
+    decided = _decide(ctx, contact, deal, spec, ctx.meta(item.occurred_at), gap)
+    # Later items see this one (a session, a bounce, the next version).
+    for event in decided:
+        if isinstance(event, Deal.InteractionRecorded):
+            records.deals[event.originator_id] = Deal.evolve(records.deals[event.originator_id], event)
+        else:
+            records.contacts[contact_id] = Contact.evolve(records.contacts[contact_id], event)
+    return decided
+
+
+def _email_key(email: str | None) -> str:
+    return (email or "").strip().casefold()
+
+
+def _first_answer(ctx: CommandContext) -> list[ItemResult] | None:
+    """The answers already given to this batch's Idempotency-Key, if any."""
+    stored = ctx.stored_answer("batch")
+    if stored is None:
+        return None
+    return [
+        ItemResult(r["index"], r["status"], UUID(r["id"]) if "id" in r else None, r.get("error")) for r in stored[1]["batch"]
+    ]

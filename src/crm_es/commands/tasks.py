@@ -1,0 +1,88 @@
+"""Tasks in reps' agendas, and the activity types they are planned with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from crm_es.aggregates import Contact, Deal, Rep
+from crm_es.aggregates import activity_types as settings
+from crm_es.aggregates import task as tasks
+from crm_es.aggregates.activity_types import ACTIVITY_TYPES_ID, ActivityTypes
+from crm_es.aggregates.base import InvalidInput, RuleViolated
+from crm_es.aggregates.task import Task, TaskPlan
+from crm_es.commands.context import CommandContext, CommandResult
+
+
+@dataclass(frozen=True)
+class PlanTask:
+    plan: TaskPlan
+    owner_id: UUID | None = None  # the rep whose agenda; by default the caller's own
+
+
+@dataclass(frozen=True)
+class CompleteTask:
+    task_id: UUID
+    outcome: str | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RescheduleTask:
+    task_id: UUID
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class CancelTask:
+    task_id: UUID
+
+
+@dataclass(frozen=True)
+class SetActivityType:
+    name: str
+    colour: str
+    label: str | None = None
+
+
+def activity_types(ctx: CommandContext) -> ActivityTypes:
+    return settings.current(ctx.store.load(ActivityTypes, ACTIVITY_TYPES_ID))
+
+
+def plan_task(cmd: PlanTask, ctx: CommandContext) -> CommandResult:
+    if cmd.owner_id is None:
+        raise InvalidInput("owner_id", "a task goes in a rep's agenda: name the rep (owner_id)")
+    ctx.load(Rep, cmd.owner_id, "owner_id")
+    if cmd.plan.contact_id is not None:
+        contact = ctx.load(Contact, cmd.plan.contact_id, "contact_id")
+        if contact.forgotten:
+            raise RuleViolated("contact-forgotten", f"contact {contact.id} has been forgotten: no task can be planned about them")
+    ctx.exists(Deal, cmd.plan.deal_id, "deal_id")
+    known = {t.name for t in activity_types(ctx).types}
+    task_id = ctx.new_id()
+    events = tasks.plan(task_id, cmd.plan, cmd.owner_id, known, ctx.meta())
+    return ctx.save(task_id, events, created=True)
+
+
+def complete_task(cmd: CompleteTask, ctx: CommandContext) -> CommandResult:
+    task = ctx.target(Task, cmd.task_id)
+    return ctx.save(task.id, tasks.complete(task, cmd.outcome, ctx.meta(cmd.occurred_at)), current_version=task.version)
+
+
+def reschedule_task(cmd: RescheduleTask, ctx: CommandContext) -> CommandResult:
+    task = ctx.target(Task, cmd.task_id)
+    return ctx.save(task.id, tasks.reschedule(task, cmd.due_at, ctx.meta()), current_version=task.version)
+
+
+def cancel_task(cmd: CancelTask, ctx: CommandContext) -> CommandResult:
+    task = ctx.target(Task, cmd.task_id)
+    return ctx.save(task.id, tasks.cancel(task, ctx.meta()), current_version=task.version)
+
+
+def set_activity_type(cmd: SetActivityType, ctx: CommandContext) -> CommandResult:
+    state = ctx.store.load(ActivityTypes, ACTIVITY_TYPES_ID)
+    if state is not None:
+        ctx.check_version(state)
+    events = settings.set_type(state, cmd.name, cmd.label, cmd.colour, ctx.meta())
+    return ctx.save(ACTIVITY_TYPES_ID, events, current_version=state.version if state else 0)

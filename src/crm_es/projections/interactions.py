@@ -1,0 +1,81 @@
+"""interactions (one row each), the contacts' counters, and their invalid e-mails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_es.aggregates import Contact, Deal
+from crm_es.aggregates.interactions import KINDS, TOUCHES
+from crm_es.projections.rows import Count, EventRow, Insert, Op, Patch, on, stamp
+
+# What a new contact's counters start at.
+NO_ACTIVITY: dict[str, Any] = {
+    "calls": 0, "emails_sent": 0, "emails_received": 0, "emails_opened": 0, "emails_clicked": 0, "page_visits": 0,
+    "sessions": 0, "meetings_held": 0, "meetings_missed": 0, "interactions": 0,
+    "last_contacted_at": None, "last_activity_at": None, "email_invalid": False,
+}
+
+# The counter each type adds to (beside `interactions`, which counts them all).
+COUNTER = {
+    "call": "calls", "email_sent": "emails_sent", "email_received": "emails_received", "email_opened": "emails_opened",
+    "email_clicked": "emails_clicked", "page_visited": "page_visits", "meeting_held": "meetings_held",
+    "meeting_missed": "meetings_missed",
+}
+
+# Event fields copied as they are into the interactions table.
+SAME_NAME = ("rep_id", "deal_id", "direction", "duration_seconds", "outcome", "mode", "subject", "message_id", "link",
+             "bounce", "url", "title", "referrer", "seconds_on_page", "new_session", "visitor_id", "session_id",
+             "quote_id")
+
+
+def interaction_row(e: EventRow, kind: str) -> dict[str, Any]:
+    d = e.data
+    row = {name: d.get(name) for name in SAME_NAME}
+    minutes = d.get("duration_minutes")
+    if minutes is not None:
+        row["duration_seconds"] = minutes * 60
+    # One column for what was written about it: a note's or an SMS's text, a call's notes.
+    row["text"] = d.get("text") or d.get("notes") or d.get("reason")
+    return {
+        **row, "position": e.position, "contact_id": e.id, "version": e.version, "type": kind,
+        "occurred_at": e.occurred_at, "recorded_at": e.recorded_at, "actor": d["actor"],
+    }
+
+
+def counts(e: EventRow, kind: str) -> Count:
+    add = {"interactions": 1}
+    if kind in COUNTER:
+        add[COUNTER[kind]] = 1
+    if kind == "page_visited" and e.data["new_session"]:
+        add["sessions"] = 1
+    latest = {"last_activity_at": e.occurred_at}
+    if kind in TOUCHES:
+        latest["last_contacted_at"] = e.occurred_at
+    return Count("contacts", e.id, add, latest)
+
+
+def _handler(kind: str):  # noqa: ANN202 (a projection function)
+    def interaction_recorded(e: EventRow) -> list[Op]:
+        return [Insert("interactions", interaction_row(e, kind)), counts(e, kind), Patch("contacts", e.id, stamp(e))]
+
+    interaction_recorded.__name__ = f"{kind}_recorded"
+    return interaction_recorded
+
+
+for _kind, _cls in KINDS.items():
+    on(_cls)(_handler(_kind))
+
+
+@on(Contact.EmailInvalidated)
+def email_invalidated(e: EventRow) -> list[Op]:
+    return [Patch("contacts", e.id, {**stamp(e), "email_invalid": True})]
+
+
+@on(Contact.EmailRevalidated)
+def email_revalidated(e: EventRow) -> list[Op]:
+    return [Patch("contacts", e.id, {**stamp(e), "email_invalid": False})]
+
+
+@on(Deal.InteractionRecorded)
+def deal_interaction_recorded(e: EventRow) -> list[Op]:
+    return [Patch("deals", e.id, stamp(e))]
