@@ -20,7 +20,7 @@ def test_demo_then_rebuild_gives_the_same_read_side(run, settings):
     loaded = run("demo", "--json")
     assert loaded.exit_code == 0, loaded.output
     summary = json.loads(loaded.stdout)
-    assert summary["deals"] > 0 and summary["contacts"] > 0
+    assert summary["deals"] > 0 and summary["contacts"] > 0 and summary["interactions"] > 0 and summary["tasks"] > 0
 
     status = json.loads(run("status", "--json").stdout)
     assert status["lag"] == 0 and status["store_position"] > 0

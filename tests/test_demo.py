@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 
+from crm_es.aggregates.interactions import KINDS, TOUCHES
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.demo import DemoAlreadyLoaded, DemoSummary, demo_size, load_demo, plan_demo
+from crm_es.projections.interactions import COUNTER
+from crm_es.queries.tasks import agenda, with_next_step
 
 
 def scalar(services: Services, sql: str, params: list | None = None):
@@ -25,16 +28,25 @@ def test_the_demo_fills_the_read_side(services: Services, clock: FrozenClock) ->
     deals_are_won_lost_reopened_in_several_currencies(services, summary)
     contacts_are_varied_and_unique(services, summary)
     business_times_span_the_past_year(services, clock)
+    interactions_of_every_type_fill_the_counters(services, clock)
+    interactions_are_logged_by_the_owners_about_their_deals(services)
+    pages_are_visited_in_sessions_and_a_bounce_invalidates_an_address(services)
+    contacts_and_deals_have_their_timelines(services)
+    the_agendas_hold_open_done_and_overdue_tasks(services, clock)
+    the_configuration_is_used(services)
 
 
 def counts_match_the_summary(services: Services, loaded: DemoSummary) -> None:
     for table, expected in [
         ("reps", loaded.reps), ("teams", loaded.teams), ("pipelines", loaded.pipelines),
         ("companies", loaded.companies), ("contacts", loaded.contacts), ("deals", loaded.deals),
+        ("interactions", loaded.interactions), ("tasks", loaded.tasks), ("properties", loaded.properties),
     ]:
         assert scalar(services, f"SELECT count(*) FROM {table}") == expected, table
     assert (loaded.reps, loaded.teams, loaded.pipelines) == (6, 2, 2)
     assert loaded.companies >= 12 and loaded.contacts >= 50 and loaded.deals >= 45
+    assert loaded.interactions >= 10 * loaded.contacts and loaded.tasks >= 20 and loaded.properties >= 2
+    assert loaded.commands == demo_size()
     assert scalar(services, "SELECT count(*) FROM reps WHERE team_id IS NULL") == 0
     assert scalar(services, "SELECT count(*) FROM teams t JOIN reps r ON r.id = t.manager_id AND r.team_id = t.id") == 2
 
@@ -116,3 +128,122 @@ def test_the_plan_is_deterministic_for_a_seed(clock: FrozenClock) -> None:
 
     assert described(7) == described(7)
     assert described(7) != described(8)
+
+
+def interactions_of_every_type_fill_the_counters(services: Services, clock: FrozenClock) -> None:
+    with services.read_side.cursor() as c:
+        per_type = dict(c.execute("SELECT type, count(*) FROM interactions GROUP BY type").fetchall())
+    assert {kind: per_type.get(kind, 0) for kind in KINDS if per_type.get(kind, 0) == 0} == {}
+    assert per_type["page_visited"] > per_type["call"] > per_type["email_bounced"] > 0
+    # Each contact's counters are what its rows in `interactions` say.
+    counters = ", ".join(f"count(*) FILTER (type = '{kind}') AS {column}" for kind, column in COUNTER.items())
+    compared = " OR ".join(f"c.{column} <> coalesce(i.{column}, 0)" for column in COUNTER.values())
+    touches = ", ".join(f"'{kind}'" for kind in TOUCHES)
+    wrong = scalar(services, f"""
+        SELECT count(*) FROM contacts c LEFT JOIN (
+            SELECT contact_id, count(*) AS interactions, {counters},
+                   count(*) FILTER (new_session) AS sessions, max(occurred_at) AS last_activity_at,
+                   max(occurred_at) FILTER (type IN ({touches})) AS last_contacted_at
+            FROM interactions GROUP BY contact_id) i ON i.contact_id = c.id
+        WHERE {compared} OR c.interactions <> coalesce(i.interactions, 0) OR c.sessions <> coalesce(i.sessions, 0)
+           OR c.last_activity_at IS DISTINCT FROM i.last_activity_at
+           OR c.last_contacted_at IS DISTINCT FROM i.last_contacted_at""")
+    assert wrong == 0
+    assert scalar(services, "SELECT count(*) FROM contacts WHERE interactions = 0") < 5
+    # In the past year, after the contact came in.
+    outside = scalar(
+        services,
+        "SELECT count(*) FROM interactions i JOIN contacts c ON c.id = i.contact_id "
+        "WHERE i.occurred_at <= c.created_at OR i.occurred_at >= ? OR i.occurred_at < ?",
+        [clock.now(), clock.now() - timedelta(days=366)],
+    )
+    assert outside == 0
+
+
+def interactions_are_logged_by_the_owners_about_their_deals(services: Services) -> None:
+    # Only page visits name no rep; the rep is the contact's owner, or for a deal its owner then.
+    assert scalar(services, "SELECT count(*) FROM interactions WHERE (rep_id IS NULL) <> (type = 'page_visited')") == 0
+    assert scalar(services, "SELECT count(*) FROM interactions i JOIN contacts c ON c.id = i.contact_id "
+                            "WHERE i.deal_id IS NULL AND i.rep_id <> c.owner_id") == 0
+    # Those naming a deal are about one of its contacts, after it opened; nearly every deal has some.
+    about_deals = scalar(services, "SELECT count(*) FROM interactions WHERE deal_id IS NOT NULL")
+    assert about_deals > 100
+    assert scalar(services, """SELECT count(*) FROM interactions i JOIN deals d ON d.id = i.deal_id
+                               WHERE list_contains(d.contact_ids, i.contact_id) AND i.occurred_at > d.created_at""") \
+        == about_deals
+    deals = scalar(services, "SELECT count(*) FROM deals")
+    assert scalar(services, "SELECT count(DISTINCT deal_id) FROM interactions") > 0.9 * deals
+    # Some were logged late: recorded (in the log's order) after ones that happened later.
+    late = scalar(services, """
+        SELECT count(*) FROM (
+            SELECT occurred_at,
+                   max(occurred_at) OVER (ORDER BY position ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS seen
+            FROM interactions WHERE type IN ('call', 'meeting_held', 'demo', 'visit', 'note', 'voicemail', 'meeting_missed'))
+        WHERE occurred_at < seen - INTERVAL 1 HOUR""")
+    assert late > 10
+
+
+def pages_are_visited_in_sessions_and_a_bounce_invalidates_an_address(services: Services) -> None:
+    with services.read_side.cursor() as c:
+        sessions, visits, returning = c.execute(
+            "SELECT sum(sessions), sum(page_visits), count(*) FILTER (sessions >= 2) FROM contacts"
+        ).fetchone()
+        # a session: the pages of one session_id, the first one starting it, minutes apart
+        split = c.execute("""SELECT count(*) FROM (
+                SELECT session_id, count(*) FILTER (new_session) AS starts, max(occurred_at) - min(occurred_at) AS span
+                FROM interactions WHERE type = 'page_visited' GROUP BY session_id)
+            WHERE starts <> 1 OR span > INTERVAL 30 MINUTE""").fetchone()[0]
+        invalid = c.execute("SELECT count(*) FROM contacts WHERE email_invalid").fetchone()[0]
+        hard = c.execute(
+            "SELECT count(DISTINCT contact_id) FROM interactions WHERE type = 'email_bounced' AND bounce = 'hard'"
+        ).fetchone()[0]
+    assert 0 < sessions < visits and returning > 0
+    assert split == 0
+    assert 1 <= invalid <= hard
+    assert scalar(services, "SELECT count(*) FROM timeline WHERE type = 'contact_email_revalidated'") >= 1
+
+
+def contacts_and_deals_have_their_timelines(services: Services) -> None:
+    for table, record_type in [("contacts", "contact"), ("deals", "deal")]:
+        without = scalar(services, f"SELECT count(*) FROM {table} r WHERE NOT EXISTS "
+                                   f"(SELECT 1 FROM timeline t WHERE t.record_id = r.id AND t.record_type = '{record_type}')")
+        assert without == 0, table
+    # a deal's timeline shows the interactions about it, as many as name it
+    mirrored = scalar(services, "SELECT count(*) FROM timeline WHERE record_type = 'deal' AND contact_id IS NOT NULL")
+    assert mirrored == scalar(services, "SELECT count(*) FROM interactions WHERE deal_id IS NOT NULL") > 0
+
+
+def the_agendas_hold_open_done_and_overdue_tasks(services: Services, clock: FrozenClock) -> None:
+    now = clock.now()
+    with services.read_side.cursor() as c:
+        by_status = dict(c.execute("SELECT status, count(*) FROM tasks GROUP BY status").fetchall())
+        overdue = c.execute("SELECT count(*) FROM tasks WHERE status = 'open' AND due_at < ?", [now]).fetchone()[0]
+        rescheduled = c.execute("SELECT count(*) FROM tasks WHERE status = 'open' AND version = 2").fetchone()[0]
+        # every open deal has a next step
+        no_next_step = c.execute(
+            "SELECT count(*) FROM deals d WHERE d.status = 'open' AND NOT EXISTS "
+            "(SELECT 1 FROM tasks t WHERE t.deal_id = d.id AND t.status = 'open')"
+        ).fetchone()[0]
+        deal_id = c.execute("SELECT id FROM deals WHERE status = 'open' ORDER BY id LIMIT 1").fetchone()[0]
+        shown = with_next_step(c, {"id": str(deal_id)}, "deal_id")
+        start = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+        reps = [r for (r,) in c.execute("SELECT id FROM reps ORDER BY id").fetchall()]
+        days = [agenda(c, rep, start, start + timedelta(days=1), now) for rep in reps]
+    assert by_status["open"] > by_status["done"] > 0 and by_status["cancelled"] == 1
+    assert overdue > 0 and rescheduled == 1 and no_next_step == 0
+    assert shown is not None and shown["next_step"] is not None
+    today = [item for day in days for item in day if not item["overdue"]]
+    assert sum(len(day) > 0 for day in days) >= len(reps) // 2
+    assert today and any(item["overdue"] for day in days for item in day)
+    assert scalar(services, "SELECT count(*) FROM tasks WHERE due_at >= ? AND due_at < ?",
+                  [start + timedelta(days=1), start + timedelta(days=2)]) > 0  # tomorrow
+
+
+def the_configuration_is_used(services: Services) -> None:
+    assert scalar(services, "SELECT count(*) FROM contacts WHERE json_extract_string(properties, '$.language') IS NULL") == 0
+    assert scalar(services, "SELECT count(*) FROM contacts WHERE json_extract(properties, '$.interests') IS NOT NULL") > 0
+    licences = "CAST(json_extract_string(properties, '$.licences') AS INTEGER)"
+    assert scalar(services, f"SELECT count(*) FROM deals WHERE {licences} > 0") > 0
+    assert scalar(services, "SELECT count(*) FROM contact_roles") == scalar(services, "SELECT count(*) FROM contacts")
+    assert scalar(services, "SELECT count(DISTINCT lifecycle) FROM contacts") >= 3
+    assert scalar(services, "SELECT count(*) FROM deals WHERE lost_to IS NOT NULL") > 0

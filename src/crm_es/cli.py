@@ -84,7 +84,8 @@ def _load_demo(services: Services, quiet: bool) -> Any:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def demo(as_json: bool) -> None:
-    """Load a realistic sample company (reps, teams, pipelines, companies, contacts, deals over a year)."""
+    """Load a realistic sample company (reps, teams, pipelines, companies, contacts, deals, interactions
+    over a year, and the reps' agendas)."""
     with _services() as services:
         summary = _load_demo(services, quiet=as_json)
         services.projector.catch_up()

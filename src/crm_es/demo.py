@@ -14,6 +14,10 @@ It works in two steps:
 * ``load_demo`` runs the steps in business-time order (companies before their contacts,
   a deal's opening before its moves…), so the log reads like the year it describes.
 
+Around the deals, ``crm_es.demo_activity`` plans the year's daily life — the calls,
+e-mails, meetings, page visits … on the contacts, and the reps' agendas as they stand now —
+and the record configuration defines a few custom properties the records fill.
+
 Business times lie in the year before ``services.clock.now()``; the same seed always
 gives the same data (and the same ids).
 """
@@ -24,7 +28,7 @@ import random
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -35,16 +39,19 @@ from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.aggregates.deal import DealDetails
 from crm_es.aggregates.pipeline import StageSpec
+from crm_es.aggregates.setup import PropertyDefinition
 from crm_es.commands import execute
 from crm_es.commands.deals import (
     ChangeDeal, LoseDeal, MoveDeal, OpenDeal, ReopenDeal, WinDeal,
     change_deal, lose_deal, move_deal, open_deal, reopen_deal, win_deal,
 )
+from crm_es.commands.interactions import ItemResult, RecordBatch
 from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, add_rep, add_team_member, form_team
 from crm_es.commands.pipelines import CreatePipeline, create_pipeline
 from crm_es.commands.records import (
     ChangeContact, RegisterCompany, RegisterContact, change_contact, register_company, register_contact,
 )
+from crm_es.commands.setup import DefineProperty, define_property
 
 if TYPE_CHECKING:
     from crm_es.bootstrap import Services
@@ -191,6 +198,10 @@ SOURCES = [("trade show", 3), ("referral", 3), ("web form", 4), ("website", 3), 
 STATUSES_AT_CUSTOMERS = [("customer", 7), ("prospect", 2), ("hot prospect", 1)]
 STATUSES_AT_PROSPECTS = [("prospect", 8), ("hot prospect", 4), ("cold prospect", 5), ("former customer", 2)]
 CUSTOMER, FORMER_CUSTOMER = "customer", "former customer"
+# A contact's lifecycle stage follows its status; the first contacts of the customers
+# the CRM started with are loyal ones.
+LIFECYCLE = {CUSTOMER: "active", FORMER_CUSTOMER: "lost"}
+POTENTIAL_STAGE, LOYAL_STAGE = "potential", "loyal"
 NEWSLETTER_TAG, NEWSLETTER_SHARE = "Newsletter", 0.3
 
 # (product, lowest, highest amount): new-business deals sell one of these
@@ -209,6 +220,20 @@ LOST_REASONS = ["Price too high", "Chose a competitor", "No budget this year", "
                 "No answer after the proposal", "Went with an in-house solution", "Not the right fit"]
 RENEWAL_LOST_REASONS = ["Switched to a competitor", "Budget cut", "Company downsized"]
 REOPENED_REASONS = ["Project postponed", "No budget this year"]  # losses that come back to life
+COMPETITOR_REASONS = {"Chose a competitor", "Switched to a competitor"}  # these name who won (`lost_to`)
+COMPETITORS = ["Salesforce", "HubSpot", "Pipedrive", "Zoho CRM", "Sellsy"]
+
+# The record configuration: custom properties the records fill. Statuses, sources, tags
+# and roles above are all in the configured defaults (aggregates/setup.py), kept as they are.
+LICENCE_PRICE = 600  # a seat a year: a licence deal's `licences`
+INTERESTS = ("pipeline management", "marketing automation", "reporting", "mobile app", "integrations")
+INTEREST_SOURCES = {"web form", "website", "e-shop", "ads"}  # leads who said what they came for
+PROPERTIES = [
+    PropertyDefinition("contact", "language", "choice", choices=("fr", "en", "de", "es", "it")),
+    PropertyDefinition("contact", "interests", "multi_choice", choices=INTERESTS),
+    PropertyDefinition("company", "employees", "number"),
+    PropertyDefinition("deal", "licences", "number"),
+]
 
 # The shape of time (in days before now, or between two facts of one record).
 YEAR = 364
@@ -220,6 +245,7 @@ CLOSED_DEALS_OPENED = (YEAR - 6, 20)  # closed deals open spread over this windo
 OPEN_DEALS_LAST_TOUCHED = (30, 1)  # an open deal's last step is recent
 STEP_GAP = (2, 24)  # days between two steps of a deal
 LATEST = timedelta(hours=1)  # nothing happens in the last hour before now
+CONFIGURED = YEAR + 1  # the CRM was set up the day before the customers were imported
 
 SKIP_CHANCE = 0.15  # a deal jumps a stage
 SETBACK_CHANCE = 0.15  # a deal goes back one stage (once), then on again
@@ -250,12 +276,15 @@ class DemoSummary:
     won: int = 0
     lost: int = 0
     reopened: int = 0
+    properties: int = 0
+    interactions: int = 0
+    tasks: int = 0
     commands: int = 0
 
-    def count(self, what: str | None) -> None:
+    def count(self, what: str | None, n: int = 1) -> None:
         self.commands += 1
         if what:
-            setattr(self, what, getattr(self, what) + 1)
+            setattr(self, what, getattr(self, what) + n)
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -272,8 +301,9 @@ class Step:
     at: datetime | None
     handler: Callable[[Any, Any], Any]
     command: Any
-    counts: str | None = None  # the DemoSummary field this step adds one to
+    counts: str | None = None  # the DemoSummary field this step adds to
     new_id: UUID | None = None
+    amount: int = 1  # how many it adds (a batch: its items)
 
 
 @dataclass
@@ -297,6 +327,10 @@ class _Contact:
     source: str
     status: str
     registered_at: datetime
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    decision_maker: bool = False
 
 
 @dataclass
@@ -313,6 +347,20 @@ class _Deal:
 
 
 @dataclass
+class _DealLife:
+    """A deal as planned, with its times and owners: what the activity around it builds on."""
+
+    id: UUID
+    pipeline: str
+    title: str
+    contacts: list[_Contact]
+    opened: datetime
+    opens_in: str
+    owner: UUID  # at the opening
+    steps: list[tuple[datetime, str, str, UUID]] = field(default_factory=list)  # (at, what, argument, owner after)
+
+
+@dataclass
 class DemoPlan:
     steps: list[Step] = field(default_factory=list)
 
@@ -324,6 +372,9 @@ class _Planner:
     def __init__(self, seed: int, now: datetime) -> None:
         self.rng = random.Random(seed)
         self.id_rng = random.Random(f"crm-es-demo-ids:{seed}")
+        # What was added later draws from its own stream: the first one's draws (and so
+        # the companies, contacts and deals they decide) stay as they were.
+        self.more = random.Random(f"crm-es-demo-more:{seed}")
         self.now = now
         self.steps: list[Step] = []
         self.reps: dict[str, UUID] = {}
@@ -336,6 +387,8 @@ class _Planner:
         self.status_changes: list[tuple[datetime, _Contact, str]] = []
         self.renewals: Counter[UUID] = Counter()  # renewal deals per company
         self.renewed: dict[tuple[UUID, int], list[str]] = {}  # (company, year) -> contracts renewed
+        self.lives: list[_DealLife] = []
+        self.latest = now - LATEST  # no business time after this
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -343,8 +396,8 @@ class _Planner:
         return UUID(int=self.id_rng.getrandbits(128), version=4)
 
     def add(self, at: datetime | None, handler: Callable[[Any, Any], Any], command: Any,
-            counts: str | None = None, new_id: UUID | None = None) -> None:
-        self.steps.append(Step(at, handler, command, counts, new_id))
+            counts: str | None = None, new_id: UUID | None = None, amount: int = 1) -> None:
+        self.steps.append(Step(at, handler, command, counts, new_id, amount))
 
     def days_ago(self, days: float) -> datetime:
         return (self.now - timedelta(days=days)).replace(microsecond=0)
@@ -380,6 +433,11 @@ class _Planner:
             self.pipelines[name] = pipeline_id
             specs = [StageSpec(stage, Decimal(probability)) for stage, probability in stages]
             self.add(None, create_pipeline, CreatePipeline(name, specs), "pipelines", pipeline_id)
+
+    def record_configuration(self) -> None:
+        """The custom properties, defined before the first record fills them."""
+        for definition in PROPERTIES:
+            self.add(None, define_property, DefineProperty(definition, self.days_ago(CONFIGURED)), "properties")
 
     # --- companies and contacts -------------------------------------------------------
 
@@ -418,13 +476,17 @@ class _Planner:
             at = company.registered_at + (self.days_ago(LAST_CONTACT_BEFORE_NOW) - company.registered_at) * self.rng.random()
         at = at.replace(microsecond=0)
         status = self.weighted(STATUSES_AT_CUSTOMERS if company.customer else STATUSES_AT_PROSPECTS)
-        contact = _Contact(self.new_id(), company, self.weighted(SOURCES), status, at)
+        contact = _Contact(self.new_id(), company, self.weighted(SOURCES), status, at, first, last, email, decision_maker)
         self.contacts.append(contact)
+        properties: dict[str, Any] = {"language": pool.lower()}
+        if contact.source in INTEREST_SOURCES and self.more.random() < 0.6:
+            properties["interests"] = sorted(self.more.sample(INTERESTS, self.more.randint(1, 3)), key=INTERESTS.index)
         details = ContactDetails(
-            first, last, email, self.phone(company.country), title, company.id, city, contact.source, tags,
-            {"role": role, "language": pool.lower()},
+            first, last, email, self.phone(company.country), title, company.id, city, contact.source, tags, properties,
         )
-        command = RegisterContact(details, status, company.owner_id, at)
+        loyal = company.customer and decision_maker and status == CUSTOMER
+        lifecycle = LOYAL_STAGE if loyal else LIFECYCLE.get(status, POTENTIAL_STAGE)
+        command = RegisterContact(details, status, company.owner_id, at, lifecycle, (role,))
         self.add(at, register_contact, command, "contacts", contact.id)
 
     def unique_email(self, first: str, last: str, domain: str) -> str:
@@ -527,9 +589,13 @@ class _Planner:
         expected_close = (opened + sum(gaps, timedelta()) + timedelta(days=self.rng.uniform(30, 120))).date()
         amount, title = self.price(story.pipeline, company, expected_close.year)
         deal_id = self.new_id()
-        details = DealDetails(title, tuple(c.id for c in contacts), company.id, contacts[0].source, expected_close)
+        properties = {"licences": int(amount // LICENCE_PRICE)} if "CRM licences" in title else None
+        details = DealDetails(title, tuple(c.id for c in contacts), company.id, contacts[0].source, expected_close,
+                              properties)
         command = OpenDeal(details, self.pipelines[story.pipeline], story.opens_in, amount, company.currency, owner, opened)
         self.add(opened, open_deal, command, "deals", deal_id)
+        life = _DealLife(deal_id, story.pipeline, title, contacts, opened, story.opens_in, owner)
+        self.lives.append(life)
         at = opened
         for (what, argument), gap in zip(story.steps, gaps):
             at = (at + gap).replace(microsecond=0)
@@ -539,7 +605,8 @@ class _Planner:
                 self.add(at, win_deal, WinDeal(deal_id, at), "won")
                 self.status_changes += [(at, contact, CUSTOMER) for contact in contacts]
             elif what == "lose":
-                self.add(at, lose_deal, LoseDeal(deal_id, argument, at), "lost")
+                competitor = self.more.choice(COMPETITORS) if argument in COMPETITOR_REASONS else None
+                self.add(at, lose_deal, LoseDeal(deal_id, argument, at, competitor), "lost")
                 if story.pipeline == RENEWALS:
                     self.status_changes += [(at, contact, FORMER_CUSTOMER) for contact in contacts]
             elif what == "reopen":
@@ -550,6 +617,7 @@ class _Planner:
             elif what == "hand-over":
                 owner = self.rng.choice([r for r in self.team_reps(team) if r != owner])
                 self.add(at, change_deal, ChangeDeal(deal_id, owner_id=owner, owner_given=True, occurred_at=at))
+            life.steps.append((at, what, argument, owner))
 
     def deal_contacts(self, story: _Deal, opened: datetime) -> list[_Contact]:
         """One or two contacts of one company, registered before the deal opened.
@@ -583,7 +651,14 @@ class _Planner:
             if at > contact.registered_at and contact.status != status:
                 contact.status = status
                 at = at + timedelta(minutes=5)
-                self.add(at, change_contact, ChangeContact(contact.id, status=status, occurred_at=at))
+                command = ChangeContact(contact.id, status=status, occurred_at=at, lifecycle=LIFECYCLE[status])
+                self.add(at, change_contact, command)
+
+    def daily_life(self) -> None:
+        """The interactions around the records, and the reps' agendas (demo_activity.py)."""
+        from crm_es.demo_activity import DemoActivity  # it imports this module: imported when used
+
+        DemoActivity(self).plan()
 
 
 def _slug(text: str) -> str:
@@ -597,8 +672,10 @@ def plan_demo(seed: int = 7, now: datetime | None = None) -> DemoPlan:
     planner = _Planner(seed, now or datetime.now(timezone.utc))
     planner.people()
     planner.sales_pipelines()
+    planner.record_configuration()
     planner.all_companies()
     planner.all_deals()
+    planner.daily_life()
     set_up = [s for s in planner.steps if s.at is None]
     dated = [s for s in planner.steps if s.at is not None]
     return DemoPlan(set_up + sorted(dated, key=lambda s: s.at))  # a stable sort: ties keep plan order
@@ -630,11 +707,22 @@ def load_demo(services: Services, *, seed: int = 7, progress: Callable[[int], No
     summary = DemoSummary()
     for n, step in enumerate(plan.steps, 1):
         ctx = services.context(actor=ACTOR, correlation_id=f"demo:{seed}:{n}", new_id=_ids(step))
-        execute(step.handler, step.command, ctx)
-        summary.count(step.counts)
+        command = step.command
+        if isinstance(command, RecordBatch):  # sessions judged as the service judges them
+            command = replace(command, session_gap=services.settings.session_gap)
+        _all_accepted(n, execute(step.handler, command, ctx))
+        summary.count(step.counts, step.amount)
         if progress:
             progress(1)
     return summary
+
+
+def _all_accepted(n: int, answer: Any) -> None:
+    """A batch answers item by item: a refused item is a mistake in the plan."""
+    if isinstance(answer, list):
+        refused = [r for r in answer if isinstance(r, ItemResult) and r.status != "accepted"]
+        if refused:
+            raise RuntimeError(f"demo step {n}: {len(refused)} batch item(s) refused, first {refused[0]}")
 
 
 def _ids(step: Step) -> Callable[[], UUID]:
