@@ -381,7 +381,7 @@ def test_a_batch_that_fails_midway_leaves_neither_rows_nor_position(
     crm.open("B", "Lead", "20")
 
     topic = get_topic(Deal.StageChanged)
-    handlers = HANDLERS[topic]  # the deals table's, and the timeline's
+    handlers = HANDLERS[topic]
     calls: list[int] = []
 
     def fails_on_the_second_move(e: EventRow) -> Iterable[Op]:

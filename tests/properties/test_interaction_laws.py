@@ -7,7 +7,8 @@ contact forgotten. Then:
 (a) each contact's counters on the read side equal the counts computed from its events
     in the store;
 (b) each record's timeline, page after page, equals the store's events for that record,
-    in order (type, business time, recorded time, actor);
+    in order (type, business time, recorded time, actor) — filtered by random types and
+    periods too;
 (c) the read side rebuilt from the events equals the one kept live.
 """
 
@@ -39,8 +40,7 @@ from crm_es.commands import pipelines as pipeline_commands
 from crm_es.commands import records as record_commands
 from crm_es.projections.read_side import ReadSide
 from crm_es.projections.runner import Projector
-from crm_es.projections.timeline import type_name
-from crm_es.queries.timeline import timeline
+from crm_es.queries.timeline import TYPES, Period, timeline, type_name
 
 FIELDS: dict[str, dict[str, Any]] = {
     "call": {"direction": "outbound", "duration_seconds": 60, "outcome": "connected", "notes": "about the renewal"},
@@ -155,21 +155,27 @@ def counts_from_events(events: list[Any]) -> dict[str, Any]:
     return counts
 
 
-def whole_timeline(cur: Any, store: Any, record_id: UUID) -> list[tuple[Any, ...]]:
+def whole_timeline(store: Any, record_id: UUID, types: set[str] | None = None, period: Period = Period()) -> list[tuple[Any, ...]]:
     rows, cursor = [], None
     while True:
-        page = timeline(cur, record_id, store.open_states, limit=4, cursor=cursor)
+        page = timeline(store, record_id, types=types, period=period, limit=4, cursor=cursor)
         rows += [(i["type"], i["occurred_at"], i["recorded_at"], i["actor"]) for i in page.items]
         if not (cursor := page.next_cursor):
             return rows
 
 
-def as_stored(events: list[Any]) -> list[tuple[Any, ...]]:
-    return [
+def as_stored(events: list[Any], types: set[str] | None = None, period: Period = Period()) -> list[tuple[Any, ...]]:
+    shown = [
         (e.kind if isinstance(e, Deal.InteractionRecorded) else type_name(type(e)), e.occurred_at.isoformat(),
          e.timestamp.isoformat(), e.actor)
         for e in events
     ]
+    return [s for s in shown if (not types or s[0] in types) and period.holds(datetime.fromisoformat(s[1]))]
+
+
+# A filter of the timeline: some types, and a period in minutes before the clock's time.
+filters = st.tuples(st.sets(st.sampled_from(TYPES), max_size=4), st.none() | st.integers(0, 900),
+                    st.none() | st.integers(0, 900))
 
 
 def test_interaction_laws_hold(services: Services, clock: FrozenClock, tmp_path: Path) -> None:
@@ -177,10 +183,14 @@ def test_interaction_laws_hold(services: Services, clock: FrozenClock, tmp_path:
     rebuilds = itertools.count()
 
     @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(steps)
-    def laws_hold(plan: list[tuple[Any, ...]]) -> None:
+    @given(steps, filters)
+    def laws_hold(plan: list[tuple[Any, ...]], timeline_filter: tuple[set[str], int | None, int | None]) -> None:
         for step in plan:
             world.run(step)
+        types, since, until = timeline_filter
+        now = clock.now()
+        period = Period(None if since is None else now - timedelta(minutes=since),
+                        None if until is None else now - timedelta(minutes=until))
         services.projector.catch_up()
         store = services.store
         with services.read_side.cursor() as cur:
@@ -190,8 +200,11 @@ def test_interaction_laws_hold(services: Services, clock: FrozenClock, tmp_path:
                 row = cur.execute(f"SELECT {columns} FROM contacts WHERE id = ?", [str(contact_id)]).fetchone()
                 shown = dict(zip(counts_from_events(events), row, strict=True))
                 assert shown == counts_from_events(events), contact_id  # (a)
-                assert whole_timeline(cur, store, contact_id) == as_stored(events)  # (b)
-            assert whole_timeline(cur, store, world.deal) == as_stored(store.events(world.deal))
+                assert whole_timeline(store, contact_id) == as_stored(events)  # (b)
+                assert whole_timeline(store, contact_id, types, period) == as_stored(events, types, period)
+            deal_events = store.events(world.deal)
+            assert whole_timeline(store, world.deal) == as_stored(deal_events)
+            assert whole_timeline(store, world.deal, types, period) == as_stored(deal_events, types, period)
         rebuilt = ReadSide(tmp_path / f"rebuilt-{next(rebuilds)}.duckdb")
         try:
             Projector(store, rebuilt, batch_size=7).catch_up()

@@ -148,10 +148,10 @@ class Contact(Aggregate):
         if isinstance(event, Contact.Registered):
             return Contact(event.originator_id, event.originator_version, _details(event), event.status, event.owner_id)
         assert state is not None
-        if isinstance(event, Interaction):  # the most frequent events (tracking): one copy each
+        if isinstance(event, Interaction):  # the most frequent events (tracking): one quick copy each
             if isinstance(event, PageVisited) and (state.last_visit_at is None or event.occurred_at > state.last_visit_at):
-                return replace(state, version=event.originator_version, last_visit_at=event.occurred_at)
-            return replace(state, version=event.originator_version)
+                return state.moved_on(version=event.originator_version, last_visit_at=event.occurred_at)
+            return state.moved_on(version=event.originator_version)
         state = replace(state, version=event.originator_version)
         match event:
             case Contact.EmailInvalidated():

@@ -20,12 +20,14 @@ One module used by the recorders (write time), the verifier and the export check
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
 GENESIS = bytes(32)  # the "previous hash" of the first event, and of every version 1
 _TAG = b"crm-es/event/v1"  # another layout later gets another tag, never the same hash
+_LENGTH = struct.Struct(">Q").pack  # each part's length, 8 bytes big-endian
 
 
 def canonical_id(originator_id: UUID | str) -> str:
@@ -34,9 +36,13 @@ def canonical_id(originator_id: UUID | str) -> str:
 
 
 def event_hash(prev_hash: bytes, record_prev_hash: bytes, originator_id: str, version: int, topic: str, state: bytes) -> bytes:
-    parts = (prev_hash, record_prev_hash, originator_id.encode(), str(version).encode(), topic.encode(), state)
-    # One buffer, one update: the same bytes as updating part by part, in fewer calls.
-    return hashlib.sha256(b"".join([_TAG, *(len(part).to_bytes(8, "big") + part for part in parts)])).digest()
+    oid, ver, top = originator_id.encode(), str(version).encode(), topic.encode()
+    # One buffer, one update: the same bytes as updating part by part, in fewer calls (a
+    # tracking batch hashes 10,000 events).
+    return hashlib.sha256(b"".join((
+        _TAG, _LENGTH(len(prev_hash)), prev_hash, _LENGTH(len(record_prev_hash)), record_prev_hash,
+        _LENGTH(len(oid)), oid, _LENGTH(len(ver)), ver, _LENGTH(len(top)), top, _LENGTH(len(state)), state,
+    ))).digest()
 
 
 @dataclass(frozen=True, slots=True)

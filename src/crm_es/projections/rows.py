@@ -16,15 +16,13 @@ from eventsourcing.utils import get_topic
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
-    """A stored event as projections see it: its fields (upcast, personal fields opened),
-    its place in the log, and the bytes as stored (sealed), for tables that keep them."""
+    """A stored event as projections see it: the JSON as stored, plus its place in the log."""
 
     position: int
     id: str
     version: int
     topic: str
     data: dict[str, Any]
-    stored: bytes = b""
 
     @property
     def occurred_at(self) -> str:

@@ -27,13 +27,13 @@ import orjson
 import pyarrow as pa
 
 from crm_es.projections import (  # noqa: F401  (they register their handlers)
-    deals, erasure, interactions, people, pipelines, records, setup, tasks, timeline,
+    deals, erasure, interactions, news, people, pipelines, records, setup, tasks,
 )
 from crm_es.projections.read_side import READ_SIDE, ReadSide
 from crm_es.projections.rows import HANDLERS, Count, Delete, EventRow, Insert, Op, Patch, PatchWhere
 from crm_es.projections.schema import TABLES_BY_NAME, Table
 from crm_es.store import EventStore, RawEvent, personal
-from crm_es.store.codec import event_class
+from crm_es.store.codec import event_class, upcast
 
 SOURCE = "batch_rows"  # what a batch's Arrow data is registered as in DuckDB
 MASK = "crm_set_mask"  # in a patch's rows: the bits of the columns that row sets
@@ -100,7 +100,7 @@ class Batch:
             reshape = reshaper_of(raw.topic)
             if reshape is not None:
                 data = reshape(data, raw.originator_id, keys)
-            event = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, data, raw.state)
+            event = EventRow(raw.position, raw.originator_id, raw.version, raw.topic, data)
             for handler in handlers:
                 for op in handler(event):
                     kind = type(op)
@@ -237,12 +237,19 @@ def _count_into(row: dict[str, Any], op: Count) -> None:
 def reshaper(cls: type) -> Callable[[dict[str, Any], str, Mapping[str, bytes]], dict[str, Any]] | None:
     """For an event class stored in an older shape or with personal fields: what turns
     its stored JSON into what projections read (upcast, personal fields opened)."""
-    if getattr(cls, "class_version", 1) == 1 and not personal.personal_fields(cls):
-        return None
-    return partial(personal.readable, cls)
+    if personal.personal_fields(cls):
+        return partial(personal.readable, cls)
+    if getattr(cls, "class_version", 1) > 1:
+        return partial(_upcast_only, cls)
+    return None
+
+
+def _upcast_only(cls: type, data: dict[str, Any], _originator_id: str, _keys: Mapping[str, bytes]) -> dict[str, Any]:
+    return upcast(cls, data)
 
 
 RESHAPERS = {topic: r for topic in HANDLERS if (r := reshaper(event_class(topic))) is not None}
+SEALED = frozenset(topic for topic in HANDLERS if personal.personal_fields(event_class(topic)))  # they need keys
 
 
 def plan(events: list[RawEvent], keys: Mapping[str, bytes]) -> list[Step]:
@@ -283,7 +290,7 @@ class Projector:
     def _keys(self, events: list[RawEvent]) -> dict[str, bytes]:
         """The keys for the personal fields of the events a projection reads (those of a
         forgotten person are gone: their fields project as null)."""
-        return self.store.keys_for([e for e in events if e.topic in RESHAPERS])
+        return self.store.keys_for([e for e in events if e.topic in SEALED])
 
     def _write(self, steps: list[Step], position: int) -> None:
         """One transaction: the batch's statements, then its position.

@@ -127,15 +127,11 @@ TABLES = [
           "notes of calls and meetings; with `subject`, `visitor_id` and `session_id` it is the contact's personal "
           "data, null once the contact is forgotten.",
           personal=("subject", "visitor_id", "session_id", "text"), subject="contact_id"),
-    Table("timeline", None,
-          [("position", "BIGINT"), ("record_id", "UUID"), ("record_type", "VARCHAR"), ("version", "INTEGER"),
-           ("type", "VARCHAR"), ("topic", "VARCHAR"), ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"),
-           ("actor", "VARCHAR"), ("data", "VARCHAR"), ("contact_id", "UUID"), ("contact_version", "INTEGER")],
-          "Every event on a contact or a deal (`record_type`), one row each: the customer card's history. `type` is an "
-          "interaction's type or what happened (contact_registered, deal_stage_changed …); `data` the event as stored "
-          "(JSON text), its personal fields sealed with the person's key (`{\"$sealed\": …}`): the API opens them, and "
-          "once the person is forgotten nobody can. `contact_id` is the contact the event is about; on a deal, an "
-          "interaction points at the contact's event that holds its fields (`contact_version`)."),
+    Table("news", None,
+          [("position", "BIGINT"), ("type", "VARCHAR"), ("record_type", "VARCHAR"), ("record_id", "UUID")],
+          "What the news feed shows besides deal moves (in `deal_stage_changes`): `type` contact_registered, "
+          "deal_won, deal_lost or meeting_missed, on a contact or a deal (`record_type`); `position` is where the "
+          "event is in the log (`events_json` in the event store's database holds what it says)."),
     Table("tasks", "id",
           [("id", "UUID"), ("type", "VARCHAR"), ("title", "VARCHAR"), ("due_at", "TIMESTAMPTZ"),
            ("duration_minutes", "INTEGER"), ("owner_id", "UUID"), ("contact_id", "UUID"), ("deal_id", "UUID"),

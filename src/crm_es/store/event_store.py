@@ -61,7 +61,7 @@ class RawEvent:
     state: bytes
 
 
-CLAIMS_CHUNK = 500  # values per query on SQLite (it allows 32,766 parameters; plans stay small)
+CLAIMS_CHUNK = 500  # values (claims, positions) per query on SQLite (it allows 32,766 parameters; plans stay small)
 SQLITE_PAIRS = 10_000  # (id, version) pairs per query: 2 parameters each, under SQLite's 32,766
 CACHE_KEPT = 100_000  # entries in each of the store's small caches before it starts over
 
@@ -257,11 +257,15 @@ class EventStore:
         self._record_tails.update(tails)
 
     def _known_tails(self, events: Sequence[Event]) -> dict[str, tuple[int, bytes]]:
-        known = {}
-        for event in events:
-            tail = self._record_tails.get(str(event.originator_id))
-            if tail is not None and tail[0] == event.originator_version - 1:
-                known.setdefault(str(event.originator_id), tail)
+        known: dict[str, tuple[int, bytes]] = {}
+        first_versions: dict[UUID, int] = {}
+        for event in events:  # each record's first event in this save follows its tail
+            first_versions.setdefault(event.originator_id, event.originator_version)
+        for originator_id, version in first_versions.items():
+            key = str(originator_id)
+            tail = self._record_tails.get(key)
+            if tail is not None and tail[0] == version - 1:
+                known[key] = tail
         return known
 
     def save(
@@ -388,6 +392,57 @@ class EventStore:
             cls = event_class(row.topic)
             opened.append(personal.readable(cls, orjson.loads(row.state), row.originator_id, keys))
         return opened
+
+    def record_events(self, record_id: UUID, after_version: int, limit: int,
+                      topics: Collection[str] | None = None) -> list[RawEvent]:
+        """One record's stored events after a version, in version order, with their
+        positions; only those of these topics when given (a timeline's page)."""
+        if self.is_postgres:
+            datastore = self.recorder.datastore
+            only = SQL("AND topic = ANY(%s) ") if topics is not None else SQL("")
+            statement = SQL(
+                "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{} "
+                "WHERE originator_id = %s AND originator_version > %s {}ORDER BY originator_version LIMIT %s"
+            ).format(Identifier(datastore.schema), Identifier(self.recorder.events_table_name), only)
+            params = (record_id, after_version, *([sorted(topics)] if topics is not None else []), limit)
+            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(statement, params)
+                return [RawEvent(r[0], r[1], r[2], r[3], bytes(r[4])) for r in curs.fetchall()]
+        only = f"AND topic IN ({', '.join('?' * len(topics))}) " if topics is not None else ""
+        with self.recorder.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT rowid, originator_version, topic, state FROM {self.recorder.events_table_name} "
+                f"WHERE originator_id = ? AND originator_version > ? {only}ORDER BY originator_version LIMIT ?",
+                (record_id.hex, after_version, *sorted(topics or ()), limit),
+            )
+            return [RawEvent(r[0], str(record_id), r[1], r[2], r[3]) for r in c.fetchall()]
+
+    def states_at(self, positions: Collection[int]) -> dict[int, dict[str, Any]]:
+        """The stored events at these log positions, as ``open_states`` gives them: what the
+        news feed shows of each (the read side keeps where they are, the store what they say)."""
+        wanted = sorted(set(positions))
+        if not wanted:
+            return {}
+        if self.is_postgres:
+            datastore = self.recorder.datastore
+            statement = SQL(
+                "SELECT notification_id, originator_id::text, originator_version, topic, state "
+                "FROM {}.{} WHERE notification_id = ANY(%s)"
+            ).format(Identifier(datastore.schema), Identifier(self.recorder.events_table_name))
+            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+                curs.execute(statement, (wanted,), prepare=True)
+                rows = [RawEvent(r[0], r[1], r[2], r[3], bytes(r[4])) for r in curs.fetchall()]
+        else:
+            rows = []
+            with self.recorder.datastore.transaction(commit=False) as c:
+                for start in range(0, len(wanted), CLAIMS_CHUNK):
+                    chunk = wanted[start:start + CLAIMS_CHUNK]
+                    c.execute(
+                        f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                        f"{self.recorder.events_table_name} WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk,
+                    )
+                    rows += [RawEvent(r[0], str(UUID(r[1])), r[2], r[3], r[4]) for r in c.fetchall()]
+        return {row.position: state for row, state in zip(rows, self.open_states(rows), strict=True)}
 
     def keys_for(self, rows: Sequence[RawEvent]) -> dict[str, bytes]:
         """The keys that open these stored events' personal fields (one query)."""
