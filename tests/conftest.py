@@ -110,10 +110,14 @@ def run(settings: Settings):
     return invoke
 
 
-# Figures a test wants shown after the run (e.g. how many requests Schemathesis sent).
-SUMMARY_LINES: list[str] = []
+# Figures a test wants shown after the run (how many requests Schemathesis sent): a test
+# records them with record_property(SUMMARY, line); they travel with its report, so they
+# reach the summary from pytest-xdist's workers too.
+SUMMARY = "summary"
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    for line in SUMMARY_LINES:
-        terminalreporter.write_line(line)
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, line in getattr(report, "user_properties", []):
+            if name == SUMMARY:
+                terminalreporter.write_line(line)

@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from conftest import SUMMARY_LINES
+from conftest import SUMMARY
 from crm_es.api.app import create_app
 
 EXAMPLES_PER_OPERATION = 15  # a bounded run: about 28 operations × 2 modes × this
 
 
-def test_generated_requests_never_break_the_contract(services, backend):
+def test_generated_requests_never_break_the_contract(services, backend, record_property):
     from dataclasses import replace
 
     services.settings = replace(services.settings, read_wait_seconds=0.05)
@@ -50,6 +50,6 @@ def test_generated_requests_never_break_the_contract(services, backend):
             except Unsatisfiable:
                 assert mode is GenerationMode.NEGATIVE  # nothing invalid to send (GET /health)
 
-    SUMMARY_LINES.append(f"schemathesis ({backend}): {sent} generated requests, {len(failures)} contract breaks")
+    record_property(SUMMARY, f"schemathesis ({backend}): {sent} generated requests, {len(failures)} contract breaks")
     assert sent > 500
     assert failures == []

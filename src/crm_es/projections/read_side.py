@@ -3,6 +3,8 @@ file): the projector writes through one cursor, queries read through their own."
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from pathlib import Path
 
 import duckdb
@@ -10,6 +12,10 @@ import duckdb
 from crm_es.projections.schema import POSITIONS_DDL, TABLES
 
 READ_SIDE = "read_side"  # the projector's name in projection_positions
+# What the tables look like: a read side made by another version of the code is rebuilt.
+SCHEMA = hashlib.sha256("\n".join([*(table.ddl() for table in TABLES), POSITIONS_DDL]).encode()).hexdigest()[:16]
+
+log = logging.getLogger("crm_es")
 
 
 class ReadSide:
@@ -17,7 +23,28 @@ class ReadSide:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = duckdb.connect(str(self.path))
-        self.create_tables()
+        if self.schema() not in (None, SCHEMA):
+            # Tables of another shape (a column added since): it is a cache of the events,
+            # so it starts over in a new file and the projector rebuilds it from position 0.
+            log.warning("the read side %s was made for other tables; rebuilding it from the events", self.path)
+            self.recreate()
+        else:
+            self.create_tables()
+
+    def schema(self) -> str | None:
+        """The tables' fingerprint this file was made with; None for a new file (or one
+        made before fingerprints, which holds no position table either way)."""
+        with self.db.cursor() as c:
+            found = c.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'read_side_schema'"
+            ).fetchone()
+            if not found or not found[0]:
+                made = c.execute(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'projection_positions'"
+                ).fetchone()
+                return "unknown" if made and made[0] else None
+            row = c.execute("SELECT fingerprint FROM read_side_schema").fetchone()
+            return row[0] if row else "unknown"
 
     def create_tables(self) -> None:
         with self.db.cursor() as c:
@@ -26,6 +53,9 @@ class ReadSide:
                 c.execute(table.ddl())
             c.execute(POSITIONS_DDL)
             c.execute("INSERT INTO projection_positions VALUES (?, 0) ON CONFLICT DO NOTHING", [READ_SIDE])
+            c.execute("CREATE TABLE IF NOT EXISTS read_side_schema (fingerprint VARCHAR NOT NULL)")
+            c.execute("DELETE FROM read_side_schema")
+            c.execute("INSERT INTO read_side_schema VALUES (?)", [SCHEMA])
             c.execute("COMMIT")
 
     def recreate(self) -> None:
@@ -44,6 +74,7 @@ class ReadSide:
             for table in TABLES:
                 c.execute(f"DROP TABLE IF EXISTS {table.name}")
             c.execute("DROP TABLE IF EXISTS projection_positions")
+            c.execute("DROP TABLE IF EXISTS read_side_schema")
             c.execute("COMMIT")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
