@@ -100,8 +100,10 @@ class CommandContext:
     def default_owner(self) -> UUID | None:
         return self.ownership.default_owner
 
-    def meta(self, occurred_at: datetime | None = None) -> Meta:
-        now = self.clock.now()
+    def meta(self, occurred_at: datetime | None = None, now: datetime | None = None) -> Meta:
+        """Who, when and why for the events of a decision. ``now``: the time a batch is
+        recorded at, read once for all its items (default: the clock, now)."""
+        now = now or self.clock.now()
         if occurred_at is not None and occurred_at > now + CLOCK_DRIFT:
             raise InvalidInput("occurred_at", "occurred_at is in the future: a fact is recorded once it has happened")
         return Meta(

@@ -57,7 +57,7 @@ class RecordBatch:
     session_gap: timedelta = DEFAULT_SESSION_GAP
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemResult:
     index: int
     status: str  # accepted | duplicate | error
@@ -182,13 +182,14 @@ def _record_batch_once(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult
         {i.spec.rep_id for i in items if i.spec.rep_id is not None},
     )
     results, events, claims = [], [], []
+    now = ctx.clock.now()  # one batch, one transaction: recorded at one time
     for item in items:
         contact_id = contact_of[item.index]
         if item.event_id is not None and item.event_id in already_sent:
             results.append(ItemResult(item.index, "duplicate", already_sent[item.event_id]))
             continue
         try:
-            decided = _decide_item(ctx, item, contact_id, records, cmd.session_gap)
+            decided = _decide_item(ctx, item, contact_id, records, cmd.session_gap, now)
         except DomainError as error:
             results.append(item_error(item.index, error))
             continue
@@ -209,7 +210,7 @@ def _record_batch_once(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult
 
 
 def _decide_item(ctx: CommandContext, item: BatchItem, contact_id: UUID | None, records: _Records,
-                 gap: timedelta) -> list[Event]:
+                 gap: timedelta, now: datetime) -> list[Event]:
     if contact_id is None:
         raise NotFound("contact", item.email or "", "email")
     contact = records.contacts.get(contact_id)
@@ -223,7 +224,7 @@ def _decide_item(ctx: CommandContext, item: BatchItem, contact_id: UUID | None, 
         deal = records.deals.get(spec.deal_id)
         if deal is None:
             raise NotFound("deal", spec.deal_id, "deal_id")
-    decided = _decide(ctx, contact, deal, spec, ctx.meta(item.occurred_at), gap)
+    decided = _decide(ctx, contact, deal, spec, ctx.meta(item.occurred_at, now), gap)
     # Later items see this one (a session, a bounce, the next version).
     for event in decided:
         if isinstance(event, Deal.InteractionRecorded):

@@ -32,7 +32,7 @@ class StoreUnavailable(Exception):
     """The event store could not be reached (answers 503)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claim:
     """A value only one record may hold at a time (scope 'contact-email', say)."""
 
