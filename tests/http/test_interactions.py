@@ -257,3 +257,15 @@ def test_a_full_batch_fits_in_one_request(client: TestClient, services: Services
     assert answer["accepted"] == 10_000
     assert read(client, f"/contacts/{person['id']}", services.store.max_position())["page_visits"] == 10_000
     assert_problem(client.post("/contacts", json={"first_name": "x" * 1_100_000}), 413, "body-too-large")
+
+
+def test_a_contact_forgotten_while_a_batch_is_decided_fails_only_its_items(client: TestClient, services: Services,
+                                                                         clock: FrozenClock) -> None:
+    jean, anne = contact(client), contact(client, "anne@example.com")
+    # The key goes first when a person is forgotten; the event follows: a batch may fall between.
+    services.store.keys.forget(jean["id"], clock.now())
+    items = [{"type": "note", "contact_id": jean["id"], "text": "about Jean"},
+             {"type": "note", "contact_id": anne["id"], "text": "about Anne"}]
+    answer = ok(client.post("/interactions:batch", json={"items": items}), 200)
+    assert [r["status"] for r in answer["results"]] == ["error", "accepted"]
+    assert answer["results"][0]["error"]["rule"] == "contact-forgotten"

@@ -20,12 +20,12 @@ from uuid import UUID
 from crm_es.aggregates import Contact, Deal, Rep
 from crm_es.aggregates import contact as contacts
 from crm_es.aggregates import deal as deals
-from crm_es.aggregates.base import DomainError, Event, Meta, NotFound
+from crm_es.aggregates.base import DomainError, Event, Meta, NotFound, RuleViolated
 from crm_es.aggregates.interactions import DEFAULT_SESSION_GAP, InteractionSpec
 from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult, NotYours, TooMuchContention
 from crm_es.commands.records import EMAIL_SCOPE
 from crm_es.store import Claim, IdempotencyRecord
-from crm_es.store.event_store import IntegrityError
+from crm_es.store.event_store import IntegrityError, SubjectForgotten
 
 EVENT_ID_SCOPE = "interaction-event"  # the claims that make a sender's event_id count once
 
@@ -126,12 +126,15 @@ def record_batch(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult]:
     first = _first_answer(ctx)
     if first is not None:
         return first
+    forgotten: set[str] = set()  # contacts forgotten while the batch was decided
     with cycle_collector_paused():
         for _ in range(ATTEMPTS):
             try:
-                return _record_batch_once(cmd, ctx)
+                return _record_batch_once(cmd, ctx, forgotten)
             except IntegrityError:
                 continue
+            except SubjectForgotten as error:  # their items become errors; the others are saved
+                forgotten.add(error.subject)
     raise TooMuchContention("the records kept changing while this batch was decided; send it again")
 
 
@@ -166,7 +169,7 @@ def _load(ctx: CommandContext, contact_ids: set[UUID], deal_ids: set[UUID], rep_
     )
 
 
-def _record_batch_once(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult]:
+def _record_batch_once(cmd: RecordBatch, ctx: CommandContext, forgotten: set[str]) -> list[ItemResult]:
     items = cmd.items if ctx.default_owner is None else [replace(i, spec=_with_rep(i.spec, ctx)) for i in cmd.items]
     by_email = ctx.store.claim_owners(EMAIL_SCOPE, {_email_key(i.email) for i in items if i.email is not None})
     contact_of = {
@@ -189,6 +192,8 @@ def _record_batch_once(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult
             results.append(ItemResult(item.index, "duplicate", already_sent[item.event_id]))
             continue
         try:
+            if str(contact_id) in forgotten:
+                raise RuleViolated("contact-forgotten", f"contact {contact_id} has been forgotten: it can no longer be changed")
             decided = _decide_item(ctx, item, contact_id, records, cmd.session_gap, now)
         except DomainError as error:
             results.append(item_error(item.index, error))
