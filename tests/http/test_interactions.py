@@ -102,6 +102,16 @@ def test_the_customer_card_counts_the_interactions(client: TestClient, clock: Fr
     assert card["version"] == 6
 
 
+def test_the_customer_card_counts_the_open_deals_the_contact_is_in(client: TestClient) -> None:
+    person = contact(client)
+    pipeline_id = pipeline(client)["id"]
+    deal(client, pipeline_id, contact_ids=[person["id"]])
+    lost = deal(client, pipeline_id, contact_ids=[person["id"]])
+    deal(client, pipeline_id)  # not theirs
+    last = ok(client.post(f"/deals/{lost['id']}/lost", json={"reason": "budget"}), 200)
+    assert read(client, f"/contacts/{person['id']}", last["position"])["open_deals"] == 1
+
+
 def test_a_return_visit_after_the_gap_starts_a_new_session(client: TestClient, clock: FrozenClock) -> None:
     person = contact(client)
     for minutes_later in (0, 10, 25, 70, 75):

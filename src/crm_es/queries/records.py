@@ -29,7 +29,15 @@ def list_contacts(
 
 
 def get_contact(cur: duckdb.DuckDBPyConnection, contact_id: UUID) -> dict[str, Any] | None:
-    return with_next_step(cur, one(cur, "contacts", "id", contact_id, ("properties",)), "contact_id")
+    """The customer card: the contact, its counters, its open deals and its next step."""
+    contact = with_next_step(cur, one(cur, "contacts", "id", contact_id, ("properties",)), "contact_id")
+    if contact is not None:
+        row = cur.execute(
+            "SELECT count(*) FROM deals WHERE status = 'open' AND list_contains(contact_ids, CAST(? AS UUID))",
+            [str(contact_id)],
+        ).fetchone()
+        contact["open_deals"] = row[0] if row else 0
+    return contact
 
 
 def list_companies(
