@@ -232,7 +232,13 @@ def forget(contact: Contact, reason: str | None, meta: Meta) -> list[Event]:
 
 def _require_remembered(contact: Contact) -> None:
     if contact.forgotten:
-        raise RuleViolated("contact-forgotten", f"contact {contact.id} has been forgotten: it can no longer be changed")
+        raise forgotten_refusal(contact.id)
+
+
+def forgotten_refusal(contact_id: UUID) -> RuleViolated:
+    """The answer to a change of a forgotten contact (also when the store finds out first:
+    their key gone while a batch was being decided)."""
+    return RuleViolated("contact-forgotten", f"contact {contact_id} has been forgotten: it can no longer be changed")
 
 
 def record_interaction(contact: Contact, spec: InteractionSpec, meta: Meta, session_gap: timedelta) -> list[Event]:

@@ -20,7 +20,7 @@ from uuid import UUID
 from crm_es.aggregates import Contact, Deal, Rep
 from crm_es.aggregates import contact as contacts
 from crm_es.aggregates import deal as deals
-from crm_es.aggregates.base import DomainError, Event, Meta, NotFound, RuleViolated
+from crm_es.aggregates.base import DomainError, Event, Meta, NotFound
 from crm_es.aggregates.interactions import DEFAULT_SESSION_GAP, InteractionSpec
 from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult, NotYours, TooMuchContention
 from crm_es.commands.records import EMAIL_SCOPE
@@ -193,7 +193,7 @@ def _record_batch_once(cmd: RecordBatch, ctx: CommandContext, forgotten: set[str
             continue
         try:
             if str(contact_id) in forgotten:
-                raise RuleViolated("contact-forgotten", f"contact {contact_id} has been forgotten: it can no longer be changed")
+                raise contacts.forgotten_refusal(contact_id)
             decided = _decide_item(ctx, item, contact_id, records, cmd.session_gap, now)
         except DomainError as error:
             results.append(item_error(item.index, error))

@@ -89,13 +89,17 @@ class Period:
         return (self.start is None or when >= self.start) and (self.end is None or when < self.end)
 
 
-def _item(row: RawEvent, state: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
+def _item(position: int, kind: str, state: dict[str, Any]) -> dict[str, Any]:
     return {
-        "position": row.position, "type": kind or type_name(event_class(row.topic)),
+        "position": position, "type": kind,
         # The times as recorded in the event (with the offset the client gave), and who.
         "occurred_at": state["occurred_at"], "recorded_at": state["timestamp"], "actor": state["actor"],
-        "data": {k: v for k, v in state.items() if k not in ENVELOPE},
+        "data": _fields(state),
     }
+
+
+def _fields(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k not in ENVELOPE}
 
 
 def timeline(
@@ -113,11 +117,12 @@ def timeline(
         rows = store.record_events(record_id, after, PAGE_READ, topics)
         for row, state in zip(rows, store.open_states(rows), strict=True):
             after = row.version
-            item = _mirrored(store, row, state) if row.topic == MIRROR else _item(row, state)
-            if (not types or item["type"] in types) and period.holds(datetime.fromisoformat(item["occurred_at"])):
-                found.append((row.version, item))
-                if len(found) > limit:
-                    break
+            kind = state["kind"] if row.topic == MIRROR else type_name(event_class(row.topic))
+            if (types and kind not in types) or not period.holds(datetime.fromisoformat(state["occurred_at"])):
+                continue  # decided before a mirrored interaction's fields are read
+            found.append((row.version, _mirrored(store, row, state) if row.topic == MIRROR else _item(row.position, kind, state)))
+            if len(found) > limit:
+                break
         if len(rows) < PAGE_READ:
             break
     more = len(found) > limit
@@ -130,8 +135,8 @@ def _mirrored(store: EventStore, row: RawEvent, state: dict[str, Any]) -> dict[s
     contact_id = UUID(state["contact_id"])
     [event] = store.record_events(contact_id, state["contact_version"] - 1, 1)
     [contact_state] = store.open_states([event])
-    item = _item(row, state, state["kind"])
-    item["data"] = {**_item(event, contact_state)["data"], "contact_id": str(contact_id)}
+    item = _item(row.position, state["kind"], state)
+    item["data"] = {**_fields(contact_state), "contact_id": str(contact_id)}
     return item
 
 
@@ -167,7 +172,7 @@ def feed(cur: duckdb.DuckDBPyConnection, store: EventStore, *, limit: int = 50, 
     items = []
     for r in rows:
         state = states[r["position"]]
-        item = _item(RawEvent(r["position"], r["record_id"], 0, "", b""), state, r["type"])
+        item = _item(r["position"], r["type"], state)
         title = r["deal_title"] if r["record_type"] == "deal" else " ".join(filter(None, (r["first_name"], r["last_name"])))
         items.append(item | {"record_type": r["record_type"], "record_id": r["record_id"], "owner_id": r["owner_id"],
                              "title": title or None})
