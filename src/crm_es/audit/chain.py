@@ -23,6 +23,8 @@ import hashlib
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 from uuid import UUID
 
 GENESIS = bytes(32)  # the "previous hash" of the first event, and of every version 1
@@ -30,9 +32,16 @@ _TAG = b"crm-es/event/v1"  # another layout later gets another tag, never the sa
 _LENGTH = struct.Struct(">Q").pack  # each part's length, 8 bytes big-endian
 
 
+@lru_cache(maxsize=1 << 16)
+def uuid_text(value: UUID) -> str:
+    """``str(value)``, remembered: a UUID's text is built in Python, and a tracking batch
+    asks for the same few thousand several times an event (hash, key, claims)."""
+    return str(value)
+
+
 def canonical_id(originator_id: UUID | str) -> str:
     """The form that is hashed, whichever way a backend stores the id (SQLite: 32 hex)."""
-    return str(originator_id if isinstance(originator_id, UUID) else UUID(originator_id))
+    return uuid_text(originator_id if isinstance(originator_id, UUID) else UUID(originator_id))
 
 
 def event_hash(prev_hash: bytes, record_prev_hash: bytes, originator_id: str, version: int, topic: str, state: bytes) -> bytes:
@@ -45,8 +54,7 @@ def event_hash(prev_hash: bytes, record_prev_hash: bytes, originator_id: str, ve
     ))).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):
     prev_hash: bytes
     hash: bytes
 

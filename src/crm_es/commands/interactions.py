@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from crm_es.aggregates import Contact, Deal, Rep
@@ -57,8 +57,7 @@ class RecordBatch:
     session_gap: timedelta = DEFAULT_SESSION_GAP
 
 
-@dataclass(frozen=True, slots=True)
-class ItemResult:
+class ItemResult(NamedTuple):  # a tuple: one per item of a batch
     index: int
     status: str  # accepted | duplicate | error
     id: UUID | None = None  # the contact
@@ -171,9 +170,10 @@ def _load(ctx: CommandContext, contact_ids: set[UUID], deal_ids: set[UUID], rep_
 
 def _record_batch_once(cmd: RecordBatch, ctx: CommandContext, forgotten: set[str]) -> list[ItemResult]:
     items = cmd.items if ctx.default_owner is None else [replace(i, spec=_with_rep(i.spec, ctx)) for i in cmd.items]
-    by_email = ctx.store.claim_owners(EMAIL_SCOPE, {_email_key(i.email) for i in items if i.email is not None})
+    owners = ctx.store.claim_owners(EMAIL_SCOPE, {_email_key(i.email) for i in items if i.email is not None})
+    by_email = {key: UUID(owner) for key, owner in owners.items()}  # parsed once, not once an item
     contact_of = {
-        item.index: item.contact_id or (UUID(by_email[key]) if (key := _email_key(item.email)) in by_email else None)
+        item.index: item.contact_id or by_email.get(_email_key(item.email))
         for item in items
     }
     sent = ctx.store.claim_owners(EVENT_ID_SCOPE, {i.event_id for i in items if i.event_id is not None})
@@ -192,7 +192,7 @@ def _record_batch_once(cmd: RecordBatch, ctx: CommandContext, forgotten: set[str
             results.append(ItemResult(item.index, "duplicate", already_sent[item.event_id]))
             continue
         try:
-            if str(contact_id) in forgotten:
+            if forgotten and str(contact_id) in forgotten:
                 raise contacts.forgotten_refusal(contact_id)
             decided = _decide_item(ctx, item, contact_id, records, cmd.session_gap, now)
         except DomainError as error:
@@ -208,8 +208,8 @@ def _record_batch_once(cmd: RecordBatch, ctx: CommandContext, forgotten: set[str
     if ctx.idempotency_key is not None:
         body = json.dumps({"batch": [r.body() for r in results]})
         record = IdempotencyRecord(ctx.actor, ctx.idempotency_key, ctx.fingerprint, 200, body)
-    touched = {e.originator_id for e in events}
-    states = [s for s in (*records.contacts.values(), *records.deals.values()) if s is not None and s.id in touched]
+    # As they stand after the batch (those no item touched as they were loaded).
+    states = [s for s in (*records.contacts.values(), *records.deals.values()) if s is not None]
     ctx.store.save(events, claims=claims, idempotency=record, states=states)
     return results
 

@@ -30,7 +30,7 @@ from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from crm_es.audit.chain import Chain, ChainRow, canonical_id, record_tails_wanted
+from crm_es.audit.chain import Chain, ChainRow, canonical_id, record_tails_wanted, uuid_text
 
 BACKFILL_PAGE = 1000
 COPY_FROM = 500  # rows from which a save goes by COPY (a tracking batch, an import) on PostgreSQL
@@ -120,10 +120,10 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
         for claim in kwargs.get("releases", ()):
             c.execute(
                 "DELETE FROM unique_claims WHERE scope=? AND value=? AND owner_id=?",
-                (claim.scope, claim.value, str(claim.owner_id)),
+                (claim.scope, claim.value, uuid_text(claim.owner_id)),
             )
         c.executemany("INSERT INTO unique_claims VALUES (?,?,?)",
-                      [(claim.scope, claim.value, str(claim.owner_id)) for claim in kwargs.get("claims", ())])
+                      [(claim.scope, claim.value, uuid_text(claim.owner_id)) for claim in kwargs.get("claims", ())])
         record = kwargs.get("idempotency")
         if record is not None:
             self._insert_key(c, record, max(ids or [0]) or None)
@@ -369,7 +369,7 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                 for claim in kwargs.get("releases", ()):
                     curs.execute(
                         SQL("DELETE FROM {} WHERE scope=%s AND value=%s AND owner_id=%s").format(self.claims_table),
-                        (claim.scope, claim.value, str(claim.owner_id)),
+                        (claim.scope, claim.value, uuid_text(claim.owner_id)),
                     )
                 self._insert_claims(curs, kwargs.get("claims", ()))
                 chain = Chain(tail and bytes(tail), record_tails)
@@ -401,7 +401,7 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
         return positions
 
     def _insert_claims(self, curs: Any, claims: Sequence[Any]) -> None:
-        rows = [(claim.scope, claim.value, str(claim.owner_id)) for claim in claims]
+        rows = [(claim.scope, claim.value, uuid_text(claim.owner_id)) for claim in claims]
         if len(rows) >= COPY_FROM:  # a batch's event ids
             with curs.copy(self.copy_claims) as copy:
                 for row in rows:
