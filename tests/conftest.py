@@ -121,3 +121,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
         for name, line in getattr(report, "user_properties", []):
             if name == SUMMARY:
                 terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def untouched(services):
+    """Checks, when the test ends, that no event was written and no read-side row changed."""
+    position, tables = services.store.max_position(), services.read_side.dump()
+    yield
+    assert services.store.max_position() == position
+    assert services.read_side.dump() == tables

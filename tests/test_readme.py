@@ -1,18 +1,74 @@
-"""The README stays true: its commands exist and it documents every table."""
+"""The documentation stays true: the README's test command is CI's, and docs/tables.md
+documents every table and column of the read side — with its type and meaning — and
+nothing that does not exist."""
 
+from __future__ import annotations
+
+import re
 from pathlib import Path
 
+import pytest
+
+from crm_es.projections.read_side import ReadSide
 from crm_es.projections.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
+TABLES_MD = ROOT / "docs" / "tables.md"
+SECTION = re.compile(r"^## `(\w+)`$", re.MULTILINE)
+ROW = re.compile(r"^\| (\w+) \| ([^|]+?) \| ([^|]*?) \|$", re.MULTILINE)
 
 
-def test_the_readme_documents_every_table_and_column():
-    readme = (ROOT / "README.md").read_text()
+def documented() -> dict[str, dict[str, tuple[str, str]]]:
+    """docs/tables.md as {table: {column: (type, meaning)}}."""
+    text = TABLES_MD.read_text()
+    names = SECTION.findall(text)
+    bodies = SECTION.split(text)[2::2]
+    return {name: {c: (t, m) for c, t, m in ROW.findall(body) if c != "column"} for name, body in zip(names, bodies, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def duckdb_tables(tmp_path_factory) -> dict[str, dict[str, str]]:
+    """The tables of a new read side as DuckDB made them, bookkeeping ones included:
+    {table: {column: type}}, each documented type read by DuckDB beside them (so
+    TIMESTAMPTZ and TIMESTAMP WITH TIME ZONE are one type)."""
+    side = ReadSide(tmp_path_factory.mktemp("read") / "read.duckdb")
+    docs, tables = documented(), {}
+    try:
+        with side.cursor() as cur:
+            rows = cur.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                               "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()
+            for table, column, type_ in rows:
+                documented_type = docs.get(table, {}).get(column, (None, ""))[0]
+                same = documented_type is None or cur.execute(
+                    f"SELECT typeof(CAST(NULL AS {documented_type})) = ?", [type_]).fetchone()[0]
+                tables.setdefault(table, {})[column] = type_ if same else f"{type_}, documented as {documented_type}"
+    finally:
+        side.close()
+    return tables
+
+
+def test_every_table_of_schema_py_is_documented_as_declared():
+    docs = documented()
+    undocumented = [table.name for table in TABLES if table.name not in docs]
+    assert not undocumented, f"tables documented nowhere in docs/tables.md: {undocumented}"
     for table in TABLES:
-        assert f"`{table.name}`" in readme, table.name
-        for column, type_ in table.columns:
-            assert f"| {column} | {type_} |" in readme, (table.name, column)
+        assert {c: t for c, (t, _) in docs[table.name].items()} == dict(table.columns), table.name
+        assert all(meaning.strip() for _, meaning in docs[table.name].values()), table.name
+
+
+def test_docs_hold_every_table_duckdb_has_and_nothing_else(duckdb_tables):
+    docs = documented()
+    assert not set(duckdb_tables) - set(docs), f"undocumented tables: {sorted(set(duckdb_tables) - set(docs))}"
+    assert not set(docs) - set(duckdb_tables), f"documented tables that do not exist: {sorted(set(docs) - set(duckdb_tables))}"
+    for table, columns in duckdb_tables.items():
+        assert list(docs[table]) == list(columns), table
+        assert not [t for t in columns.values() if "documented as" in t], (table, columns)
+        assert all(meaning.strip() for _, meaning in docs[table].values()), table
+
+
+def test_the_readme_links_the_tables():
+    readme = (ROOT / "README.md").read_text()
+    assert "[docs/tables.md](docs/tables.md)" in readme
 
 
 def test_ci_runs_the_readme_test_command():

@@ -17,9 +17,11 @@ from crm_es.audit.cli import audit
 from crm_es.auth.cli import keys
 from crm_es.bootstrap import Services, bootstrap
 from crm_es.console import fail, progress, report
+from crm_es.generate.cli import generate
 from crm_es.imports.cli import import_group
 from crm_es.queries.export import FORMATS, export_read_side
 from crm_es.settings import Settings
+from crm_es.sql_cli import sql
 
 
 @contextmanager
@@ -167,3 +169,5 @@ def export_tables(fmt: str, as_json: bool, directory: Path) -> None:
 main.add_command(audit)
 main.add_command(keys)
 main.add_command(import_group)
+main.add_command(generate)
+main.add_command(sql)

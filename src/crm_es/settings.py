@@ -23,6 +23,8 @@ class Settings:
     poll_seconds: float = 0.5
     rep_reads: Reach = Reach.TEAM  # a rep reads their team's contacts and deals, or (own) only theirs
     session_gap_minutes: int = 30  # a page visit after this long without one starts a new session
+    sql_timeout_seconds: float = 10.0  # POST /sql: a query running longer is interrupted (422 sql-timeout)
+    sql_max_rows: int = 10_000  # POST /sql: rows beyond these are left out (truncated: true)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -36,6 +38,8 @@ class Settings:
             max_import_bytes=int(env.get("CRM_ES_MAX_IMPORT_BYTES") or 20_000_000),
             max_batch_bytes=int(env.get("CRM_ES_MAX_BATCH_BYTES") or 16_000_000),
             session_gap_minutes=_positive("CRM_ES_SESSION_GAP_MINUTES", env.get("CRM_ES_SESSION_GAP_MINUTES") or "30"),
+            sql_timeout_seconds=_seconds("CRM_ES_SQL_TIMEOUT_SECONDS", env.get("CRM_ES_SQL_TIMEOUT_SECONDS") or "10"),
+            sql_max_rows=_count("CRM_ES_SQL_MAX_ROWS", env.get("CRM_ES_SQL_MAX_ROWS") or "10000"),
         )
 
     @property
@@ -70,4 +74,20 @@ def _rep_reads(value: str) -> Reach:
 def _positive(name: str, value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{name} must be a whole number of minutes, at least 1, not {value!r}")
+    return int(value)
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
+def _count(name: str, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number, at least 1, not {value!r}")
     return int(value)

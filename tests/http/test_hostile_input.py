@@ -62,15 +62,6 @@ def seeded(client) -> dict[str, str]:
             "pipeline": p["id"], "deal": d["id"]}
 
 
-@pytest.fixture
-def untouched(services):
-    """Checks, when the test ends, that no event was written and no read-side row changed."""
-    position, tables = services.store.max_position(), services.read_side.dump()
-    yield
-    assert services.store.max_position() == position
-    assert services.read_side.dump() == tables
-
-
 def operations(client, method: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for path, by_method in client.get("/openapi.json").json()["paths"].items():
         if method in by_method:

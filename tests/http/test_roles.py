@@ -132,6 +132,8 @@ ADMINS = frozenset[Role]()  # admins may call every route; these sets name who e
 SALES = frozenset({Role.MANAGER, Role.REP})
 READERS = SALES | {Role.AUDITOR}
 AUDITORS = frozenset({Role.AUDITOR})
+ANALYSTS = frozenset({Role.ANALYST})
+PERIOD = "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z"
 
 Example = tuple[frozenset[Role] | None, Callable[[], tuple[str, Any]]]
 
@@ -216,6 +218,11 @@ def role_matrix(w: World) -> dict[str, Example]:
                                                                      {"tags": ["Gold", "Silver"]})),
         "DELETE /settings/tag-categories/{category}": (ADMINS, lambda: (w.tag_category_path(), None)),
         "POST /contacts/{contact_id}/left-company": (SALES, lambda: (f"/contacts/{w.employee('rob')}/left-company", {})),
+        "POST /sql": (ANALYSTS, lambda: ("/sql", {"sql": "SELECT count(*) FROM deals"})),
+        # The analysts' reports (auditors read them too).
+        "GET /analytics/movements": (ANALYSTS | AUDITORS, lambda: (f"/analytics/movements?{PERIOD}", None)),
+        "GET /analytics/funnel": (ANALYSTS | AUDITORS, lambda: (f"/analytics/funnel?{PERIOD}&pipeline={ids['pipeline']}", None)),
+        "GET /analytics/velocity": (ANALYSTS | AUDITORS, lambda: (f"/analytics/velocity?{PERIOD}&pipeline={ids['pipeline']}", None)),
     }
 
 

@@ -50,11 +50,13 @@ def _history(rnd: random.Random, n_events: int, chunk: int = 2_000) -> Iterator[
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     tick = 0
 
-    def meta() -> Meta:
+    def meta(not_before: datetime | None = None) -> Meta:
+        """Recorded up to 3 days late; a deal's changes never dated before its last one."""
         nonlocal tick
         tick += 1
         recorded = start + timedelta(minutes=tick)
-        return Meta(recorded - timedelta(hours=rnd.randint(0, 72)), recorded, "bulk-loader", f"load-{tick}")
+        occurred = recorded - timedelta(hours=rnd.randint(0, 72))
+        return Meta(max(occurred, not_before or occurred), recorded, "bulk-loader", f"load-{tick}")
 
     specs = [StageSpec(name, Decimal(p)) for name, p in [("Lead", "0.1"), ("Qualified", "0.3"), ("Proposal", "0.6"), ("Negotiation", "0.8")]]
     pending: list[Event] = []
@@ -82,17 +84,17 @@ def _history(rnd: random.Random, n_events: int, chunk: int = 2_000) -> Iterator[
             x = rnd.random()
             if deal.status == "open":
                 if x < 0.5:
-                    new = deals.move(deal, pipe, rnd.choice(pipe.stages).name, meta())
+                    new = deals.move(deal, pipe, rnd.choice(pipe.stages).name, meta(deal.changed_at))
                 elif x < 0.6:
-                    new = deals.win(deal, meta())
+                    new = deals.win(deal, meta(deal.changed_at))
                 elif x < 0.7:
-                    new = deals.lose(deal, rnd.choice(["price", "timing"]), meta())
+                    new = deals.lose(deal, rnd.choice(["price", "timing"]), meta(deal.changed_at))
                 else:
-                    new = deals.change(deal, {}, Decimal(rnd.randint(1, 10**7)) / 100, None, None, False, meta())
+                    new = deals.change(deal, {}, Decimal(rnd.randint(1, 10**7)) / 100, None, None, False, meta(deal.changed_at))
             elif x < 0.5:
-                new = deals.reopen(deal, pipe, None, meta())
+                new = deals.reopen(deal, pipe, None, meta(deal.changed_at))
             else:
-                new = deals.change(deal, {"title": f"deal {tick} (fixed)"}, None, None, None, False, meta())
+                new = deals.change(deal, {"title": f"deal {tick} (fixed)"}, None, None, None, False, meta(deal.changed_at))
             for event in new:
                 deal = Deal.evolve(deal, event)
             events += new

@@ -100,6 +100,8 @@ INTERACTIONS: dict[str, dict[str, Any]] = {
 }
 
 CALL_LOGGED_AT = datetime(2026, 2, 27, 22, 15, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+A_OPENED_AT = datetime(2026, 2, 20, 10, 0, tzinfo=timezone.utc)  # deal A's story is recorded late, in order
+A_QUALIFIED_AT = datetime(2026, 2, 25, 16, 30, tzinfo=timezone.utc)
 
 
 def run(services: Services, handler: Callable[[Any, Any], CommandResult], command: Any) -> CommandResult:
@@ -126,9 +128,9 @@ class Crm:
         assert pipeline is not None
         return {s.name: s.id for s in pipeline.stages}
 
-    def open(self, title: str, stage: str, amount: str) -> UUID:
+    def open(self, title: str, stage: str, amount: str, occurred_at: datetime | None = None) -> UUID:
         details = DealDetails(title, (self.contact,), self.company, "website")
-        cmd = OpenDeal(details, self.pipeline, stage, Decimal(amount), "EUR", self.rep)
+        cmd = OpenDeal(details, self.pipeline, stage, Decimal(amount), "EUR", self.rep, occurred_at=occurred_at)
         return run(self.services, open_deal, cmd).id
 
     def stages(self, *specs: tuple[str, str] | tuple[str, str, str], name: str | None = None) -> None:
@@ -161,11 +163,11 @@ class Story:
 def a_story(services: Services) -> Story:
     """Commands that between them record every kind of event the read side shows."""
     crm = a_crm(services)
-    a = crm.open("A", "Lead", "1234.5600")
+    a = crm.open("A", "Lead", "1234.5600", occurred_at=A_OPENED_AT)
     b = crm.open("B", "Qualified", "500")
     c = crm.open("C", "Lead", "75.25")
     d = crm.open("D", "Lead", "1")
-    run(services, move_deal, MoveDeal(a, "Qualified"))
+    run(services, move_deal, MoveDeal(a, "Qualified", occurred_at=A_QUALIFIED_AT))
     run(services, move_deal, MoveDeal(a, "Proposal", occurred_at=CALL_LOGGED_AT))
     run(services, lose_deal, LoseDeal(b, "no budget"))
     run(services, reopen_deal, ReopenDeal(b))
@@ -272,7 +274,8 @@ def test_each_move_of_a_deal_is_one_row_of_its_stage_history(services: Services,
     assert [r[:3] for r in by_deal[story.c]] == [("opened", None, "Lead")]
     # Business time as the command said; recorded time from the service's clock.
     assert by_deal[story.a][2][3] == CALL_LOGGED_AT
-    assert by_deal[story.a][1][3] == services.clock.now()  # no business time given: it happened when recorded
+    assert by_deal[story.a][1][3] == A_QUALIFIED_AT
+    assert by_deal[story.c][0][3] == services.clock.now()  # no business time given: it happened when recorded
     assert {r[5] for r in history} == {services.clock.now()}
     assert {r[6] for r in history} == {"rep:alice"}
 

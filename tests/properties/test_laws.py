@@ -79,6 +79,7 @@ class MDeal:
     amount: Decimal
     currency: str
     version: int
+    changed_at: datetime  # a change dated before it is refused (before-last-change)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class MContact:
     email: str
     status: str
     version: int
+    changed_at: datetime
     forgotten_at: int | None = None  # the log position of the forgetting
 
     @property
@@ -269,6 +271,17 @@ class Laws:
             return None
         return (self.clock.now() - timedelta(days=c["ago"], minutes=7)).astimezone(timezone(timedelta(hours=c["tz"])))
 
+    def when(self, at: datetime | None) -> datetime:
+        """The business time a command just run (given ``at``) recorded its change at."""
+        return at or self.clock.now()
+
+    @staticmethod
+    def dated(expect: Refused | Writes, record: MDeal | MContact | None, at: datetime | None) -> Refused | Writes:
+        """A change dated before the record's last change is refused (checked last)."""
+        if isinstance(expect, Writes) and expect.events and record is not None and at is not None and at < record.changed_at:
+            return Refused("before-last-change")
+        return expect
+
     def run(self, handler: Any, cmd: Any, c: dict[str, Any], expect: Refused | Writes, version: int | None = None) -> CommandResult | None:
         """Run the command as a client would; check the outcome the model predicted;
         retry it at once under its key; return the result (None when refused)."""
@@ -415,13 +428,14 @@ class Laws:
         else:
             expect = Writes(1)
         details = DealDetails(f"deal {len(m.deals)}", contact_ids=contact_ids)
-        cmd = deal_commands.OpenDeal(details, pipeline_id, stage, amount, currency, occurred_at=self.occurred_at(c))
+        at = self.occurred_at(c)
+        cmd = deal_commands.OpenDeal(details, pipeline_id, stage, amount, currency, occurred_at=at)
         result = self.run(deal_commands.open_deal, cmd, c, expect)
         if result is not None:
             assert p is not None
             found = p.named(stage)
             assert found is not None and found.id is not None
-            m.deals[result.id] = MDeal(result.id, pipeline_id, found.id, "open", amount, currency, 1)
+            m.deals[result.id] = MDeal(result.id, pipeline_id, found.id, "open", amount, currency, 1, self.when(at))
             assert (result.status, result.version) == (201, 1)
 
     def deal_step(self, kind: str, deal_id: UUID, args: tuple[Any, ...], c: dict[str, Any]) -> None:
@@ -469,11 +483,14 @@ class Laws:
                 expect = Refused("not-found")
             else:
                 expect = Writes(int((amount, currency or d.currency) != (d.amount, d.currency)))
+        expect = self.dated(expect, d, at)
         result = self.run(handler, cmd, c, expect, version=d.version if d else None)
         if result is None:
             return
         assert d is not None and isinstance(expect, Writes)
         d.version += expect.events
+        if expect.events:
+            d.changed_at = max(d.changed_at, self.when(at))
         if kind in ("win", "lose"):
             d.status = "won" if kind == "win" else "lost"
         elif kind == "reopen":
@@ -489,10 +506,11 @@ class Laws:
     def register_contact(self, email: str, c: dict[str, Any]) -> None:
         m = self.model
         taken = claim_key(email) in m.claims
-        cmd = record_commands.RegisterContact(ContactDetails("Ada", "Lovelace", email), occurred_at=self.occurred_at(c))
+        at = self.occurred_at(c)
+        cmd = record_commands.RegisterContact(ContactDetails("Ada", "Lovelace", email), occurred_at=at)
         result = self.run(record_commands.register_contact, cmd, c, Refused("email-already-registered") if taken else Writes(1))
         if result is not None:
-            m.contacts[result.id] = MContact(result.id, email, "prospect", 1)
+            m.contacts[result.id] = MContact(result.id, email, "prospect", 1, self.when(at))
             m.claims[claim_key(email)] = result.id
 
     def change_contact(self, kind: str, contact_id: UUID, value: str, c: dict[str, Any]) -> None:
@@ -511,18 +529,20 @@ class Laws:
         elif contact.forgotten:
             expect = Refused("contact-forgotten")
         elif kind == "email":
+            # Decided first (a change dated too early is refused), then the address is claimed.
+            expect = self.dated(Writes(int(value != contact.email)), contact, at)
             holder = m.claims.get(claim_key(value))
-            if claim_key(value) != claim_key(contact.email) and holder is not None:
+            if isinstance(expect, Writes) and claim_key(value) != claim_key(contact.email) and holder is not None:
                 expect = Refused("email-already-registered")
-            else:
-                expect = Writes(int(value != contact.email))
         else:
-            expect = Writes(int(value != contact.status))
+            expect = self.dated(Writes(int(value != contact.status)), contact, at)
         result = self.run(record_commands.change_contact, cmd, c, expect, version=contact.version if contact else None)
         if result is None:
             return
         assert contact is not None and isinstance(expect, Writes)
         contact.version += expect.events
+        if expect.events:
+            contact.changed_at = max(contact.changed_at, self.when(at))
         if kind == "email":
             del m.claims[claim_key(contact.email)]
             contact.email = value
@@ -541,6 +561,7 @@ class Laws:
             return
         if not contact.forgotten:
             contact.forgotten_at, contact.version = result.position, contact.version + 1
+            contact.changed_at = max(contact.changed_at, self.clock.now())
             del m.claims[claim_key(contact.email)]  # the e-mail may be registered again
         assert (result.id, result.version) == (contact.id, contact.version)
 

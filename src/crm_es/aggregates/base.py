@@ -34,6 +34,10 @@ class Event(DomainEvent):
     personal_fields = ()
     subject_field = "originator_id"
 
+    # False for the facts that leave a record's state as it was (interactions): those may
+    # be dated before its last change; the others may not (see Aggregate.then).
+    changes_state = True
+
 
 class Meta(NamedTuple):  # a tuple: made for every item of a tracking batch
     """Who, when and why: arrives with every command, from the edge."""
@@ -111,8 +115,24 @@ class Aggregate:
         return state
 
     def then(self, cls: type[E], meta: Meta, **fields: Any) -> E:
-        """The next event on this aggregate."""
+        """The next event on this aggregate. A change may not be dated before the record's
+        last change (``changed_at``, kept by the records whose history is reported): its
+        versions follow each other in business time, so "as of T" has one answer."""
+        changed_at = getattr(self, "changed_at", None)
+        if changed_at is not None and cls.changes_state and meta.occurred_at < changed_at:
+            raise RuleViolated(
+                "before-last-change",
+                f"occurred_at {meta.occurred_at.isoformat()} is before this record's last change "
+                f"({changed_at.isoformat()}): a change cannot be dated before the one it follows",
+                field="occurred_at", changed_at=changed_at.isoformat(),
+            )
         return new_event(cls, self.id, self.version + 1, meta, **fields)
+
+
+def later(current: datetime | None, occurred_at: datetime) -> datetime:
+    """A record's ``changed_at`` after a change that occurred at ``occurred_at`` (events
+    stored before the rule in ``then`` may go back in time: the latest stays)."""
+    return occurred_at if current is None or occurred_at > current else current
 
 
 class DomainError(Exception):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
-from crm_es.aggregates.base import Aggregate, Decision, Event, InvalidInput, Meta, RuleViolated, new_event
+from crm_es.aggregates.base import Aggregate, Decision, Event, InvalidInput, Meta, RuleViolated, later, new_event
 from crm_es.aggregates.interactions import KINDS, EmailBounced, Interaction, InteractionSpec, PageVisited, is_new_session
 
 
@@ -55,6 +55,7 @@ class Contact(Aggregate):
     last_visit_at: datetime | None = None  # the latest page visit, for telling sessions apart
     lifecycle: str | None = None  # potential, active, loyal, lost … (F16); None: not set yet
     roles: tuple[HeldRole, ...] = ()  # all at the contact's company
+    changed_at: datetime | None = None  # business time of the last change (interactions aside)
 
     class Registered(Event):
         personal_fields = PERSONAL
@@ -146,13 +147,14 @@ class Contact(Aggregate):
     @classmethod
     def evolve(cls, state: Contact | None, event: Event) -> Contact:
         if isinstance(event, Contact.Registered):
-            return Contact(event.originator_id, event.originator_version, _details(event), event.status, event.owner_id)
+            return Contact(event.originator_id, event.originator_version, _details(event), event.status, event.owner_id,
+                           changed_at=event.occurred_at)
         assert state is not None
         if isinstance(event, Interaction):  # the most frequent events (tracking): one quick copy each
             if isinstance(event, PageVisited) and (state.last_visit_at is None or event.occurred_at > state.last_visit_at):
                 return state.moved_on(version=event.originator_version, last_visit_at=event.occurred_at)
             return state.moved_on(version=event.originator_version)
-        state = replace(state, version=event.originator_version)
+        state = replace(state, version=event.originator_version, changed_at=later(state.changed_at, event.occurred_at))
         match event:
             case Contact.EmailInvalidated():
                 return replace(state, email_invalid=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from crm_es.aggregates.base import Aggregate, Decision, Event, Meta, RuleViolated, new_event
+from crm_es.aggregates.base import Aggregate, Decision, Event, Meta, RuleViolated, later, new_event
 from crm_es.aggregates.pipeline import Pipeline, Stage
 
 OPEN, WON, LOST = "open", "won", "lost"
@@ -33,6 +33,7 @@ class Deal(Aggregate):
     currency: str
     owner_id: UUID | None
     status: str
+    changed_at: datetime | None = None  # business time of the last change (interactions aside)
 
     class Opened(Event):
         """v2 added the custom ``properties``."""
@@ -115,6 +116,8 @@ class Deal(Aggregate):
         """An interaction on one of the deal's contacts that concerns this deal: the
         contact's event (``contact_id`` at ``contact_version``) holds its fields."""
 
+        changes_state = False  # the deal's stage, amount … stay as they are
+
         contact_id: UUID
         contact_version: int
         kind: str
@@ -125,10 +128,12 @@ class Deal(Aggregate):
             details = _details(event)
             return Deal(
                 event.originator_id, event.originator_version, details, event.pipeline_id, event.stage_id,
-                event.amount, event.currency, event.owner_id, OPEN,
+                event.amount, event.currency, event.owner_id, OPEN, event.occurred_at,
             )
         assert state is not None
-        state = replace(state, version=event.originator_version)
+        if isinstance(event, Deal.InteractionRecorded):
+            return state.moved_on(version=event.originator_version)
+        state = replace(state, version=event.originator_version, changed_at=later(state.changed_at, event.occurred_at))
         match event:
             case Deal.StageChanged():
                 return replace(state, stage_id=event.to_stage_id)
@@ -144,8 +149,6 @@ class Deal(Aggregate):
                 return replace(state, amount=event.amount, currency=event.currency)
             case Deal.DetailsChanged():
                 return replace(state, details=_details(event))
-            case Deal.InteractionRecorded():
-                return state
         raise TypeError(f"Deal cannot apply {type(event).__qualname__}")
 
 

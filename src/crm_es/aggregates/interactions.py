@@ -21,6 +21,7 @@ class Interaction(Event):
 
     recorded_on = "Contact"  # the aggregate whose stream holds it (see Aggregate.owns)
     kind = ""
+    changes_state = False  # a call logged late is not a change of the contact's standing
 
     rep_id: UUID | None
     deal_id: UUID | None

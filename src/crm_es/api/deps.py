@@ -9,6 +9,7 @@ from typing import Annotated
 
 import duckdb
 from fastapi import Depends, Header, Query, Request
+from pydantic import AwareDatetime
 
 from crm_es.api.auth import Caller
 from crm_es.api.problems import ProblemError
@@ -79,3 +80,6 @@ def read_cursor(
 
 ReadCursor = Annotated[duckdb.DuckDBPyConnection, Depends(read_cursor)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+# The two times of a report on the past (see crm_es.queries.past).
+AsOf = Annotated[AwareDatetime | None, Query(description="business time: the world as it was then, as known now")]
+KnownAt = Annotated[AwareDatetime | None, Query(description="recorded time: only what had been recorded by then")]

@@ -238,6 +238,7 @@ class BoardStage(BaseModel):
 
 class Board(BaseModel):
     pipeline_id: UUID
-    as_of: str
+    as_of: str = Field(description="the business time the board shows")
+    known_at: str | None = Field(None, description="with only what had been recorded by then (null: all known now)")
     currency: str | None = Field(description="the currency `amount` adds up in (the pipeline's most used one by default)")
     stages: list[BoardStage]

@@ -30,7 +30,7 @@ def record_then(
     events = store.events(record_id)
     if not events or not cls.owns(events[0]):
         return None
-    made_it = _visible(events, as_of, known_at)
+    made_it = visible(events, as_of, known_at)
     state = cls.fold(made_it)
     return {
         "id": str(record_id),
@@ -42,7 +42,8 @@ def record_then(
     }
 
 
-def _visible(events: list[Event], as_of: datetime | None, known_at: datetime | None) -> list[Event]:
+def visible(events: list[Event], as_of: datetime | None, known_at: datetime | None) -> list[Event]:
+    """A record's events (in version order) that make its state at that moment."""
     if known_at is not None:  # recorded in version order: what was known is a prefix
         known = 0
         while known < len(events) and events[known].timestamp <= known_at:

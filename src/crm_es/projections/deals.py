@@ -7,9 +7,11 @@ from typing import Any
 import orjson
 
 from crm_es.aggregates import Deal
-from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp
+from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp, version
 
 DETAILS = ("title", "contact_ids", "company_id", "source", "expected_close")
+HISTORY = "deal_history"
+HISTORY_DETAILS = ("title", "company_id", "source", "expected_close")  # contact_ids and properties: not versioned
 
 
 def _details(d: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +55,13 @@ def deal_opened(e: EventRow) -> list[Op]:
         "lost_reason": None,
         "lost_to": None,
     }
-    return [Insert("deals", row), _move(e, "opened", d["pipeline_id"], None, None, d["stage_id"], d["stage"])]
+    first = {c: row[c] for c in (*HISTORY_DETAILS, "pipeline_id", "stage_id", "status", "amount", "currency", "owner_id",
+                                 "stage_entered_at", "closed_at", "lost_reason", "lost_to")}
+    return [
+        Insert("deals", row),
+        _move(e, "opened", d["pipeline_id"], None, None, d["stage_id"], d["stage"]),
+        version(HISTORY, e, **first),
+    ]
 
 
 @on(Deal.StageChanged)
@@ -62,18 +70,20 @@ def deal_moved(e: EventRow) -> list[Op]:
     return [
         Patch("deals", e.id, {**stamp(e), "stage_id": d["to_stage_id"], "stage": d["to_stage"], "stage_entered_at": e.occurred_at}),
         _move(e, "moved", d["pipeline_id"], d["from_stage_id"], d["from_stage"], d["to_stage_id"], d["to_stage"]),
+        version(HISTORY, e, stage_id=d["to_stage_id"], stage_entered_at=e.occurred_at),
     ]
 
 
 @on(Deal.Won)
 def deal_won(e: EventRow) -> list[Op]:
-    return [Patch("deals", e.id, {**stamp(e), "status": "won", "closed_at": e.occurred_at})]
+    won = {"status": "won", "closed_at": e.occurred_at}
+    return [Patch("deals", e.id, {**stamp(e), **won}), version(HISTORY, e, **won)]
 
 
 @on(Deal.Lost)
 def deal_lost(e: EventRow) -> list[Op]:
     lost = {"status": "lost", "closed_at": e.occurred_at, "lost_reason": e.data["reason"], "lost_to": e.data["competitor"]}
-    return [Patch("deals", e.id, {**stamp(e), **lost})]
+    return [Patch("deals", e.id, {**stamp(e), **lost}), version(HISTORY, e, **lost)]
 
 
 @on(Deal.Reopened)
@@ -84,19 +94,23 @@ def deal_reopened(e: EventRow) -> list[Op]:
     return [
         Patch("deals", e.id, {**stamp(e), **values}),
         _move(e, "reopened", d["pipeline_id"], None, None, d["stage_id"], d["stage"]),
+        version(HISTORY, e, **{k: v for k, v in values.items() if k != "stage"}),
     ]
 
 
 @on(Deal.OwnerChanged)
 def deal_owner_changed(e: EventRow) -> list[Op]:
-    return [Patch("deals", e.id, {**stamp(e), "owner_id": e.data["owner_id"]})]
+    owner = {"owner_id": e.data["owner_id"]}
+    return [Patch("deals", e.id, {**stamp(e), **owner}), version(HISTORY, e, **owner)]
 
 
 @on(Deal.AmountChanged)
 def deal_amount_changed(e: EventRow) -> list[Op]:
-    return [Patch("deals", e.id, {**stamp(e), "amount": e.data["amount"], "currency": e.data["currency"]})]
+    amount = {"amount": e.data["amount"], "currency": e.data["currency"]}
+    return [Patch("deals", e.id, {**stamp(e), **amount}), version(HISTORY, e, **amount)]
 
 
 @on(Deal.DetailsChanged)
 def deal_details_changed(e: EventRow) -> list[Op]:
-    return [Patch("deals", e.id, {**stamp(e), **_details(e.data)})]
+    details = {c: e.data[c] for c in HISTORY_DETAILS}
+    return [Patch("deals", e.id, {**stamp(e), **_details(e.data)}), version(HISTORY, e, **details)]

@@ -9,13 +9,23 @@ from pathlib import Path
 
 import duckdb
 
-from crm_es.projections.schema import POSITIONS_DDL, TABLES
+from crm_es.projections.schema import POSITIONS_DDL, TABLES, Table
 
 READ_SIDE = "read_side"  # the projector's name in projection_positions
 # What the tables look like: a read side made by another version of the code is rebuilt.
 SCHEMA = hashlib.sha256("\n".join([*(table.ddl() for table in TABLES), POSITIONS_DDL]).encode()).hexdigest()[:16]
 
 log = logging.getLogger("crm_es")
+
+# What analysts' SQL reads (queries/analyst_sql.py): a view of each table, its personal
+# columns null. Made again at every opening, so a change of ``Table.personal`` needs no rebuild.
+ANALYST_SCHEMA = "analyst"
+
+
+def analyst_view(table: Table) -> str:
+    nulls = ", ".join(f"NULL::{table.type_of(column)} AS {column}" for column in table.personal)
+    columns = f"* REPLACE ({nulls})" if nulls else "*"
+    return f"CREATE OR REPLACE VIEW {ANALYST_SCHEMA}.{table.name} AS SELECT {columns} FROM main.{table.name}"
 
 
 class ReadSide:
@@ -56,6 +66,9 @@ class ReadSide:
             c.execute("CREATE TABLE IF NOT EXISTS read_side_schema (fingerprint VARCHAR NOT NULL)")
             c.execute("DELETE FROM read_side_schema")
             c.execute("INSERT INTO read_side_schema VALUES (?)", [SCHEMA])
+            c.execute(f"CREATE SCHEMA IF NOT EXISTS {ANALYST_SCHEMA}")
+            for table in TABLES:
+                c.execute(analyst_view(table))
             c.execute("COMMIT")
 
     def recreate(self) -> None:
@@ -75,6 +88,7 @@ class ReadSide:
                 c.execute(f"DROP TABLE IF EXISTS {table.name}")
             c.execute("DROP TABLE IF EXISTS projection_positions")
             c.execute("DROP TABLE IF EXISTS read_side_schema")
+            c.execute(f"DROP SCHEMA IF EXISTS {ANALYST_SCHEMA} CASCADE")
             c.execute("COMMIT")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:

@@ -77,7 +77,26 @@ class Count:
     latest: dict[str, str]
 
 
-Op = Insert | Patch | PatchWhere | Delete | Count
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A new version of a record in a history table (see projections/history.py): the
+    columns this event changes; the others keep the previous version's values. Valid
+    from the event's business time, known from its recorded time."""
+
+    table: str
+    key: str
+    version: int
+    position: int
+    valid_from: str
+    recorded_at: str
+    values: dict[str, Any]
+
+
+def version(table: str, e: EventRow, **values: Any) -> Version:
+    return Version(table, e.id, e.version, e.position, e.occurred_at, e.recorded_at, values)
+
+
+Op = Insert | Patch | PatchWhere | Delete | Count | Version
 Handler = Callable[[EventRow], Iterable[Op]]
 
 HANDLERS: dict[str, list[Handler]] = defaultdict(list)

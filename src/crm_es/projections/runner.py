@@ -27,16 +27,16 @@ import orjson
 import pyarrow as pa
 
 from crm_es.projections import (  # noqa: F401  (they register their handlers)
-    deals, erasure, interactions, news, people, pipelines, records, setup, tasks,
+    contact_history, deals, erasure, interactions, news, people, pipelines, records, setup, tasks,
 )
+from crm_es.projections.history import MASK, version_rows, version_statements
 from crm_es.projections.read_side import READ_SIDE, ReadSide
-from crm_es.projections.rows import HANDLERS, Count, Delete, EventRow, Insert, Op, Patch, PatchWhere
+from crm_es.projections.rows import HANDLERS, Count, Delete, EventRow, Insert, Op, Patch, PatchWhere, Version
 from crm_es.projections.schema import TABLES_BY_NAME, Table
 from crm_es.store import EventStore, RawEvent, personal
 from crm_es.store.codec import event_class, upcast
 
 SOURCE = "batch_rows"  # what a batch's Arrow data is registered as in DuckDB
-MASK = "crm_set_mask"  # in a patch's rows: the bits of the columns that row sets
 YIELD_EVERY = 255  # planning gives up the GIL every 256 events (see Batch.add)
 
 # One statement of a batch: SQL with a ``{rows}`` slot and the Arrow rows that fill it,
@@ -79,6 +79,7 @@ class Batch:
         self.appends: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.patches: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         self.counts: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.versions: dict[str, list[Version]] = defaultdict(list)
 
     def add(self, events: list[RawEvent], keys: Mapping[str, bytes]) -> None:
         """Project each event and merge its operations (the hot loop: ``apply`` inlined).
@@ -86,7 +87,7 @@ class Batch:
         handlers_of = HANDLERS.get
         reshaper_of = RESHAPERS.get
         loads = orjson.loads
-        inserts, appends, patches, counts = self.inserts, self.appends, self.patches, self.counts
+        inserts, appends, patches, counts, versions = self.inserts, self.appends, self.patches, self.counts, self.versions
         for i, raw in enumerate(events):
             if not i & YIELD_EVERY:
                 # DuckDB's Python client takes the GIL between the tasks of a query (to see
@@ -121,6 +122,8 @@ class Batch:
                         if row is None:  # counted on top of what the table holds
                             row = counts[op.table].setdefault(op.key, {})  # type: ignore[union-attr]
                         _count_into(row, op)  # type: ignore[arg-type]
+                    elif kind is Version:
+                        versions[op.table].append(op)  # type: ignore[union-attr,arg-type]
                     else:
                         self._set_based(op)
 
@@ -153,10 +156,14 @@ class Batch:
         for name, by_key in self.counts.items():
             if by_key:
                 self._count(TABLES_BY_NAME[name], by_key)
+        for name, ops in self.versions.items():
+            if ops:
+                self._version(TABLES_BY_NAME[name], ops)
         self.inserts.clear()
         self.appends.clear()
         self.patches.clear()
         self.counts.clear()
+        self.versions.clear()
 
     def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         columns = [name for name, _ in table.columns]
@@ -222,6 +229,14 @@ class Batch:
             f"WHERE {table.name}.{table.key} = {_cast(table, table.key, SOURCE)}"
         )
         self.steps.append((statement, _arrow(table, [table.key, *columns], rows), None))
+
+
+    def _version(self, table: Table, ops: list[Version]) -> None:
+        """Two statements per history table and batch (see projections/history.py)."""
+        columns, rows = version_rows(table, ops)
+        insert, close = version_statements(table)
+        self.steps.append((insert, _arrow(table, columns, rows), None))
+        self.steps.append((close, _arrow(table, [table.key], rows), None))  # needs only the keys
 
 
 def _count_into(row: dict[str, Any], op: Count) -> None:

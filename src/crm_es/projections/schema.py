@@ -1,5 +1,5 @@
 """The DuckDB tables of the read side: one declaration serves the DDL, the casts of
-the runner's bulk inserts and the data dictionary in the README."""
+the runner's bulk inserts and the data dictionary (docs/tables.md, checked by a test)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ class Table:
     # set to null when that person is forgotten (see projections/erasure.py).
     personal: tuple[str, ...] = ()
     subject: str | None = None
+    # A history table: one row per version of the record named by ``key``, written by
+    # Version operations only (projections/history.py).
+    versioned: bool = False
 
     def ddl(self) -> str:
         cols = ", ".join(f"{name} {type_}" for name, type_ in self.columns)
@@ -76,6 +79,40 @@ SETUP_TABLES = [
           [("position", "BIGINT"), ("contact_id", "UUID"), ("stage", "VARCHAR"), ("previous_stage", "VARCHAR"),
            ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"), ("actor", "VARCHAR")],
           "One row per lifecycle stage change of a contact, with business and recorded time."),
+]
+
+# What every history table keeps about a version: when it held in business time
+# ([valid_from, valid_to): null, still), and when it was known ([recorded_at, superseded_at)).
+VALIDITY = [
+    ("version", "INTEGER"), ("valid_from", "TIMESTAMPTZ"), ("valid_to", "TIMESTAMPTZ"),
+    ("recorded_at", "TIMESTAMPTZ"), ("superseded_at", "TIMESTAMPTZ"), ("position", "BIGINT"),
+]
+_AS_OF = ("The state as of T: `valid_from <= T AND (valid_to IS NULL OR valid_to > T)`; as known at K too: "
+          "`recorded_at <= K AND valid_from <= T AND (valid_to IS NULL OR valid_to > T OR superseded_at > K)`.")
+
+HISTORY_TABLES = [
+    Table("deal_history", "deal_id",
+          [("deal_id", "UUID"), ("pipeline_id", "UUID"), ("stage_id", "UUID"), ("status", "VARCHAR"),
+           ("amount", "DECIMAL(20,4)"), ("currency", "VARCHAR"), ("owner_id", "UUID"), ("title", "VARCHAR"),
+           ("company_id", "UUID"), ("source", "VARCHAR"), ("expected_close", "DATE"),
+           ("stage_entered_at", "TIMESTAMPTZ"), ("closed_at", "TIMESTAMPTZ"), ("lost_reason", "VARCHAR"),
+           ("lost_to", "VARCHAR"), *VALIDITY],
+          "Every version of every deal: one row per change of its stage, status, amount, owner or details, valid "
+          "from the change's business time (`occurred_at`) to the next one's, and known from when it was recorded "
+          "to when the next one was. " + _AS_OF + " A stage's name and probability then are in "
+          "`pipeline_stage_history`.", versioned=True),
+    Table("contact_history", "contact_id",
+          [("contact_id", "UUID"), ("status", "VARCHAR"), ("lifecycle", "VARCHAR"), ("owner_id", "UUID"),
+           ("company_id", "UUID"), ("source", "VARCHAR"), ("tags", "VARCHAR[]"), ("email_invalid", "BOOLEAN"),
+           *VALIDITY],
+          "Every version of every contact's standing (status, lifecycle stage, owner, company, source, tags, "
+          "e-mail validity): interactions make no version, and names and contact details are not kept here "
+          "(they are personal data). " + _AS_OF, versioned=True),
+    Table("pipeline_stage_history", "stage_id",
+          [("stage_id", "UUID"), ("pipeline_id", "UUID"), ("name", "VARCHAR"), ("probability", "DECIMAL(5,4)"),
+           ("sort_order", "INTEGER"), ("removed", "BOOLEAN"), *VALIDITY],
+          "Every version of every pipeline stage (added, renamed, reordered, its probability changed, removed: "
+          "`removed` true from then on); `version` is the pipeline's. " + _AS_OF, versioned=True),
 ]
 
 TABLES = [
@@ -145,6 +182,7 @@ TABLES = [
           "The activity types tasks are planned with, and their colour in the agenda. Empty until the types "
           "are first changed (`PUT /settings/activity-types/{name}`): the built-in ones hold until then."),
     *SETUP_TABLES,
+    *HISTORY_TABLES,
 ]
 
 TABLES_BY_NAME = {t.name: t for t in TABLES}

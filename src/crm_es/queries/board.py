@@ -8,15 +8,41 @@ from uuid import UUID
 
 import duckdb
 
+from crm_es.queries.past import Past
 from crm_es.queries.sql import fetch
 from crm_es.queries.visibility import EVERYONE, Visibility
 
+# Where the board reads from: the current tables, or the history tables at a past moment
+# (the same columns under the same names).
+_NOW_DEALS = "(SELECT id, title, amount, currency, owner_id, stage_id, stage_entered_at, pipeline_id, status FROM deals)"
+_PAST_DEALS = ("(SELECT deal_id AS id, title, amount, currency, owner_id, stage_id, stage_entered_at, pipeline_id, status "
+               "FROM deal_history h WHERE {holds})")
+_NOW_STAGES = "(SELECT stage_id, pipeline_id, name, probability, sort_order FROM pipeline_stages)"
+_PAST_STAGES = ("(SELECT stage_id, pipeline_id, name, probability, sort_order FROM pipeline_stage_history h "
+                "WHERE NOT removed AND {holds})")
 
-def board_currency(cur: duckdb.DuckDBPyConnection, pipeline_id: UUID) -> str | None:
-    """The currency most of the pipeline's open deals are in: the board sums in it."""
+
+def _deals(past: Past | None) -> tuple[str, list[Any]]:
+    if past is None:
+        return _NOW_DEALS, []
+    holds, params = past.holds("h")
+    return _PAST_DEALS.format(holds=holds), params
+
+
+def _stages(past: Past | None) -> tuple[str, list[Any]]:
+    if past is None:
+        return _NOW_STAGES, []
+    holds, params = past.holds("h")
+    return _PAST_STAGES.format(holds=holds), params
+
+
+def board_currency(cur: duckdb.DuckDBPyConnection, pipeline_id: UUID, past: Past | None = None) -> str | None:
+    """The currency most of the pipeline's open deals are (were) in: the board sums in it."""
+    deals, params = _deals(past)
     row = cur.execute(
-        "SELECT currency FROM deals WHERE pipeline_id = ? AND status = 'open' GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
-        [str(pipeline_id)],
+        f"SELECT currency FROM {deals} AS d WHERE pipeline_id = ? AND status = 'open' "
+        "GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
+        [*params, str(pipeline_id)],
     ).fetchone()
     return row[0] if row else None
 
@@ -29,9 +55,12 @@ def get_board(
     team: UUID | None = None,
     currency: str | None = None,
     visible: Visibility = EVERYONE,
+    past: Past | None = None,
 ) -> list[dict[str, Any]]:
-    """Stages with their open deals. ``amount`` and ``weighted_amount`` add up the deals
-    in ``currency`` (no exchange rates exist here); ``totals`` gives every currency."""
+    """Stages with their open deals, now or at a ``past`` moment (the stages as they were
+    then, the deals where they were, their owners then). ``amount`` and ``weighted_amount``
+    add up the deals in ``currency`` (no exchange rates exist here); ``totals`` gives
+    every currency. ``team``: the reps in the team now."""
     filters, params = ["d.status = 'open'"], []
     if owner is not None:
         filters.append("d.owner_id = ?")
@@ -43,24 +72,26 @@ def get_board(
     if in_reach is not None:
         filters.append(in_reach[0])
         params.extend(in_reach[1])
+    stage_rows, stage_params = _stages(past)
     stages = fetch(
         cur,
-        "SELECT stage_id, name, probability FROM pipeline_stages WHERE pipeline_id = ? ORDER BY sort_order",
-        [str(pipeline_id)],
+        f"SELECT stage_id, name, probability FROM {stage_rows} AS s WHERE pipeline_id = ? ORDER BY sort_order, stage_id",
+        [*stage_params, str(pipeline_id)],
     )
+    deal_rows, deal_params = _deals(past)
     deals = fetch(
         cur,
-        f"SELECT d.id, d.title, d.amount, d.currency, d.owner_id, d.stage_id, d.stage_entered_at FROM deals d "
+        f"SELECT d.id, d.title, d.amount, d.currency, d.owner_id, d.stage_id, d.stage_entered_at FROM {deal_rows} AS d "
         f"WHERE d.pipeline_id = ? AND {' AND '.join(filters)} ORDER BY d.stage_entered_at, d.id",
-        [str(pipeline_id), *params],
+        [*deal_params, str(pipeline_id), *params],
     )
     by_stage: dict[str, list[dict[str, Any]]] = {}
     for deal in deals:
         by_stage.setdefault(deal.pop("stage_id"), []).append(deal)
-    return [_stage(stage, by_stage.get(stage["stage_id"], []), currency) for stage in stages]
+    return [stage_column(stage, by_stage.get(stage["stage_id"], []), currency) for stage in stages]
 
 
-def _stage(stage: dict[str, Any], deals: list[dict[str, Any]], currency: str | None) -> dict[str, Any]:
+def stage_column(stage: dict[str, Any], deals: list[dict[str, Any]], currency: str | None) -> dict[str, Any]:
     probability = Decimal(stage["probability"])
     totals: dict[str, Decimal] = {}
     for deal in deals:

@@ -11,15 +11,13 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from crm_es.aggregates import Contact, Deal
 from crm_es.aggregates.base import Aggregate, NotFound
-from crm_es.api.deps import ServicesDep
+from crm_es.api.deps import AsOf, KnownAt, ServicesDep
 from crm_es.audit.history import record_then
 from crm_es.audit.verify import verify_store
 from crm_es.bootstrap import Services
 
 router = APIRouter(tags=["audit"])
 
-AsOf = Annotated[AwareDatetime | None, Query(description="business time: the events that had happened by then")]
-KnownAt = Annotated[AwareDatetime | None, Query(description="recorded time: what the system knew at that moment")]
 
 
 class BrokenLink(BaseModel):

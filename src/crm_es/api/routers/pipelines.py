@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from crm_es.api.auth import Visible
-from crm_es.api.deps import Ctx, Limit, ReadCursor, ServicesDep
+from crm_es.api.deps import AsOf, Ctx, KnownAt, Limit, ReadCursor, ServicesDep
 from crm_es.api.respond import answer, found
 from crm_es.api.schemas import Board, CommandAnswer, Currency, PageOut, PipelineCreate, PipelineUpdate, StageIn
 from crm_es.aggregates.base import NotFound
@@ -16,6 +16,7 @@ from crm_es.aggregates.pipeline import StageSpec
 from crm_es.commands import execute
 from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pipeline, revise_pipeline
 from crm_es.queries import board, records
+from crm_es.queries.past import Past
 
 router = APIRouter(tags=["pipelines"])
 
@@ -56,9 +57,15 @@ def get_board(
     owner: UUID | None = None,
     team: UUID | None = None,
     currency: Currency | None = None,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
 ) -> dict[str, Any]:
+    """The board now, or as it stood at a past moment (``as_of``; ``known_at``: only what
+    had been recorded by then)."""
     if records.get_pipeline(cur, pipeline_id) is None:
         raise NotFound("pipeline", pipeline_id)
-    currency = currency or board.board_currency(cur, pipeline_id)
-    stages = board.get_board(cur, pipeline_id, owner=owner, team=team, currency=currency, visible=visible)
-    return {"pipeline_id": pipeline_id, "as_of": services.clock.now().isoformat(), "currency": currency, "stages": stages}
+    past = Past.of(as_of, known_at)
+    currency = currency or board.board_currency(cur, pipeline_id, past)
+    stages = board.get_board(cur, pipeline_id, owner=owner, team=team, currency=currency, visible=visible, past=past)
+    when = past.body() if past else {"as_of": services.clock.now().isoformat(), "known_at": None}
+    return {"pipeline_id": pipeline_id, **when, "currency": currency, "stages": stages}

@@ -1,0 +1,47 @@
+"""What moved between two dates: deals that entered a pipeline, advanced, slipped back,
+were won, lost or reopened, each with its amount then (F26 reports, the manager's week)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import duckdb
+
+from crm_es.queries.analytics.period import Period, text
+from crm_es.queries.analytics.stays import PLACES, transitions_sql
+from crm_es.queries.sql import jsonable
+
+KINDS = ("entered", "advanced", "slipped_back", "won", "lost", "reopened")
+MAX_ITEMS = 10_000
+
+KIND = """CASE WHEN t.prev_status IS NULL THEN 'entered'
+     WHEN t.status IN ('won', 'lost') THEN t.status
+     WHEN t.prev_status <> 'open' THEN 'reopened'
+     WHEN p.place > f.place THEN 'advanced' ELSE 'slipped_back' END"""
+
+
+def movements(cur: duckdb.DuckDBPyConnection, period: Period, pipeline: UUID | None = None) -> dict[str, Any]:
+    transitions, params = transitions_sql(period.known_at)
+    pipe = text(pipeline)
+    moved = (
+        f"SELECT t.deal_id, t.title, {KIND} AS kind, t.pipeline_id, f.name AS from_stage, p.name AS to_stage, "
+        "t.moved_at AS occurred_at, t.amount, t.currency, t.owner_id "
+        f"FROM {transitions} AS t JOIN ({PLACES}) AS p ON p.stage_id = t.stage_id "
+        f"LEFT JOIN ({PLACES}) AS f ON f.stage_id = t.prev_stage "
+        "WHERE t.moved_at >= ? AND t.moved_at < ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR t.moved_at <= ?) "
+        "AND (CAST(? AS UUID) IS NULL OR t.pipeline_id = ?)"
+    )
+    moved_params = [*params, period.start, period.end, period.as_of, period.as_of, pipe, pipe]
+    result = cur.execute(f"SELECT * FROM ({moved}) ORDER BY occurred_at, deal_id LIMIT ?", [*moved_params, MAX_ITEMS + 1])
+    names = [d[0] for d in result.description]
+    items = [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in result.fetchall()]
+    totals = cur.execute(f"SELECT kind, currency, count(*), sum(amount) FROM ({moved}) GROUP BY ALL ORDER BY ALL",
+                         moved_params).fetchall()
+    summary = []
+    for kind in KINDS:
+        mine = [t for t in totals if t[0] == kind]
+        summary.append({"kind": kind, "count": sum(t[2] for t in mine),
+                        "amounts": [{"currency": t[1], "amount": str(t[3])} for t in mine]})
+    return {**period.body(), "pipeline_id": pipe, "summary": summary, "items": items[:MAX_ITEMS],
+            "truncated": len(items) > MAX_ITEMS}
