@@ -133,6 +133,7 @@ SALES = frozenset({Role.MANAGER, Role.REP})
 READERS = SALES | {Role.AUDITOR}
 AUDITORS = frozenset({Role.AUDITOR})
 ANALYSTS = frozenset({Role.ANALYST})
+REPORTS = ANALYSTS | AUDITORS | {Role.MANAGER}  # the analytics: a manager reads their team's
 PERIOD = "from=2026-01-01T00:00:00Z&to=2026-04-01T00:00:00Z"
 
 Example = tuple[frozenset[Role] | None, Callable[[], tuple[str, Any]]]
@@ -220,9 +221,9 @@ def role_matrix(w: World) -> dict[str, Example]:
         "POST /contacts/{contact_id}/left-company": (SALES, lambda: (f"/contacts/{w.employee('rob')}/left-company", {})),
         "POST /sql": (ANALYSTS, lambda: ("/sql", {"sql": "SELECT count(*) FROM deals"})),
         # The analysts' reports (auditors read them too).
-        "GET /analytics/movements": (ANALYSTS | AUDITORS, lambda: (f"/analytics/movements?{PERIOD}", None)),
-        "GET /analytics/funnel": (ANALYSTS | AUDITORS, lambda: (f"/analytics/funnel?{PERIOD}&pipeline={ids['pipeline']}", None)),
-        "GET /analytics/velocity": (ANALYSTS | AUDITORS, lambda: (f"/analytics/velocity?{PERIOD}&pipeline={ids['pipeline']}", None)),
+        "GET /analytics/movements": (REPORTS, lambda: (f"/analytics/movements?{PERIOD}", None)),
+        "GET /analytics/funnel": (REPORTS, lambda: (f"/analytics/funnel?{PERIOD}&pipeline={ids['pipeline']}", None)),
+        "GET /analytics/velocity": (REPORTS, lambda: (f"/analytics/velocity?{PERIOD}&pipeline={ids['pipeline']}", None)),
     }
 
 
@@ -322,6 +323,18 @@ def test_reps_and_managers_read_their_teams_records(world: World) -> None:
     assert _listed(world, "auditor", "/deals") == west_deals | {ids["eve_deal"]}
     board = ok(world.call("rob", "GET", f"/pipelines/{ids['pipeline']}/board"), 200)
     assert {d["id"] for stage in board["stages"] for d in stage["deals"]} == west_deals
+
+
+def test_a_manager_reads_the_reports_of_their_team(world: World) -> None:
+    def opened(who: str) -> tuple[int, set[str]]:
+        funnel = ok(world.call(who, "GET", f"/analytics/funnel?{PERIOD}&pipeline={world.ids['pipeline']}"), 200)
+        moves = ok(world.call(who, "GET", f"/analytics/movements?{PERIOD}"), 200)
+        return funnel["groups"][0]["opened"], {m["deal_id"] for m in moves["items"]}
+
+    ids = world.ids
+    assert opened("mia") == (2, {ids["rob_deal"], ids["rita_deal"]})
+    assert opened("max") == (1, {ids["eve_deal"]})
+    assert opened("analyst") == (3, {ids["rob_deal"], ids["rita_deal"], ids["eve_deal"]})
 
 
 def test_reps_read_only_their_own_records_when_the_setting_says_so(world: World) -> None:

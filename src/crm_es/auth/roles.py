@@ -93,7 +93,7 @@ RULES: list[Rule] = [
     # A CSV import is many contact commands: reps import their own contacts (each row is checked).
     *_rules(SALES, "POST /imports/contacts"),
     # Analysts see the figures, never one person's record.
-    *_rules({Role.ANALYST, Role.AUDITOR}, "GET /analytics/*"),
+    *_rules({Role.ANALYST, Role.AUDITOR, Role.MANAGER}, "GET /analytics/*"),  # a manager: their team's (F26)
     *_rules({Role.ANALYST}, "POST /sql"),
     # The audit trail. Timelines and history replay any record: no owner check there, so auditors only.
     *_rules({Role.AUDITOR}, "GET /audit/*", "GET /contacts/{id}/history", "GET /deals/{id}/history"),

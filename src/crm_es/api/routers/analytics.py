@@ -1,4 +1,5 @@
-"""/analytics: the analysts' reports over the history tables (any past moment)."""
+"""/analytics: the reports over the history tables (any past moment). Analysts and
+auditors read every deal; a manager, their team's (owners then, the team now)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
+from crm_es.api.auth import Visible
 from crm_es.api.deps import AsOf, KnownAt, ReadCursor
 from crm_es.queries.analytics.funnel import funnel
 from crm_es.queries.analytics.movements import movements
@@ -23,21 +25,21 @@ By = Annotated[Literal["rep", "team", "source"] | None, Query(description="one g
 
 
 @router.get("/movements")
-def get_movements(cur: ReadCursor, start: From, to: To, as_of: AsOf = None, known_at: KnownAt = None,
+def get_movements(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: AsOf = None, known_at: KnownAt = None,
                   pipeline: UUID | None = None) -> dict[str, Any]:
     """Deals that entered, advanced, slipped back, were won, lost or reopened in the period."""
-    return movements(cur, Period(start, to, as_of, known_at), pipeline)
+    return movements(cur, Period(start, to, as_of, known_at), pipeline, visible)
 
 
 @router.get("/funnel")
-def get_funnel(cur: ReadCursor, start: From, to: To, pipeline: PipelineId, as_of: AsOf = None,
+def get_funnel(cur: ReadCursor, visible: Visible, start: From, to: To, pipeline: PipelineId, as_of: AsOf = None,
                known_at: KnownAt = None, by: By = None) -> dict[str, Any]:
     """Per stage: deals that entered it in the period and what became of them; conversions."""
-    return funnel(cur, pipeline, Period(start, to, as_of, known_at), by)
+    return funnel(cur, pipeline, Period(start, to, as_of, known_at), by, visible)
 
 
 @router.get("/velocity")
-def get_velocity(cur: ReadCursor, start: From, to: To, pipeline: PipelineId, as_of: AsOf = None,
+def get_velocity(cur: ReadCursor, visible: Visible, start: From, to: To, pipeline: PipelineId, as_of: AsOf = None,
                  known_at: KnownAt = None, by: By = None) -> dict[str, Any]:
     """Time in each stage and to close, win rate, average won amount, sales velocity."""
-    return velocity(cur, pipeline, Period(start, to, as_of, known_at), by)
+    return velocity(cur, pipeline, Period(start, to, as_of, known_at), by, visible)

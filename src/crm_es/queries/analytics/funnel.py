@@ -11,12 +11,15 @@ import duckdb
 
 from crm_es.queries.analytics.period import Period, grouping, ratio, text
 from crm_es.queries.analytics.stays import PLACES, stays_sql
+from crm_es.queries.visibility import EVERYONE, Visibility
 
 OUTCOMES = ("advanced", "won", "slipped_back", "lost")
 
 
-def funnel(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: str | None = None) -> dict[str, Any]:
-    stays, params = stays_sql(period.known_at)
+def funnel(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: str | None = None,
+           visible: Visibility = EVERYONE) -> dict[str, Any]:
+    """``visible``: whose deals count (a manager's: their team's, by the owner then)."""
+    stays, params = stays_sql(period.known_at, visible)
     key = grouping(by)
     # An outcome after as_of had not happened yet: the deal was still there.
     outcome = "CASE WHEN left_at <= ? THEN outcome END" if period.as_of is not None else "outcome"

@@ -11,6 +11,7 @@ import duckdb
 from crm_es.queries.analytics.period import Period, text
 from crm_es.queries.analytics.stays import PLACES, transitions_sql
 from crm_es.queries.sql import jsonable
+from crm_es.queries.visibility import EVERYONE, Visibility
 
 KINDS = ("entered", "advanced", "slipped_back", "won", "lost", "reopened")
 MAX_ITEMS = 10_000
@@ -21,8 +22,9 @@ KIND = """CASE WHEN t.prev_status IS NULL THEN 'entered'
      WHEN p.place > f.place THEN 'advanced' ELSE 'slipped_back' END"""
 
 
-def movements(cur: duckdb.DuckDBPyConnection, period: Period, pipeline: UUID | None = None) -> dict[str, Any]:
-    transitions, params = transitions_sql(period.known_at)
+def movements(cur: duckdb.DuckDBPyConnection, period: Period, pipeline: UUID | None = None,
+              visible: Visibility = EVERYONE) -> dict[str, Any]:
+    transitions, params = transitions_sql(period.known_at, visible)
     pipe = text(pipeline)
     moved = (
         f"SELECT t.deal_id, t.title, {KIND} AS kind, t.pipeline_id, f.name AS from_stage, p.name AS to_stage, "

@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from crm_es.queries.visibility import EVERYONE, Visibility
+
 TRANSITIONS = """
 SELECT deal_id, version, pipeline_id, stage_id, status, amount, currency, owner_id, source, title, valid_from AS moved_at,
        prev_stage, prev_status
@@ -48,13 +50,18 @@ WHERE t.status = 'open'
 """
 
 
-def transitions_sql(known_at: datetime | None) -> tuple[str, list[Any]]:
-    """The transitions as a subquery, and its parameters."""
+def transitions_sql(known_at: datetime | None, visible: Visibility = EVERYONE) -> tuple[str, list[Any]]:
+    """The transitions as a subquery, and its parameters. ``visible``: only the deals
+    whose owner then was in the reader's reach (a manager: their team)."""
     known, params = ("recorded_at <= ?", [known_at]) if known_at is not None else ("true", [])
-    return f"({TRANSITIONS.format(known=known)})", params
+    sql = f"({TRANSITIONS.format(known=known)})"
+    reach = visible.clause("owner_id")
+    if reach is None:
+        return sql, params
+    return f"(SELECT * FROM {sql} WHERE {reach[0]})", [*params, *reach[1]]
 
 
-def stays_sql(known_at: datetime | None) -> tuple[str, list[Any]]:
+def stays_sql(known_at: datetime | None, visible: Visibility = EVERYONE) -> tuple[str, list[Any]]:
     """The stays as a subquery, and its parameters."""
-    transitions, params = transitions_sql(known_at)
+    transitions, params = transitions_sql(known_at, visible)
     return f"({STAYS.format(transitions=transitions, places=PLACES)})", params

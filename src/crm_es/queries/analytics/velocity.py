@@ -16,12 +16,14 @@ import duckdb
 from crm_es.queries.analytics.funnel import stages_of
 from crm_es.queries.analytics.period import Period, grouping, ratio, text
 from crm_es.queries.analytics.stays import stays_sql
+from crm_es.queries.visibility import EVERYONE, Visibility
 
 DAYS = "(epoch({end}) - epoch({start})) / 86400.0"
 
 
-def velocity(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: str | None = None) -> dict[str, Any]:
-    stays, params = stays_sql(period.known_at)
+def velocity(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: str | None = None,
+             visible: Visibility = EVERYONE) -> dict[str, Any]:
+    stays, params = stays_sql(period.known_at, visible)
     key = grouping(by)
     base = (f"WITH here AS (SELECT *, {key} AS key FROM {stays} AS s WHERE pipeline_id = ? "
             "AND (CAST(? AS TIMESTAMPTZ) IS NULL OR entered_at <= ?)) ")
