@@ -112,6 +112,9 @@ def pct(values: list[float], q: float) -> float:
 # --- results ----------------------------------------------------------------------------
 
 
+TIMES = ("ms", "s", "µs")  # units where a lower figure is better
+
+
 @dataclass
 class Row:
     part: str
@@ -127,9 +130,11 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
+        """How many times slower than the baseline (below 1: faster). A time (ms, s) is
+        better lower; a rate better higher."""
         if self.baseline is None or not self.value:
             return None
-        return self.baseline / self.value
+        return self.value / self.baseline if self.unit in TIMES else self.baseline / self.value
 
 
 @dataclass
@@ -140,12 +145,18 @@ class Results:
     def add(self, row: Row) -> Row:
         self.rows.append(row)
         log(f"{row.backend:8} {row.what}: {fmt(row.value)} {row.unit}"
-            + (f"  | baseline {fmt(row.baseline)}  (baseline/ours {row.ratio:.2f}x)" if row.baseline else ""))
+            + (f"  | baseline {fmt(row.baseline)}  ({compared(row.ratio)})" if row.baseline else ""))
         return row
 
     def note(self, line: str) -> None:
         self.extra.append(line)
         log(line)
+
+
+def compared(ratio: float | None) -> str:
+    if not ratio:
+        return "—"
+    return f"{ratio:.2f}x slower" if ratio >= 1 else f"{1 / ratio:,.2f}x faster"
 
 
 def fmt(value: float | None) -> str:
@@ -795,13 +806,25 @@ def report(results: Results, args: argparse.Namespace, info: list[tuple[str, str
         "|---|---|---|---:|---|---:|---:|---|",
     ]
     for r in results.rows:
-        ratio = f"{r.ratio:.2f}x slower" if r.ratio and r.ratio >= 1 else (f"{1 / r.ratio:.2f}x faster" if r.ratio else "—")
+        ratio = compared(r.ratio)
         target = r.target + ({True: " ✅", False: " ❌", None: ""}[r.ok] if r.target else "")
         figure = f"{fmt(r.value)} {r.unit}" + (f" ({r.note})" if r.note else "")
         lines.append(f"| {r.part} | {r.backend} | {r.what} | {figure} | {r.baseline_what or '—'} | "
                      f"{fmt(r.baseline)}{' ' + r.unit if r.baseline else ''} | {ratio} | {target or '—'} |")
     lines += ["", *[f"- {line}" for line in results.extra]]
     return "\n".join(lines)
+
+
+def finish(results: Results, args: argparse.Namespace, info: list[tuple[str, str]], started: dt.datetime, t_start: float,
+           script: str = "bench_core.py") -> int:
+    """Print the run's section (and write it into --output with --write); the exit status:
+    1 when a figure misses its target."""
+    section = report(results, args, info, started, time.perf_counter() - t_start, script=script)
+    print(section)
+    if args.write:
+        write_section(args.output, section, script=script)
+        log(f"wrote {args.output}")
+    return 0 if all(r.ok is not False for r in results.rows) else 1
 
 
 def write_section(path: Path, section: str, script: str = "bench_core.py") -> None:
@@ -870,12 +893,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    section = report(results, args, machine(pg), started, time.perf_counter() - t_start)
-    print(section)
-    if args.write:
-        write_section(args.output, section)
-        log(f"wrote {args.output}")
-    return 0 if all(r.ok is not False for r in results.rows) else 1
+    return finish(results, args, machine(pg), started, t_start)
 
 
 if __name__ == "__main__":

@@ -40,13 +40,12 @@ from bench_core import (
     Results,
     Row,
     SQLiteBackend,
+    finish,
     log,
     machine,
     pct,
     rate,
-    report,
     stored_rows,
-    write_section,
 )
 
 from crm_es.aggregates.contact import ContactDetails
@@ -182,12 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 backend.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    section = report(results, args, machine(pg), started, time.perf_counter() - t_start, script="bench_ingest.py")
-    print(section)
-    if args.write:
-        write_section(args.output, section, script="bench_ingest.py")
-        log(f"wrote {args.output}")
-    return 0 if all(r.ok is not False for r in results.rows) else 1
+    return finish(results, args, machine(pg), started, t_start, script="bench_ingest.py")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import pytest
 from crm_es.aggregates.interactions import KINDS, TOUCHES
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
-from crm_es.aggregates.interactions import KINDS
 from crm_es.queries.timeline import timeline
 from crm_es.demo import DemoAlreadyLoaded, DemoSummary, demo_size, load_demo, plan_demo
 from crm_es.projections.interactions import COUNTER

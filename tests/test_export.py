@@ -114,7 +114,7 @@ def test_csv_export_reads_back_as_the_read_side(run, settings, recorded, tmp_pat
 
 
 def test_parquet_export_keeps_the_types(run, settings, recorded, tmp_path):
-    summary = export(run, "--format", "parquet", str(tmp_path))
+    summary = export(run, "--parquet", str(tmp_path))  # the short way to say --format parquet
     assert summary["format"] == "parquet" and summary["position"] == recorded
     for table in TABLES:
         assert parquet_rows(tmp_path / f"{table.name}.parquet", table) == read_side_rows(settings, table), table.name

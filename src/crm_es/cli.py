@@ -140,6 +140,7 @@ def status(as_json: bool) -> None:
 @main.command("export")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
               help="one file per table: <table>.csv or <table>.parquet")
+@click.option("--parquet", "fmt", flag_value="parquet", help="the same as --format parquet (snapshots for DuckDB or pandas)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export_tables(fmt: str, as_json: bool, directory: Path) -> None:

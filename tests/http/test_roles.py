@@ -100,6 +100,14 @@ class World:
         self.admin("PUT", f"/settings/tag-categories/c{n}", {"tags": [f"tag{n}"]}, 200)
         return f"/settings/tag-categories/c{n}"
 
+    def dashboard_body(self) -> dict[str, Any]:
+        return {"name": "Week", "reports": [{"report": "funnel", "params": {"from": "2026-01-01T00:00:00Z",
+                                                                            "to": "2026-04-01T00:00:00Z",
+                                                                            "pipeline": self.ids["pipeline"]}}]}
+
+    def dashboard(self) -> str:
+        return self.admin("POST", "/dashboards", self.dashboard_body())["id"]
+
     def key(self, name: str, role: Role, rep: str | None = None) -> None:
         _, self.tokens[name] = self.services.api_keys.create(role, UUID(self.ids[rep]) if rep else None, name)
 
@@ -157,6 +165,8 @@ def role_matrix(w: World) -> dict[str, Example]:
         "POST /reps": (ADMINS, lambda: ("/reps", {"name": "Nina", "email": w.email()})),
         "GET /reps": (READERS, lambda: ("/reps", None)),
         "GET /reps/{rep_id}": (READERS, lambda: (f"/reps/{ids['rob']}", None)),
+        "POST /reps/{rep_id}/quotas": (frozenset({Role.MANAGER}), lambda: (f"/reps/{ids['rob']}/quotas", {
+            "period_start": "2026-01-01", "period_end": "2026-04-01", "amount": "50000", "currency": "EUR"})),
         "POST /teams": (ADMINS, lambda: ("/teams", {"name": "North"})),
         "POST /teams/{team_id}/members": (ADMINS, lambda: (f"/teams/{ids['west']}/members", {"rep_id": ids["rita"]})),
         "GET /teams": (READERS, lambda: ("/teams", None)),
@@ -223,7 +233,14 @@ def role_matrix(w: World) -> dict[str, Example]:
         # The analysts' reports (auditors read them too).
         "GET /analytics/movements": (REPORTS, lambda: (f"/analytics/movements?{PERIOD}", None)),
         "GET /analytics/funnel": (REPORTS, lambda: (f"/analytics/funnel?{PERIOD}&pipeline={ids['pipeline']}", None)),
+        "POST /dashboards": (ANALYSTS | {Role.MANAGER}, lambda: ("/dashboards", w.dashboard_body())),
+        "PUT /dashboards/{dashboard_id}": (ANALYSTS | {Role.MANAGER}, lambda: (f"/dashboards/{w.dashboard()}", w.dashboard_body())),
+        "GET /dashboards/{dashboard_id}": (REPORTS, lambda: (f"/dashboards/{w.dashboard()}", None)),
         "GET /analytics/velocity": (REPORTS, lambda: (f"/analytics/velocity?{PERIOD}&pipeline={ids['pipeline']}", None)),
+        "GET /analytics/sources": (REPORTS, lambda: (f"/analytics/sources?{PERIOD}", None)),
+        "GET /analytics/activity": (REPORTS, lambda: (f"/analytics/activity?{PERIOD}&by=rep", None)),
+        "GET /analytics/kpis": (REPORTS, lambda: (f"/analytics/kpis?{PERIOD}&by=team", None)),
+        "GET /analytics/forecast": (REPORTS, lambda: (f"/analytics/forecast?{PERIOD}", None)),
     }
 
 
@@ -335,6 +352,10 @@ def test_a_manager_reads_the_reports_of_their_team(world: World) -> None:
     assert opened("mia") == (2, {ids["rob_deal"], ids["rita_deal"]})
     assert opened("max") == (1, {ids["eve_deal"]})
     assert opened("analyst") == (3, {ids["rob_deal"], ids["rita_deal"], ids["eve_deal"]})
+    dashboard = world.dashboard()  # a dashboard shows each reader what they may see
+    for who, deals in (("mia", 2), ("max", 1), ("auditor", 3)):
+        shown = ok(world.call(who, "GET", f"/dashboards/{dashboard}"), 200)
+        assert shown["reports"][0]["result"]["groups"][0]["opened"] == deals, who
 
 
 def test_reps_read_only_their_own_records_when_the_setting_says_so(world: World) -> None:

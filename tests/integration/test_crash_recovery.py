@@ -190,14 +190,14 @@ def test_projector_killed_during_catch_up_recovers_to_the_rebuild(settings: Sett
             finally:
                 snapshot.close()
             if killed and position == positions[-1]:
-                wait += 0.5  # killed before its first commit: a slow start (a busy machine); wait longer
+                wait *= 2  # killed before its first commit: a slow start (a busy machine); wait longer
             positions.append(position)
             if killed and 0 < position < top:
                 mid_catch_up += 1
         assert mid_catch_up >= 1, f"no kill landed during the catch-up (positions after each round: {positions[1:]}, of {top})"
 
         # Now let it finish, then compare with a rebuild from scratch in a fresh file.
-        done = subprocess.run([str(CRM_ES), "project", "--json"], env=env, capture_output=True, timeout=120)
+        done = subprocess.run([str(CRM_ES), "project", "--json"], env=env, capture_output=True, timeout=600)
         assert done.returncode == 0, done.stderr.decode()
         answer = json.loads(done.stdout)
         assert answer["position"] == top

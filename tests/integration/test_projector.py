@@ -37,7 +37,8 @@ from crm_es.commands.deals import (
     win_deal,
 )
 from crm_es.commands.interactions import RecordInteraction, record_interaction
-from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, add_rep, add_team_member, form_team
+from crm_es.commands.dashboards import ChangeDashboard, SaveDashboard, change_dashboard, save_dashboard
+from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, SetQuota, add_rep, add_team_member, form_team, set_quota
 from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pipeline, revise_pipeline
 from crm_es.commands.records import (
     ChangeCompany,
@@ -176,6 +177,11 @@ def a_story(services: Services) -> Story:
                                           amount=Decimal("2000.10"), owner_id=None, owner_given=True))
     team = run(services, form_team, FormTeam("EMEA", crm.rep)).id
     run(services, add_team_member, AddTeamMember(team, crm.rep))
+    run(services, set_quota, SetQuota(crm.rep, date(2026, 1, 1), date(2026, 4, 1), Decimal("50000"), "EUR"))
+    week = [{"report": "funnel", "params": {"from": "2026-01-01T00:00:00Z", "to": "2026-04-01T00:00:00Z",
+                                            "pipeline": str(crm.pipeline)}}]
+    board = run(services, save_dashboard, SaveDashboard("Week", week)).id
+    run(services, change_dashboard, ChangeDashboard(board, "My week", week))
     run(services, change_company, ChangeCompany(crm.company, {"sector": "wholesale", "properties": {"tier": "silver"}}))
     run(services, change_contact, ChangeContact(crm.contact, {"city": "London", "tags": ("vip", "uk")}, status="customer",
                                                 owner_id=crm.rep, owner_given=True))

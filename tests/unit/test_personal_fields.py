@@ -67,3 +67,14 @@ def test_a_value_stored_before_sealing_existed_reads_as_it_was() -> None:
 def test_any_json_value_round_trips(value) -> None:
     key = KEYS[str(ADA)]
     assert personal.open_value(personal.seal_value(value, key, str(ADA)), key, str(ADA)) == value
+
+
+def test_one_save_seals_a_persons_same_value_once_and_other_values_apart() -> None:
+    sealer = personal.Sealer(KEYS)
+    first, again, other = sealer.seal("v-42", str(ADA)), sealer.seal("v-42", str(ADA)), sealer.seal("v-43", str(ADA))
+    assert first == again and first is not again  # the same token, not the same dict (events own theirs)
+    assert other != first
+    assert personal.Sealer(KEYS).seal("v-42", str(ADA)) != first  # another save: a fresh nonce
+    bob = sealer.seal("v-42", str(BOB))
+    assert bob != first and personal.open_value(bob, KEYS[str(BOB)], str(BOB)) == "v-42"
+    assert personal.open_value(again, KEYS[str(ADA)], str(ADA)) == "v-42"

@@ -7,11 +7,12 @@ events). Nothing here reads a clock, a database or the network.
 
 from crm_es.aggregates.company import Company
 from crm_es.aggregates.contact import Contact
+from crm_es.aggregates.dashboard import Dashboard
 from crm_es.aggregates.deal import Deal
 from crm_es.aggregates.pipeline import Pipeline
 from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.team import Team
 
-AGGREGATE_TYPES = (Rep, Team, Pipeline, Company, Contact, Deal)
+AGGREGATE_TYPES = (Rep, Team, Pipeline, Company, Contact, Deal, Dashboard)
 
-__all__ = ["AGGREGATE_TYPES", "Company", "Contact", "Deal", "Pipeline", "Rep", "Team"]
+__all__ = ["AGGREGATE_TYPES", "Company", "Contact", "Dashboard", "Deal", "Pipeline", "Rep", "Team"]

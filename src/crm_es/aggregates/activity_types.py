@@ -9,7 +9,7 @@ if the built-in list in this file changes later.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, uuid5
 
 from crm_es.aggregates.base import Aggregate, Event, Meta, new_event
 

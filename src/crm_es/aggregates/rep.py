@@ -1,11 +1,25 @@
-"""A sales rep: a user of the CRM who owns contacts and deals."""
+"""A sales rep: a user of the CRM who owns contacts and deals, with their sales targets."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
 from uuid import UUID
 
-from crm_es.aggregates.base import Aggregate, Event, Meta, new_event
+from crm_es.aggregates.base import Aggregate, Event, InvalidInput, Meta, RuleViolated, new_event
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A sales target for the days [period_start, period_end): the end is excluded, as a
+    report's `to` is (the first quarter is 1 January to 1 April)."""
+
+    period_start: date
+    period_end: date
+    amount: Decimal
+    currency: str
+    set_at: datetime  # business time
 
 
 @dataclass(frozen=True)
@@ -13,6 +27,7 @@ class Rep(Aggregate):
     name: str
     email: str
     team_id: UUID | None
+    quotas: tuple[Quota, ...] = ()  # one per period: the latest set for it
 
     class Added(Event):
         name: str
@@ -23,6 +38,16 @@ class Rep(Aggregate):
         team_id: UUID
         previous_team_id: UUID | None
 
+    class QuotaSet(Event):
+        """The rep's sales target for a period (F26). A new one for the same period
+        replaces the one before from its business time on; the earlier stays in the log.
+        No personal fields: a target and its dates say nothing about a person's private life."""
+
+        period_start: date
+        period_end: date
+        amount: Decimal
+        currency: str
+
     @classmethod
     def evolve(cls, state: Rep | None, event: Event) -> Rep:
         match event:
@@ -31,7 +56,19 @@ class Rep(Aggregate):
             case Rep.JoinedTeam():
                 assert state is not None
                 return replace(state, version=event.originator_version, team_id=event.team_id)
+            case Rep.QuotaSet():
+                assert state is not None
+                quota = Quota(event.period_start, event.period_end, event.amount, event.currency, event.occurred_at)
+                others = tuple(q for q in state.quotas if not _same_period(q, quota.period_start, quota.period_end))
+                return replace(state, version=event.originator_version, quotas=(*others, quota))
         raise TypeError(f"Rep cannot apply {type(event).__qualname__}")
+
+    def quota_for(self, period_start: date, period_end: date) -> Quota | None:
+        return next((q for q in self.quotas if _same_period(q, period_start, period_end)), None)
+
+
+def _same_period(quota: Quota, period_start: date, period_end: date) -> bool:
+    return (quota.period_start, quota.period_end) == (period_start, period_end)
 
 
 def add(rep_id: UUID, name: str, email: str, team_id: UUID | None, meta: Meta) -> list[Event]:
@@ -42,3 +79,25 @@ def join_team(rep: Rep, team_id: UUID, meta: Meta) -> list[Event]:
     if rep.team_id == team_id:
         return []
     return [rep.then(Rep.JoinedTeam, meta, team_id=team_id, previous_team_id=rep.team_id)]
+
+
+def set_quota(rep: Rep, period_start: date, period_end: date, amount: Decimal, currency: str, meta: Meta) -> list[Event]:
+    """Set the rep's target for a period; the same target again records nothing."""
+    if period_end <= period_start:
+        raise InvalidInput("period_end", "period_end must come after period_start (the end is excluded)")
+    if amount <= 0:
+        raise InvalidInput("amount", "a quota is an amount above zero")
+    current = rep.quota_for(period_start, period_end)
+    if current is not None:
+        if (current.amount, current.currency) == (amount, currency):
+            return []
+        # The targets of a period follow each other in business time, so "the quota as of T" has one answer.
+        if meta.occurred_at < current.set_at:
+            raise RuleViolated(
+                "before-last-change",
+                f"occurred_at {meta.occurred_at.isoformat()} is before the quota it would replace was set "
+                f"({current.set_at.isoformat()})",
+                field="occurred_at", changed_at=current.set_at.isoformat(),
+            )
+    return [rep.then(Rep.QuotaSet, meta, period_start=period_start, period_end=period_end, amount=amount,
+                     currency=currency)]

@@ -12,7 +12,7 @@ from crm_es.api import problems
 from crm_es.api.auth import authorize
 from crm_es.api.csv_pages import CsvPages
 from crm_es.api.middleware import RequestPlumbing
-from crm_es.api.routers import (analyst_sql, analytics, audit, deals, health, imports, interactions, people, pipelines, records,
+from crm_es.api.routers import (analyst_sql, analytics, audit, dashboards, deals, health, imports, interactions, people, pipelines, records,
                                 setup, tasks)
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.bootstrap import Services, bootstrap
@@ -74,7 +74,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     larger_bodies = {imports.PATH: chosen.max_import_bytes, interactions.BATCH_PATH: chosen.max_batch_bytes}
     app.add_middleware(RequestPlumbing, max_body_bytes=chosen.max_body_bytes, larger_bodies=larger_bodies)
     problems.install(app)
-    for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, analytics, analyst_sql,
+    for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, analytics, dashboards, analyst_sql,
                    health):
         app.include_router(module.router)
     return app

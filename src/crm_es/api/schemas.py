@@ -65,6 +65,14 @@ class TeamMemberAdd(Body):
     rep_id: UUID
 
 
+class QuotaCreate(Body):
+    period_start: date = Field(description="first day of the period")
+    period_end: date = Field(description="the day after the period (excluded): the first quarter ends on 1 April")
+    amount: Amount = Field(description="the target, above zero")
+    currency: Currency
+    occurred_at: AwareDatetime | None = None
+
+
 # --- pipelines ----------------------------------------------------------------------
 
 

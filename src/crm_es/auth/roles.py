@@ -85,6 +85,8 @@ RULES: list[Rule] = [
             "GET /pipelines", "GET /pipelines/{id}", "GET /companies", "GET /companies/{id}"),
     *_rules(ADMINS_ONLY, "POST /reps", "POST /teams", "POST /teams/{id}/members",
             "POST /pipelines", "PATCH /pipelines/{id}", "POST /companies", "PATCH /companies/{id}"),
+    # A rep's sales target (F26): a manager sets their team's (checked on the rep).
+    *_rules({Role.MANAGER}, "POST /reps/{id}/quotas"),
     # Contacts and deals: reps and managers within their reach (checked on each record).
     *_rules(SALES | {Role.AUDITOR}, "GET /contacts", "GET /contacts/{id}", "GET /deals", "GET /deals/{id}",
             "GET /pipelines/{id}/board"),
@@ -94,6 +96,8 @@ RULES: list[Rule] = [
     *_rules(SALES, "POST /imports/contacts"),
     # Analysts see the figures, never one person's record.
     *_rules({Role.ANALYST, Role.AUDITOR, Role.MANAGER}, "GET /analytics/*"),  # a manager: their team's (F26)
+    *_rules({Role.ANALYST, Role.MANAGER}, "POST /dashboards", "PUT /dashboards/{dashboard_id}"),
+    *_rules({Role.ANALYST, Role.AUDITOR, Role.MANAGER}, "GET /dashboards/{dashboard_id}"),
     *_rules({Role.ANALYST}, "POST /sql"),
     # The audit trail. Timelines and history replay any record: no owner check there, so auditors only.
     *_rules({Role.AUDITOR}, "GET /audit/*", "GET /contacts/{id}/history", "GET /deals/{id}/history"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from uuid import UUID
 
 from crm_es.aggregates import Rep, Team
 from crm_es.aggregates import rep as reps
 from crm_es.aggregates import team as teams
-from crm_es.commands.context import CommandContext, CommandResult
+from crm_es.commands.context import CommandContext, CommandResult, NotYours
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,16 @@ class AddTeamMember:
     rep_id: UUID
 
 
+@dataclass(frozen=True)
+class SetQuota:
+    rep_id: UUID
+    period_start: date
+    period_end: date  # excluded
+    amount: Decimal
+    currency: str
+    occurred_at: datetime | None = None
+
+
 def add_rep(cmd: AddRep, ctx: CommandContext) -> CommandResult:
     ctx.exists(Team, cmd.team_id, "team_id")
     rep_id = ctx.new_id()
@@ -48,3 +60,13 @@ def add_team_member(cmd: AddTeamMember, ctx: CommandContext) -> CommandResult:
     rep = ctx.load(Rep, cmd.rep_id, "rep_id")
     events = reps.join_team(rep, team.id, ctx.meta())
     return ctx.save(team.id, events, current_version=team.version)
+
+
+def set_quota(cmd: SetQuota, ctx: CommandContext) -> CommandResult:
+    """A manager sets the targets of their team's reps (the key's reach, as for a deal's owner)."""
+    rep = ctx.load(Rep, cmd.rep_id)
+    if not ctx.ownership.may_write_for(rep.id):
+        raise NotYours(f"rep {rep.id} is not in a team this key manages")
+    ctx.check_version(rep)
+    events = reps.set_quota(rep, cmd.period_start, cmd.period_end, cmd.amount, cmd.currency, ctx.meta(cmd.occurred_at))
+    return ctx.save(rep.id, events, current_version=rep.version, created=bool(events))

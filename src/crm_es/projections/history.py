@@ -30,8 +30,9 @@ _WINDOW = "WINDOW w AS (PARTITION BY {key} ORDER BY version ROWS BETWEEN UNBOUND
 
 
 def tracked(table: Table) -> list[str]:
-    """The columns a version carries (all but the record's key and the validity)."""
-    meta = {name for name, _ in VALIDITY}
+    """The columns a version carries (all but the record's key, the validity and the
+    previous version's values)."""
+    meta = {name for name, _ in VALIDITY} | {f"previous_{c}" for c in table.previous}
     return [c for c, _ in table.columns if c != table.key and c not in meta]
 
 
@@ -73,12 +74,16 @@ def version_statements(table: Table) -> tuple[str, str]:
         f"(last_value(CASE WHEN {MASK} & {1 << i} <> 0 THEN struct_pack(v := {c}) END IGNORE NULLS) OVER w).v AS {c}"
         for i, c in enumerate(columns)
     )
+    previous = [f"previous_{c}" for c in table.previous]  # the version before's values, kept beside
+    lagged = "".join(f", lag({c}) OVER p AS previous_{c}" for c in table.previous)
     insert = (
-        f"INSERT INTO {table.name} ({key}, {', '.join(columns)}, version, valid_from, valid_to, recorded_at, "
-        f"superseded_at, position) "
-        f"SELECT {key}, {', '.join(columns)}, version, valid_from, NULL, recorded_at, NULL, position FROM ("
+        f"INSERT INTO {table.name} ({key}, {', '.join([*columns, *previous])}, version, valid_from, valid_to, "
+        f"recorded_at, superseded_at, position) "
+        f"SELECT {key}, {', '.join([*columns, *previous])}, version, valid_from, NULL, recorded_at, NULL, position FROM ("
+        f"SELECT *{lagged} FROM ("
         f"SELECT {key}, version, position, recorded_at, fresh, max(valid_from) OVER w AS valid_from, {filled} "
-        f"FROM ({current} UNION ALL {fresh}) {_WINDOW.format(key=key)}) WHERE fresh"
+        f"FROM ({current} UNION ALL {fresh}) {_WINDOW.format(key=key)}) AS f "
+        f"WINDOW p AS (PARTITION BY {key} ORDER BY version)) AS g WHERE fresh"
     )
     close = (
         f"UPDATE {table.name} SET valid_to = n.next_from, superseded_at = n.next_recorded FROM ("

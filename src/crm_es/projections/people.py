@@ -1,4 +1,4 @@
-"""reps and teams."""
+"""reps and teams, and the reps' sales targets."""
 
 from __future__ import annotations
 
@@ -20,3 +20,12 @@ def rep_joined_team(e: EventRow) -> list[Op]:
 @on(Team.Formed)
 def team_formed(e: EventRow) -> list[Op]:
     return [Insert("teams", {**created(e), "name": e.data["name"], "manager_id": e.data["manager_id"]})]
+
+
+@on(Rep.QuotaSet)
+def quota_set(e: EventRow) -> list[Op]:
+    """Every target stays a row: a report as of a past day (or as known then) finds the one in force."""
+    d = e.data
+    return [Insert("quotas", {"position": e.position, "rep_id": e.id, "period_start": d["period_start"],
+                              "period_end": d["period_end"], "amount": d["amount"], "currency": d["currency"],
+                              "set_at": e.occurred_at, "recorded_at": e.recorded_at, "actor": d["actor"]})]

@@ -27,7 +27,7 @@ import orjson
 import pyarrow as pa
 
 from crm_es.projections import (  # noqa: F401  (they register their handlers)
-    contact_history, deals, erasure, interactions, news, people, pipelines, records, setup, tasks,
+    contact_history, dashboards, deals, erasure, interactions, news, people, pipelines, records, setup, tasks,
 )
 from crm_es.projections.history import MASK, version_rows, version_statements
 from crm_es.projections.read_side import READ_SIDE, ReadSide

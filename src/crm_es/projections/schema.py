@@ -24,8 +24,10 @@ class Table:
     personal: tuple[str, ...] = ()
     subject: str | None = None
     # A history table: one row per version of the record named by ``key``, written by
-    # Version operations only (projections/history.py).
+    # Version operations only (projections/history.py); for the columns in ``previous``,
+    # each row also keeps the version before's value (``previous_<column>``).
     versioned: bool = False
+    previous: tuple[str, ...] = ()
 
     def ddl(self) -> str:
         cols = ", ".join(f"{name} {type_}" for name, type_ in self.columns)
@@ -96,11 +98,13 @@ HISTORY_TABLES = [
            ("amount", "DECIMAL(20,4)"), ("currency", "VARCHAR"), ("owner_id", "UUID"), ("title", "VARCHAR"),
            ("company_id", "UUID"), ("source", "VARCHAR"), ("expected_close", "DATE"),
            ("stage_entered_at", "TIMESTAMPTZ"), ("closed_at", "TIMESTAMPTZ"), ("lost_reason", "VARCHAR"),
-           ("lost_to", "VARCHAR"), *VALIDITY],
+           ("lost_to", "VARCHAR"), ("previous_stage_id", "UUID"), ("previous_status", "VARCHAR"), *VALIDITY],
           "Every version of every deal: one row per change of its stage, status, amount, owner or details, valid "
           "from the change's business time (`occurred_at`) to the next one's, and known from when it was recorded "
           "to when the next one was. " + _AS_OF + " A stage's name and probability then are in "
-          "`pipeline_stage_history`.", versioned=True),
+          "`pipeline_stage_history`. `previous_stage_id` and `previous_status` are the version before's (null for the "
+          "first): a row where they differ from `stage_id` and `status` is a move.", versioned=True,
+          previous=("stage_id", "status")),
     Table("contact_history", "contact_id",
           [("contact_id", "UUID"), ("status", "VARCHAR"), ("lifecycle", "VARCHAR"), ("owner_id", "UUID"),
            ("company_id", "UUID"), ("source", "VARCHAR"), ("tags", "VARCHAR[]"), ("email_invalid", "BOOLEAN"),
@@ -120,6 +124,13 @@ TABLES = [
           "Sales reps; `team_id` is the team they belong to."),
     Table("teams", "id", [("id", "UUID"), ("name", "VARCHAR"), ("manager_id", "UUID"), *RECORD],
           "Teams of reps, with their manager (a rep)."),
+    Table("quotas", None,
+          [("position", "BIGINT"), ("rep_id", "UUID"), ("period_start", "DATE"), ("period_end", "DATE"),
+           ("amount", "DECIMAL(20,4)"), ("currency", "VARCHAR"), ("set_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"),
+           ("actor", "VARCHAR")],
+          "One row per sales target set for a rep and a period [period_start, period_end) (F26). A target set again "
+          "for the same period replaces the one before from its `set_at` on: the one in force at T (known at K) is "
+          "the latest with `set_at <= T` (and `recorded_at <= K`)."),
     Table("pipelines", "id", [("id", "UUID"), ("name", "VARCHAR"), *RECORD], "Sales pipelines."),
     Table("pipeline_stages", "stage_id",
           [("stage_id", "UUID"), ("pipeline_id", "UUID"), ("name", "VARCHAR"),
@@ -172,7 +183,8 @@ TABLES = [
     Table("tasks", "id",
           [("id", "UUID"), ("type", "VARCHAR"), ("title", "VARCHAR"), ("due_at", "TIMESTAMPTZ"),
            ("duration_minutes", "INTEGER"), ("owner_id", "UUID"), ("contact_id", "UUID"), ("deal_id", "UUID"),
-           ("status", "VARCHAR"), ("done_at", "TIMESTAMPTZ"), ("done_by", "VARCHAR"), ("outcome", "VARCHAR"),
+           ("status", "VARCHAR"), ("done_at", "TIMESTAMPTZ"), ("done_recorded_at", "TIMESTAMPTZ"), ("done_by", "VARCHAR"),
+           ("outcome", "VARCHAR"),
            ("notes", "VARCHAR"), *RECORD],
           "Tasks in the reps' agendas, current state: `owner_id` is the rep, `status` open, done or cancelled; "
           "`done_by` is who marked it done. `notes` and `outcome` are the contact's personal data: null once "
@@ -183,6 +195,9 @@ TABLES = [
           "are first changed (`PUT /settings/activity-types/{name}`): the built-in ones hold until then."),
     *SETUP_TABLES,
     *HISTORY_TABLES,
+    Table("dashboards", "id", [("id", "UUID"), ("name", "VARCHAR"), ("reports", "JSON"), ("saved_by", "VARCHAR"), *RECORD],
+          "Saved dashboards (F34): `reports` is the list of `{report, params}` they show, filled in when read "
+          "(`GET /dashboards/{id}`); `saved_by` is who saved it first."),
 ]
 
 TABLES_BY_NAME = {t.name: t for t in TABLES}

@@ -11,7 +11,7 @@ PLANNED = ("type", "title", "due_at", "duration_minutes", "owner_id", "contact_i
 
 @on(Task.Planned)
 def task_planned(e: EventRow) -> list[Op]:
-    row = {**created(e), **{name: e.data[name] for name in PLANNED}, "status": "open", "done_at": None, "done_by": None,
+    row = {**created(e), **{name: e.data[name] for name in PLANNED}, "status": "open", "done_at": None, "done_recorded_at": None, "done_by": None,
            "outcome": None}
     return [Insert("tasks", row)]
 
@@ -23,7 +23,8 @@ def task_rescheduled(e: EventRow) -> list[Op]:
 
 @on(Task.Done)
 def task_done(e: EventRow) -> list[Op]:
-    done = {"status": "done", "done_at": e.occurred_at, "done_by": e.data["actor"], "outcome": e.data["outcome"]}
+    done = {"status": "done", "done_at": e.occurred_at, "done_recorded_at": e.recorded_at, "done_by": e.data["actor"],
+            "outcome": e.data["outcome"]}
     return [Patch("tasks", e.id, {**stamp(e), **done})]
 
 

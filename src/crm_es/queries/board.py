@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -11,6 +12,8 @@ import duckdb
 from crm_es.queries.past import Past
 from crm_es.queries.sql import fetch
 from crm_es.queries.visibility import EVERYONE, Visibility
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # Where the board reads from: the current tables, or the history tables at a past moment
 # (the same columns under the same names).
@@ -79,12 +82,17 @@ def get_board(
         [*stage_params, str(pipeline_id)],
     )
     deal_rows, deal_params = _deals(past)
+    # Ids as text and times as microseconds: building a UUID and a zoned datetime in Python
+    # for each of a board's thousands of deals took most of its time.
     deals = fetch(
         cur,
-        f"SELECT d.id, d.title, d.amount, d.currency, d.owner_id, d.stage_id, d.stage_entered_at FROM {deal_rows} AS d "
+        f"SELECT CAST(d.id AS VARCHAR) AS id, d.title, d.amount, d.currency, CAST(d.owner_id AS VARCHAR) AS owner_id, "
+        f"CAST(d.stage_id AS VARCHAR) AS stage_id, epoch_us(d.stage_entered_at) AS stage_entered_at FROM {deal_rows} AS d "
         f"WHERE d.pipeline_id = ? AND {' AND '.join(filters)} ORDER BY d.stage_entered_at, d.id",
         [*deal_params, str(pipeline_id), *params],
     )
+    for deal in deals:
+        deal["stage_entered_at"] = (EPOCH + timedelta(microseconds=deal["stage_entered_at"])).isoformat()
     by_stage: dict[str, list[dict[str, Any]]] = {}
     for deal in deals:
         by_stage.setdefault(deal.pop("stage_id"), []).append(deal)

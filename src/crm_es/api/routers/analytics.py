@@ -10,10 +10,14 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from crm_es.api.auth import Visible
-from crm_es.api.deps import AsOf, KnownAt, ReadCursor
+from crm_es.api.deps import AsOf, KnownAt, ReadCursor, ServicesDep
+from crm_es.queries.analytics.activity import activity
+from crm_es.queries.analytics.forecast import forecast
 from crm_es.queries.analytics.funnel import funnel
+from crm_es.queries.analytics.kpis import kpis
 from crm_es.queries.analytics.movements import movements
 from crm_es.queries.analytics.period import Period
+from crm_es.queries.analytics.sources import sources
 from crm_es.queries.analytics.velocity import velocity
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
@@ -43,3 +47,53 @@ def get_velocity(cur: ReadCursor, visible: Visible, start: From, to: To, pipelin
                  known_at: KnownAt = None, by: By = None) -> dict[str, Any]:
     """Time in each stage and to close, win rate, average won amount, sales velocity."""
     return velocity(cur, pipeline, Period(start, to, as_of, known_at), by, visible)
+
+
+ForecastBy = Annotated[Literal["rep", "team", "segment"] | None,
+                       Query(description="one group per rep (owner then), team (now) or segment (Gold / Silver / Bronze)")]
+
+
+@router.get("/forecast")
+def get_forecast(cur: ReadCursor, services: ServicesDep, visible: Visible, start: From, to: To, as_of: AsOf = None,
+                 known_at: KnownAt = None, pipeline: UUID | None = None, by: ForecastBy = None) -> dict[str, Any]:
+    """The open deals as of `as_of` (default now) weighted by their stage's probability then, by
+    expected close month (`no date` when none) and by segment, and listed Gold first; each rep's
+    quotas for periods overlapping [from, to), the amount won in it and progress = won ÷ quota,
+    per currency. A deal's segment: the best-ranked tag of the `potential` category (in its order:
+    Gold, Silver, Bronze) carried then by a contact then at the deal's company then; none without
+    a company or such a tag. A win counts unless the deal was reopened by `as_of`. `pipeline`
+    narrows the open deals; progress counts wins in every pipeline."""
+    return forecast(cur, Period(start, to, as_of, known_at), services.clock.now(), pipeline, by, visible)
+
+
+RepOrTeam = Annotated[Literal["rep", "team"] | None, Query(description="one group per rep or per team (the rep's now)")]
+
+
+@router.get("/sources")
+def get_sources(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: AsOf = None,
+                known_at: KnownAt = None) -> dict[str, Any]:
+    """Per source: leads registered in the period, deals opened in it, deals won in it and their
+    revenue per currency, and the share of the period's leads that became a deal (a lead became a
+    deal when it is among the contacts a deal opened by `as_of` names now)."""
+    return sources(cur, Period(start, to, as_of, known_at), visible)
+
+
+@router.get("/activity")
+def get_activity(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: AsOf = None, known_at: KnownAt = None,
+                 by: RepOrTeam = None) -> dict[str, Any]:
+    """Per rep (an interaction's `rep_id`, a deal's owner when it closed, a task's owner): calls
+    made and received, e-mails sent and received, meetings held and missed, deals won and lost,
+    tasks done (at `done_at`, known from when that was recorded)."""
+    return activity(cur, Period(start, to, as_of, known_at), by, visible)
+
+
+@router.get("/kpis")
+def get_kpis(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: AsOf = None, known_at: KnownAt = None,
+             by: RepOrTeam = None) -> dict[str, Any]:
+    """The CRM's KPIs: leads in 100 that became a deal, average won amount per currency, the
+    customer base month by month (status `customer` at each month's start and end, growth),
+    hours from a lead's registration to a rep's first touch (a call, e-mail sent, voicemail,
+    meeting held, demo, visit or SMS naming a rep), retention of the customers held at the start
+    (by their owner then) and renewals (deals won for a contact or company that had another deal
+    won before). A lead counts for its owner when registered, a won deal for its owner then."""
+    return kpis(cur, Period(start, to, as_of, known_at), by, visible)

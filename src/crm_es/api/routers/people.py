@@ -9,9 +9,11 @@ from fastapi import APIRouter, Response
 
 from crm_es.api.deps import Ctx, Limit, ReadCursor
 from crm_es.api.respond import answer, found
-from crm_es.api.schemas import CommandAnswer, PageOut, RepCreate, TeamCreate, TeamMemberAdd
+from crm_es.api.schemas import CommandAnswer, PageOut, QuotaCreate, RepCreate, TeamCreate, TeamMemberAdd
 from crm_es.commands import execute
-from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, add_rep, add_team_member, form_team
+from crm_es.commands.people import (
+    AddRep, AddTeamMember, FormTeam, SetQuota, add_rep, add_team_member, form_team, set_quota,
+)
 from crm_es.queries import records
 
 router = APIRouter(tags=["reps and teams"])
@@ -30,6 +32,14 @@ def get_reps(cur: ReadCursor, team: UUID | None = None, q: str | None = None, li
 @router.get("/reps/{rep_id}")
 def get_rep(rep_id: UUID, cur: ReadCursor, response: Response) -> dict[str, Any]:
     return found(response, records.get_rep(cur, rep_id), "rep", rep_id)
+
+
+@router.post("/reps/{rep_id}/quotas", status_code=201, response_model=CommandAnswer)
+def post_quota(rep_id: UUID, body: QuotaCreate, ctx: Ctx, response: Response) -> dict[str, Any]:
+    """The rep's sales target for [period_start, period_end); a new one for the same period
+    replaces it (the same one again writes nothing: 200). Admins, and managers for their team's reps."""
+    command = SetQuota(rep_id, body.period_start, body.period_end, body.amount, body.currency, body.occurred_at)
+    return answer(response, execute(set_quota, command, ctx))
 
 
 @router.post("/teams", status_code=201, response_model=CommandAnswer)

@@ -19,7 +19,7 @@ OUTCOMES = ("advanced", "won", "slipped_back", "lost")
 def funnel(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: str | None = None,
            visible: Visibility = EVERYONE) -> dict[str, Any]:
     """``visible``: whose deals count (a manager's: their team's, by the owner then)."""
-    stays, params = stays_sql(period.known_at, visible)
+    stays, params = stays_sql(period.known_at, visible, pipeline)
     key = grouping(by)
     # An outcome after as_of had not happened yet: the deal was still there.
     outcome = "CASE WHEN left_at <= ? THEN outcome END" if period.as_of is not None else "outcome"
@@ -45,12 +45,12 @@ def _rows(cur: duckdb.DuckDBPyConnection, stays: str, params: list[Any], key: st
     counts = ", ".join(f"count(*) FILTER (WHERE o = '{o}') AS {o}" for o in OUTCOMES)
     won_ever = "o = 'won' OR deal_id IN (SELECT deal_id FROM here WHERE o = 'won')"
     sql = (
-        f"WITH here AS (SELECT *, {outcome} AS o FROM {stays} AS s WHERE pipeline_id = ? "
+        f"WITH here AS MATERIALIZED (SELECT *, {outcome} AS o FROM {stays} AS s WHERE pipeline_id = ? "
         "AND (CAST(? AS TIMESTAMPTZ) IS NULL OR entered_at <= ?)) "
         f"SELECT {key} AS key, stage_id, count(*) AS entered, {counts}, count(*) FILTER (WHERE o IS NULL) AS still_there, "
         "count(*) FILTER (WHERE entered_at = opened_at) AS opened, "
         f"count(*) FILTER (WHERE entered_at = opened_at AND ({won_ever})) AS opened_won "
-        "FROM here WHERE entered_at >= ? AND entered_at < ? GROUP BY ALL"
+        "FROM here WHERE entered_at >= ? AND entered_at < ? GROUP BY key, stage_id"
     )
     result = cur.execute(sql, [*outcome_params, *params, str(pipeline), period.as_of, period.as_of, period.start, period.end])
     names = [d[0] for d in result.description]

@@ -24,21 +24,21 @@ KIND = """CASE WHEN t.prev_status IS NULL THEN 'entered'
 
 def movements(cur: duckdb.DuckDBPyConnection, period: Period, pipeline: UUID | None = None,
               visible: Visibility = EVERYONE) -> dict[str, Any]:
-    transitions, params = transitions_sql(period.known_at, visible)
+    transitions, params = transitions_sql(period.known_at, visible, pipeline)
     pipe = text(pipeline)
     moved = (
         f"SELECT t.deal_id, t.title, {KIND} AS kind, t.pipeline_id, f.name AS from_stage, p.name AS to_stage, "
         "t.moved_at AS occurred_at, t.amount, t.currency, t.owner_id "
         f"FROM {transitions} AS t JOIN ({PLACES}) AS p ON p.stage_id = t.stage_id "
         f"LEFT JOIN ({PLACES}) AS f ON f.stage_id = t.prev_stage "
-        "WHERE t.moved_at >= ? AND t.moved_at < ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR t.moved_at <= ?) "
-        "AND (CAST(? AS UUID) IS NULL OR t.pipeline_id = ?)"
+        "WHERE t.moved_at >= ? AND t.moved_at < ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR t.moved_at <= ?)"
     )
-    moved_params = [*params, period.start, period.end, period.as_of, period.as_of, pipe, pipe]
-    result = cur.execute(f"SELECT * FROM ({moved}) ORDER BY occurred_at, deal_id LIMIT ?", [*moved_params, MAX_ITEMS + 1])
+    moved_params = [*params, period.start, period.end, period.as_of, period.as_of]
+    result = cur.execute(f"SELECT * FROM ({moved}) AS m ORDER BY occurred_at, deal_id LIMIT ?", [*moved_params, MAX_ITEMS + 1])
     names = [d[0] for d in result.description]
     items = [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in result.fetchall()]
-    totals = cur.execute(f"SELECT kind, currency, count(*), sum(amount) FROM ({moved}) GROUP BY ALL ORDER BY ALL",
+    totals = cur.execute(f"SELECT kind, currency, count(*), sum(amount) FROM ({moved}) AS m GROUP BY kind, currency "
+                         "ORDER BY kind, currency",
                          moved_params).fetchall()
     summary = []
     for kind in KINDS:

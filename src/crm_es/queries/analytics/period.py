@@ -38,12 +38,13 @@ class Period:
         return {"from": text(self.start), "to": text(self.end), "as_of": text(self.as_of), "known_at": text(self.known_at)}
 
 
-def grouping(by: str | None) -> str:
+def grouping(by: str | None, groupings: dict[str, str] = GROUPINGS) -> str:
+    """The SQL of a report's group key (``groupings``: the report's own, if not these)."""
     if by is None:
         return "NULL"
-    if by not in GROUPINGS:
-        raise InvalidInput("by", f"`by` is one of {', '.join(GROUPINGS)}")
-    return GROUPINGS[by]
+    if by not in groupings:
+        raise InvalidInput("by", f"`by` is one of {', '.join(groupings)}")
+    return groupings[by]
 
 
 def ratio(part: int, whole: int) -> float | None:

@@ -7,28 +7,29 @@ the deal's next transition ends it — ``advanced`` (to a stage placed later), `
 is its last known ``sort_order`` (a removed stage keeps the place it had).
 
 ``known_at`` keeps only the versions recorded by then (a prefix of each deal's versions).
+
+The SQL of the reports is plain enough (no DuckDB-only syntax) to run unchanged on
+PostgreSQL: the benchmark runs the very same statements there.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from crm_es.queries.visibility import EVERYONE, Visibility
 
 TRANSITIONS = """
 SELECT deal_id, version, pipeline_id, stage_id, status, amount, currency, owner_id, source, title, valid_from AS moved_at,
-       prev_stage, prev_status
-FROM (
-    SELECT h.*, lag(stage_id) OVER w AS prev_stage, lag(status) OVER w AS prev_status
-    FROM deal_history h WHERE {known}
-    WINDOW w AS (PARTITION BY deal_id ORDER BY version)
-) WHERE prev_status IS NULL OR prev_status <> status OR prev_stage <> stage_id
+       previous_stage_id AS prev_stage, previous_status AS prev_status
+FROM deal_history
+WHERE {known} AND (previous_status IS NULL OR previous_status <> status OR previous_stage_id <> stage_id)
 """
 
 PLACES = """
-SELECT stage_id, arg_max(sort_order, version) AS place, arg_max(name, version) AS name
-FROM pipeline_stage_history WHERE sort_order IS NOT NULL GROUP BY stage_id
+SELECT DISTINCT ON (stage_id) stage_id, sort_order AS place, name
+FROM pipeline_stage_history WHERE sort_order IS NOT NULL ORDER BY stage_id, version DESC
 """
 
 STAYS = """
@@ -42,7 +43,7 @@ FROM (
     SELECT *, lead(moved_at) OVER w AS next_at, lead(status) OVER w AS next_status, lead(stage_id) OVER w AS next_stage_id,
            lead(amount) OVER w AS next_amount, lead(currency) OVER w AS next_currency,
            first_value(moved_at) OVER w AS first_at
-    FROM {transitions} WINDOW w AS (PARTITION BY deal_id ORDER BY version)
+    FROM {transitions} AS x WINDOW w AS (PARTITION BY deal_id ORDER BY version)
 ) AS t
 JOIN ({places}) AS p ON p.stage_id = t.stage_id
 LEFT JOIN ({places}) AS n ON n.stage_id = t.next_stage_id
@@ -50,18 +51,27 @@ WHERE t.status = 'open'
 """
 
 
-def transitions_sql(known_at: datetime | None, visible: Visibility = EVERYONE) -> tuple[str, list[Any]]:
-    """The transitions as a subquery, and its parameters. ``visible``: only the deals
-    whose owner then was in the reader's reach (a manager: their team)."""
+def transitions_sql(known_at: datetime | None, visible: Visibility = EVERYONE,
+                    pipeline: UUID | None = None) -> tuple[str, list[Any]]:
+    """The transitions as a subquery, and its parameters. ``visible``: only those whose
+    owner then was in the reader's reach (a manager: their team); ``pipeline``: only its
+    deals (a deal never changes pipeline)."""
     known, params = ("recorded_at <= ?", [known_at]) if known_at is not None else ("true", [])
-    sql = f"({TRANSITIONS.format(known=known)})"
+    if pipeline is not None:
+        known, params = f"{known} AND pipeline_id = ?", [*params, str(pipeline)]
+    return _in_reach(f"({TRANSITIONS.format(known=known)})", params, visible)
+
+
+def stays_sql(known_at: datetime | None, visible: Visibility = EVERYONE,
+              pipeline: UUID | None = None) -> tuple[str, list[Any]]:
+    """The stays as a subquery, and its parameters. A stay is in reach by its owner when it
+    began: the deal's other stays still say how it ended (they are worked out first)."""
+    transitions, params = transitions_sql(known_at, EVERYONE, pipeline)
+    return _in_reach(f"({STAYS.format(transitions=transitions, places=PLACES)})", params, visible)
+
+
+def _in_reach(sql: str, params: list[Any], visible: Visibility) -> tuple[str, list[Any]]:
     reach = visible.clause("owner_id")
     if reach is None:
         return sql, params
-    return f"(SELECT * FROM {sql} WHERE {reach[0]})", [*params, *reach[1]]
-
-
-def stays_sql(known_at: datetime | None, visible: Visibility = EVERYONE) -> tuple[str, list[Any]]:
-    """The stays as a subquery, and its parameters."""
-    transitions, params = transitions_sql(known_at, visible)
-    return f"({STAYS.format(transitions=transitions, places=PLACES)})", params
+    return f"(SELECT * FROM {sql} AS r WHERE {reach[0]})", [*params, *reach[1]]

@@ -14,73 +14,71 @@ from uuid import UUID
 import duckdb
 
 from crm_es.queries.analytics.funnel import stages_of
-from crm_es.queries.analytics.period import Period, grouping, ratio, text
+from crm_es.queries.analytics.period import Period, grouping, ratio
 from crm_es.queries.analytics.stays import stays_sql
 from crm_es.queries.visibility import EVERYONE, Visibility
 
-DAYS = "(epoch({end}) - epoch({start})) / 86400.0"
+DAYS = "(extract(epoch FROM {end}) - extract(epoch FROM {start})) / 86400.0"
+
+
+def _median(x: str) -> str:
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {x})"
 
 
 def velocity(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: str | None = None,
              visible: Visibility = EVERYONE) -> dict[str, Any]:
-    stays, params = stays_sql(period.known_at, visible)
-    key = grouping(by)
-    base = (f"WITH here AS (SELECT *, {key} AS key FROM {stays} AS s WHERE pipeline_id = ? "
-            "AND (CAST(? AS TIMESTAMPTZ) IS NULL OR entered_at <= ?)) ")
-    head = [*params, str(pipeline), period.as_of, period.as_of]
-    ended = "left_at >= ? AND left_at < ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR left_at <= ?)"
-    window = [period.start, period.end, period.as_of, period.as_of]
+    stays, params = stays_sql(period.known_at, visible, pipeline)
     in_stage = DAYS.format(start="entered_at", end="left_at")
     to_close = DAYS.format(start="opened_at", end="left_at")
-    per_stage = _dicts(cur, base + f"SELECT key, stage_id, count(*) AS stays, avg({in_stage}) AS average_days, "
-                       f"median({in_stage}) AS median_days FROM here WHERE outcome IS NOT NULL AND {ended} GROUP BY ALL",
-                       [*head, *window])
-    closed = _dicts(cur, base + "SELECT key, count(*) FILTER (WHERE outcome = 'won') AS won, "
-                    "count(*) FILTER (WHERE outcome = 'lost') AS lost, "
-                    f"avg({to_close}) FILTER (WHERE outcome = 'won') AS average_days_to_close, "
-                    f"median({to_close}) FILTER (WHERE outcome = 'won') AS median_days_to_close "
-                    f"FROM here WHERE outcome IN ('won', 'lost') AND {ended} GROUP BY ALL", [*head, *window])
-    amounts = _dicts(cur, base + "SELECT key, next_currency AS currency, count(*) AS won, avg(next_amount) AS average_won_amount "
-                     f"FROM here WHERE outcome = 'won' AND {ended} GROUP BY ALL", [*head, *window])
-    opened = _dicts(cur, base + "SELECT key, count(DISTINCT deal_id) AS opened FROM here "
-                    "WHERE entered_at = opened_at AND entered_at >= ? AND entered_at < ? GROUP BY ALL",
-                    [*head, period.start, period.end])
-    keys = {r["key"] for r in (*per_stage, *closed, *amounts, *opened)} or ({None} if by is None else set())
+    # One statement: the stays are worked out once (MATERIALIZED), then four sums over them,
+    # each a part of the answer (columns n1, n2, x1, x2 mean what each part says).
+    sql = (
+        f"WITH here AS MATERIALIZED (SELECT *, CAST({grouping(by)} AS VARCHAR) AS key FROM {stays} AS s "
+        "WHERE pipeline_id = ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR entered_at <= ?)), "
+        "ended AS (SELECT * FROM here WHERE outcome IS NOT NULL AND left_at >= ? AND left_at < ? "
+        "AND (CAST(? AS TIMESTAMPTZ) IS NULL OR left_at <= ?)) "
+        f"SELECT 'stage' AS part, key, CAST(stage_id AS VARCHAR) AS item, count(*) AS n1, 0 AS n2, "
+        f"avg({in_stage}) AS x1, {_median(in_stage)} AS x2 FROM ended GROUP BY key, stage_id "
+        "UNION ALL SELECT 'closed', key, NULL, count(*) FILTER (WHERE outcome = 'won'), count(*) FILTER (WHERE outcome = 'lost'), "
+        f"avg({to_close}) FILTER (WHERE outcome = 'won'), {_median(to_close)} FILTER (WHERE outcome = 'won') "
+        "FROM ended WHERE outcome IN ('won', 'lost') GROUP BY key "
+        "UNION ALL SELECT 'amount', key, next_currency, count(*), 0, avg(CAST(next_amount AS DOUBLE PRECISION)), NULL "
+        "FROM ended WHERE outcome = 'won' GROUP BY key, next_currency "
+        "UNION ALL SELECT 'opened', key, NULL, count(DISTINCT deal_id), 0, NULL, NULL FROM here "
+        "WHERE entered_at = opened_at AND entered_at >= ? AND entered_at < ? GROUP BY key"
+    )
+    rows = cur.execute(sql, [*params, str(pipeline), period.as_of, period.as_of, period.start, period.end, period.as_of,
+                             period.as_of, period.start, period.end]).fetchall()
+    parts: dict[str, list[tuple[Any, ...]]] = {"stage": [], "closed": [], "amount": [], "opened": []}
+    for part, *rest in rows:
+        parts[part].append(tuple(rest))
+    keys = {r[1] for r in rows} or ({None} if by is None else set())
     stages = stages_of(cur, pipeline)
-    groups = [_group(k, stages, per_stage, closed, amounts, opened) for k in sorted(keys, key=lambda k: (k is None, str(k)))]
+    groups = [_group(k, stages, parts) for k in sorted(keys, key=lambda k: (k is None, str(k)))]
     return {"pipeline_id": str(pipeline), **period.body(), "by": by, "groups": groups}
 
 
-def _dicts(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    result = cur.execute(sql, params)
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+def _days(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
 
 
-def _days(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
-
-
-def _group(key: Any, stages: list[tuple[str, str]], per_stage: list[dict[str, Any]], closed: list[dict[str, Any]],
-           amounts: list[dict[str, Any]], opened: list[dict[str, Any]]) -> dict[str, Any]:
-    mine = {str(r["stage_id"]): r for r in per_stage if r["key"] == key}
-    close = next((r for r in closed if r["key"] == key), {})
-    n_opened = next((r["opened"] for r in opened if r["key"] == key), 0)
-    won, lost = close.get("won", 0), close.get("lost", 0)
+def _group(key: str | None, stages: list[tuple[str, str]], parts: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
+    """One group's figures from the rows of each part: (key, item, n1, n2, x1, x2)."""
+    per_stage = {item: (n, mean, median) for k, item, n, _, mean, median in parts["stage"] if k == key}
+    _, _, won, lost, cycle, median_cycle = next((r for r in parts["closed"] if r[0] == key), (key, None, 0, 0, None, None))
+    n_opened = next((r[2] for r in parts["opened"] if r[0] == key), 0)
     win_rate = ratio(won, won + lost)
-    cycle = close.get("average_days_to_close")
     money = []
-    for r in sorted((r for r in amounts if r["key"] == key), key=lambda r: r["currency"]):
-        average = r["average_won_amount"]
-        per_day = None if not cycle or win_rate is None else n_opened * win_rate * float(average) / cycle
-        money.append({"currency": r["currency"], "won": r["won"], "average_won_amount": f"{average:.2f}",
+    for _, currency, n, _, average, _ in sorted((r for r in parts["amount"] if r[0] == key), key=lambda r: r[1]):
+        per_day = None if not cycle or win_rate is None else n_opened * win_rate * float(average) / float(cycle)
+        money.append({"currency": currency, "won": n, "average_won_amount": f"{average:.2f}",
                       "sales_velocity_per_day": None if per_day is None else round(per_day, 2)})
     return {
-        "key": text(key),
-        "stages": [{"stage_id": stage_id, "name": name, "stays": mine.get(stage_id, {}).get("stays", 0),
-                    "average_days": _days(mine.get(stage_id, {}).get("average_days")),
-                    "median_days": _days(mine.get(stage_id, {}).get("median_days"))} for stage_id, name in stages],
+        "key": key,
+        "stages": [{"stage_id": stage_id, "name": name, "stays": per_stage.get(stage_id, (0,))[0],
+                    "average_days": _days(per_stage.get(stage_id, (0, None))[1]),
+                    "median_days": _days(per_stage.get(stage_id, (0, None, None))[2])} for stage_id, name in stages],
         "opened": n_opened, "won": won, "lost": lost, "win_rate": win_rate,
-        "average_days_to_close": _days(cycle), "median_days_to_close": _days(close.get("median_days_to_close")),
+        "average_days_to_close": _days(cycle), "median_days_to_close": _days(median_cycle),
         "amounts": money,
     }
