@@ -815,6 +815,14 @@ def report(results: Results, args: argparse.Namespace, info: list[tuple[str, str
     return "\n".join(lines)
 
 
+def run_options(parser: argparse.ArgumentParser) -> None:
+    """What every benchmark script takes: where PostgreSQL is, and where results are written."""
+    parser.add_argument("--pg-url", default=os.environ.get("CRM_ES_BENCH_DATABASE_URL") or DEFAULT_PG_URL,
+                        help="PostgreSQL URL (or env CRM_ES_BENCH_DATABASE_URL)")
+    parser.add_argument("--write", action="store_true", help="rewrite the generated section of --output")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+
+
 def finish(results: Results, args: argparse.Namespace, info: list[tuple[str, str]], started: dt.datetime, t_start: float,
            script: str = "bench_core.py") -> int:
     """Print the run's section (and write it into --output with --write); the exit status:
@@ -855,14 +863,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1000, help="deals per EventStore.save() in part 2")
     parser.add_argument("--batch-calls", type=int, default=20, help="saves timed in part 2")
     parser.add_argument("--load-batch", type=int, default=5000, help="events per EventStore.save() when generating the log")
-    parser.add_argument("--pg-url", default=os.environ.get("CRM_ES_BENCH_DATABASE_URL") or DEFAULT_PG_URL,
-                        help="PostgreSQL URL (or env CRM_ES_BENCH_DATABASE_URL)")
+    run_options(parser)
     parser.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 3 or 1,2")
     parser.add_argument("--profile", action="store_true",
                         help="run the catch-up under cProfile (the main thread: reading and planning; DuckDB "
                              "writes in a thread of its own) and save it in bench/out/")
-    parser.add_argument("--write", action="store_true", help="rewrite the generated section of --output")
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (its path is logged)")
     args = parser.parse_args(argv)
     global BATCH_SIZE, BATCH_CALLS

@@ -36,7 +36,7 @@ from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from bench_core import DEFAULT_PG_URL, ROOT, PostgresBackend, Results, Row, finish, log, machine, pct
+from bench_core import PostgresBackend, Results, Row, finish, log, machine, pct, run_options
 
 from crm_es.audit.board import board_then
 from crm_es.projections.read_side import ReadSide
@@ -206,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=100, help="past dates the DuckDB board is timed at")
     parser.add_argument("--replays", type=int, default=3, help="past dates the replayed board is timed at (slow)")
     parser.add_argument("--runs", type=int, default=20, help="runs of each report on DuckDB")
-    parser.add_argument("--pg-url", default=os.environ.get("CRM_ES_BENCH_DATABASE_URL") or DEFAULT_PG_URL)
-    parser.add_argument("--write", action="store_true", help="rewrite the generated section of --output")
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    run_options(parser)
     args = parser.parse_args(argv)
 
     started, t_start = dt.datetime.now(dt.timezone.utc), time.perf_counter()

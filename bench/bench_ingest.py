@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import shutil
 import sys
@@ -33,8 +32,6 @@ from typing import Any
 from uuid import UUID
 
 from bench_core import (
-    DEFAULT_PG_URL,
-    ROOT,
     Backend,
     PostgresBackend,
     Results,
@@ -45,6 +42,7 @@ from bench_core import (
     machine,
     pct,
     rate,
+    run_options,
     stored_rows,
 )
 
@@ -163,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=10, help="batches timed")
     parser.add_argument("--size", type=int, default=10_000, help="items per batch (the API's maximum)")
     parser.add_argument("--http-batches", type=int, default=3, help="requests timed through HTTP (0: skip)")
-    parser.add_argument("--pg-url", default=os.environ.get("CRM_ES_BENCH_DATABASE_URL") or DEFAULT_PG_URL)
-    parser.add_argument("--write", action="store_true", help="rewrite the generated section of --output")
-    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    run_options(parser)
     args = parser.parse_args(argv)
 
     started, t_start = dt.datetime.now(dt.timezone.utc), time.perf_counter()

@@ -16,10 +16,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
-
 from crm_es.aggregates import Deal, Pipeline
 from crm_es.aggregates.base import Event
+from crm_es.audit.board import streams as replayed
 from crm_es.queries.analytics.period import Period
 
 
@@ -35,18 +34,6 @@ class Stay:
     won_amount: tuple[str, Decimal] | None = None
 
 
-def _topics() -> set[str]:
-    nested = [*vars(Deal).values(), *vars(Pipeline).values()]
-    return {get_topic(c) for c in nested if isinstance(c, type) and issubclass(c, Event)}
-
-
-def _streams(store: Any) -> dict[UUID, list[Event]]:
-    streams: dict[UUID, list[Event]] = defaultdict(list)
-    for event in store.replay(_topics()):
-        streams[event.originator_id].append(event)
-    return streams
-
-
 def _places(events: list[Event]) -> dict[UUID, tuple[int, str]]:
     """Each stage's last place and name, over every version of the pipeline."""
     places: dict[UUID, tuple[int, str]] = {}
@@ -59,7 +46,7 @@ def _places(events: list[Event]) -> dict[UUID, tuple[int, str]]:
 
 
 def stays(store: Any, pipeline_id: UUID, known_at: datetime | None) -> tuple[list[Stay], dict[UUID, tuple[int, str]]]:
-    streams = _streams(store)
+    streams = replayed(store)
     places = _places(streams[pipeline_id])
     found: list[Stay] = []
     for events in streams.values():

@@ -22,19 +22,22 @@ from crm_es.queries.past import Past
 _ENTERS_STAGE = (Deal.Opened, Deal.StageChanged, Deal.Reopened)
 
 
-def _topics() -> set[str]:
+def streams(store: Any) -> dict[UUID, list[Event]]:
+    """Every deal's and pipeline's events, replayed from the store, by record, in order."""
     nested = [*vars(Deal).values(), *vars(Pipeline).values()]
-    return {get_topic(c) for c in nested if isinstance(c, type) and issubclass(c, Event)}
+    topics = {get_topic(c) for c in nested if isinstance(c, type) and issubclass(c, Event)}
+    by_record: dict[UUID, list[Event]] = defaultdict(list)
+    for event in store.replay(topics):
+        by_record[event.originator_id].append(event)
+    return by_record
 
 
 def board_then(store: Any, pipeline_id: UUID, past: Past, currency: str | None = None) -> dict[str, Any]:
     """``{"currency", "stages"}`` as ``GET /pipelines/{id}/board?as_of=&known_at=`` shows them."""
-    streams: dict[UUID, list[Event]] = defaultdict(list)
-    for event in store.replay(_topics()):
-        streams[event.originator_id].append(event)
-    pipeline = Pipeline.fold(_seen(streams.get(pipeline_id, []), past))
+    records = streams(store)
+    pipeline = Pipeline.fold(_seen(records.get(pipeline_id, []), past))
     deals = []
-    for events in streams.values():
+    for events in records.values():
         if not Deal.owns(events[0]):
             continue
         seen = _seen(events, past)

@@ -57,26 +57,25 @@ FUNCTIONS_OF_THE_BINDER = frozenset({"unnest", "unlist"})
 VIEWS_REFUSED = frozenset({"duckdb_logs", "duckdb_databases", "pragma_database_list", "pg_settings"})
 
 
-class SqlRefused(DomainError):
+class SqlProblem(DomainError):
+    """Analysts' SQL said no; ``rule`` names why, the field is always ``sql``."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule
+        self.field = FIELD
+
+
+class SqlRefused(SqlProblem):
     """Well-formed, but not something analysts' SQL may do."""
 
     status = 403
 
-    def __init__(self, rule: str, detail: str) -> None:
-        super().__init__(detail)
-        self.rule = rule
-        self.field = FIELD
 
-
-class SqlInvalid(DomainError):
+class SqlInvalid(SqlProblem):
     """The SQL cannot run as sent (syntax, an unknown column, several statements …)."""
 
     status = 422
-
-    def __init__(self, rule: str, detail: str) -> None:
-        super().__init__(detail)
-        self.rule = rule
-        self.field = FIELD
 
 
 @dataclass(frozen=True)
