@@ -53,10 +53,11 @@ BOARD_TARGET = 1000  # times faster than the replay
 BOARD_P95_MS = 100
 REPORT_P95_MS = 200
 REPORT_TARGET = 10  # times faster than the same SQL on PostgreSQL
-COPIED = ("deal_history", "pipeline_stage_history", "reps")  # what the reports read
+COPIED = ("deal_history", "deal_stays", "pipeline_stage_history", "reps")  # what the reports read
 PG_TYPES = {"UUID": "uuid", "VARCHAR": "text", "INTEGER": "integer", "BIGINT": "bigint", "BOOLEAN": "boolean",
             "TIMESTAMPTZ": "timestamptz", "DATE": "date", "JSON": "jsonb", "VARCHAR[]": "text[]", "UUID[]": "uuid[]"}
 INDEXES = ("deal_history (deal_id, version)", "deal_history (pipeline_id)", "deal_history (valid_from)",
+           "deal_stays (pipeline_id)", "deal_stays (entered_at)",
            "pipeline_stage_history (stage_id, version)", "reps (id)")
 CLI = Path(sys.executable).parent / "crm-es"
 

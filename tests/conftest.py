@@ -54,9 +54,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def make_settings(backend: str, data_dir: Path, schema: str | None) -> Settings:
+    # The automations run when a test says so (services.policies.run_once(), with the test's
+    # clock), not in the background: a test decides when time passes and when they act.
     if backend == "postgres":
-        return Settings(data_dir=data_dir, database_url=PG_URL, postgres_schema=schema, poll_seconds=0.05)
-    return Settings(data_dir=data_dir, poll_seconds=0.05)
+        return Settings(data_dir=data_dir, database_url=PG_URL, postgres_schema=schema, poll_seconds=0.05,
+                        run_policies=False)
+    return Settings(data_dir=data_dir, poll_seconds=0.05, run_policies=False)
 
 
 @pytest.fixture

@@ -13,6 +13,10 @@ from uuid import UUID
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.clock import Clock, SystemClock
 from crm_es.commands import CommandContext
+from crm_es.policies.catalogue import POLICIES
+from crm_es.policies.leader import Leadership
+from crm_es.policies.runtime import PolicyRunner
+from crm_es.policies.service import Automations, dispatcher_for
 from crm_es.projections.read_side import ReadSide
 from crm_es.projections.runner import Projector
 from crm_es.settings import Settings
@@ -42,6 +46,8 @@ class Services:
     projector: Projector
     clock: Clock
     api_keys: ApiKeys
+    policies: PolicyRunner
+    automations: Automations
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -52,8 +58,15 @@ class Services:
         """Follow the log in the background (inside `crm-es serve`)."""
         self._stop.clear()
         self._spawn("projector", self.projector.run, self._stop, self.settings.poll_seconds)
+        if self.settings.run_policies:
+            self.start_policies()
         if self.store.channel:
             self._spawn("pg-listener", self._listen)
+
+    def start_policies(self) -> None:
+        """Run the automations in the background, while this process holds the lead."""
+        self.automations.leadership = Leadership(self.store, self.settings.data_dir / "policies.lock")
+        self._spawn("automations", self.automations.run, self._stop, self.settings.poll_seconds)
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -76,6 +89,7 @@ class Services:
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.projector.wake()
+                            self.automations.wake()
             except Exception as error:  # the poll keeps the read side moving meanwhile
                 log.warning("LISTEN failed (%s); retrying", error)
                 self._stop.wait(1.0)
@@ -84,6 +98,7 @@ class Services:
         """Stop following the log (the store and the read side stay open)."""
         self._stop.set()
         self.projector.wake()
+        self.automations.wake()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
@@ -101,4 +116,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     projector = Projector(store, read_side, batch_size=settings.projector_batch)
     store.on_saved(projector.wake)
     clock = clock or SystemClock()
-    return Services(settings, store, read_side, projector, clock, ApiKeys(store, clock))
+    policies = PolicyRunner(store, clock, POLICIES, projector=projector)
+    automations = Automations(policies, dispatcher_for(store, clock, settings), None)
+    store.on_saved(automations.wake)
+    return Services(settings, store, read_side, projector, clock, ApiKeys(store, clock), policies, automations)

@@ -1,4 +1,4 @@
-"""The `crm-es` command: serve, demo, rebuild, project, status.
+"""The `crm-es` command: serve, demo, rebuild, project, status, policies …
 
 Exit codes: 0 done, 1 failed (the message says why), 2 bad usage. ``--json`` prints
 one JSON object on stdout for scripts; progress and messages go to stderr.
@@ -19,6 +19,7 @@ from crm_es.bootstrap import Services, bootstrap
 from crm_es.console import fail, progress, report
 from crm_es.generate.cli import generate
 from crm_es.imports.cli import import_group
+from crm_es.policies.cli import policies
 from crm_es.queries.export import FORMATS, export_read_side
 from crm_es.settings import Settings
 from crm_es.sql_cli import sql
@@ -59,7 +60,8 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="port to listen on")
 @click.option("--demo", is_flag=True, help="load the demo company first when the store is empty")
 def serve(host: str, port: int, demo: bool) -> None:
-    """Run the HTTP service, the projector and (later) the policies in one process."""
+    """Run the HTTP service, the projector and the automations in one process
+    (CRM_ES_POLICIES=off leaves the automations to `crm-es policies`)."""
     import uvicorn
 
     from crm_es.api.app import create_app
@@ -172,3 +174,4 @@ main.add_command(keys)
 main.add_command(import_group)
 main.add_command(generate)
 main.add_command(sql)
+main.add_command(policies)

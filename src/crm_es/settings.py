@@ -25,6 +25,10 @@ class Settings:
     session_gap_minutes: int = 30  # a page visit after this long without one starts a new session
     sql_timeout_seconds: float = 10.0  # POST /sql: a query running longer is interrupted (422 sql-timeout)
     sql_max_rows: int = 10_000  # POST /sql: rows beyond these are left out (truncated: true)
+    smtp_url: str | None = None  # smtp://[user:password@]host:port — where the outbox sends e-mails
+    smtp_from: str = "crm-es@localhost"  # the From of automated e-mails
+    sms_url: str | None = None  # an HTTP SMS gateway: POST {to, body} (CRM_ES_SMS_URL)
+    run_policies: bool = True  # `crm-es serve` runs the automations too (CRM_ES_POLICIES=off: only `crm-es policies` does)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -34,6 +38,10 @@ class Settings:
             database_url=env.get("CRM_ES_DATABASE_URL") or None,
             postgres_schema=env.get("CRM_ES_POSTGRES_SCHEMA") or None,
             projector_batch=int(env.get("CRM_ES_PROJECTOR_BATCH") or 10_000),
+            smtp_url=env.get("CRM_ES_SMTP_URL") or None,
+            smtp_from=env.get("CRM_ES_SMTP_FROM") or "crm-es@localhost",
+            sms_url=env.get("CRM_ES_SMS_URL") or None,
+            run_policies=(env.get("CRM_ES_POLICIES") or "on").lower() not in ("off", "0", "false", "no"),
             rep_reads=_rep_reads(env.get("CRM_ES_REP_READS") or "team"),
             max_import_bytes=int(env.get("CRM_ES_MAX_IMPORT_BYTES") or 20_000_000),
             max_batch_bytes=int(env.get("CRM_ES_MAX_BATCH_BYTES") or 16_000_000),

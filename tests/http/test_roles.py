@@ -189,6 +189,7 @@ def role_matrix(w: World) -> dict[str, Example]:
         "GET /contacts/{contact_id}": (READERS, lambda: (f"/contacts/{ids['rob_contact']}", None)),
         "GET /contacts/{contact_id}/history": (AUDITORS, lambda: (f"/contacts/{ids['rob_contact']}/history", None)),
         "GET /contacts/{contact_id}/timeline": (READERS, lambda: (f"/contacts/{ids['rob_contact']}/timeline", None)),
+        "GET /contacts/{contact_id}/score": (READERS, lambda: (f"/contacts/{ids['rob_contact']}/score", None)),
         "POST /contacts/{contact_id}/interactions": (SALES, lambda: (f"/contacts/{ids['rob_contact']}/interactions",
                                                                     {"type": "call", "duration_seconds": 90})),
         "POST /interactions:batch": (SALES, lambda: ("/interactions:batch", {"items": [
@@ -241,6 +242,10 @@ def role_matrix(w: World) -> dict[str, Example]:
         "GET /analytics/activity": (REPORTS, lambda: (f"/analytics/activity?{PERIOD}&by=rep", None)),
         "GET /analytics/kpis": (REPORTS, lambda: (f"/analytics/kpis?{PERIOD}&by=team", None)),
         "GET /analytics/forecast": (REPORTS, lambda: (f"/analytics/forecast?{PERIOD}", None)),
+        # The automations.
+        "GET /policies": (ADMINS | {Role.MANAGER, Role.AUDITOR}, lambda: ("/policies", None)),
+        "PUT /policies/{name}": (ADMINS, lambda: ("/policies/task-after-meeting", {"enabled": False})),
+        "GET /outbox": (AUDITORS, lambda: ("/outbox", None)),
     }
 
 

@@ -10,7 +10,6 @@ equal a rebuild from the same store into a fresh file.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import signal
@@ -35,6 +34,7 @@ from crm_es.aggregates.pipeline import StageSpec
 from crm_es.projections.read_side import READ_SIDE, ReadSide
 from crm_es.projections.runner import Projector
 from crm_es.settings import Settings
+from tests.integration.processes import child_env
 from crm_es.store import EventStore
 
 EVENTS = 40_000
@@ -113,17 +113,6 @@ def _history(rnd: random.Random, n_events: int, chunk: int = 2_000) -> Iterator[
         yield pending
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_ES_")}
-    env["CRM_ES_DATA_DIR"] = str(settings.data_dir)
-    env["CRM_ES_PROJECTOR_BATCH"] = str(BATCH)
-    if settings.database_url:
-        env["CRM_ES_DATABASE_URL"] = settings.database_url
-    if settings.postgres_schema:
-        env["CRM_ES_POSTGRES_SCHEMA"] = settings.postgres_schema
-    return env
-
-
 def _snapshot(path: Path, into: Path) -> ReadSide:
     """A copy of the killed projector's file (and its WAL), opened as DuckDB recovers it,
     leaving the original untouched for the next run to recover by itself."""
@@ -162,7 +151,7 @@ def test_projector_killed_during_catch_up_recovers_to_the_rebuild(settings: Sett
         top = store.max_position()
         assert top >= EVENTS
 
-        env = _env(settings)
+        env = child_env(settings, CRM_ES_PROJECTOR_BATCH=str(BATCH))
         ref_projector = Projector(store, reference, batch_size=5_000)
         positions = [0]
         mid_catch_up = 0

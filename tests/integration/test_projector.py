@@ -37,6 +37,8 @@ from crm_es.commands.deals import (
     win_deal,
 )
 from crm_es.commands.interactions import RecordInteraction, record_interaction
+from crm_es.aggregates import lead_score as leads
+from crm_es.aggregates.base import Meta
 from crm_es.commands.dashboards import ChangeDashboard, SaveDashboard, change_dashboard, save_dashboard
 from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, SetQuota, add_rep, add_team_member, form_team, set_quota
 from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pipeline, revise_pipeline
@@ -216,6 +218,11 @@ def a_story(services: Services) -> Story:
         spec = InteractionSpec(kind, fields, crm.rep, a if kind == "meeting_held" else None)
         run(services, record_interaction, RecordInteraction(crm.contact, spec, CALL_LOGGED_AT - timedelta(hours=1)))
     run(services, change_contact, ChangeContact(crm.contact, {"email": "ada.lovelace@example.com"}))
+    # Ada's lead score moves (what the lead-scoring policy records, saved here as it saves it).
+    now = services.clock.now()
+    score = leads.score(leads.new_lead(crm.contact), 10, "page", "*/pricing*", f"{crm.contact}:1",
+                        Meta(now, now, "policy:lead-scoring", "story"))
+    services.store.save(score)
     # Rename the pipeline and Qualified (keeping its id), put Proposal first, drop the empty
     # Negotiation, add Closing.
     crm.stages(("Proposal", "0.6"), ("Lead", "0.1"), ("Discovery", "0.35", "Qualified"), ("Closing", "0.9"), name="Sales EMEA")

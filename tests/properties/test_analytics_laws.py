@@ -84,7 +84,7 @@ def check_velocity(world: World, services: Services, period: Period, by: str | N
 def test_funnel_and_velocity_equal_a_computation_over_the_events(client: TestClient, services: Services, clock: FrozenClock) -> None:
     world = World(client, clock)
 
-    @hypothesis_settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @hypothesis_settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(steps=history, asked=asks)
     def law(steps: list[tuple[Any, int, int]], asked: list[Any]) -> None:
         for drawn, late_hours, next_hours in steps:

@@ -88,7 +88,7 @@ RULES: list[Rule] = [
     # A rep's sales target (F26): a manager sets their team's (checked on the rep).
     *_rules({Role.MANAGER}, "POST /reps/{id}/quotas"),
     # Contacts and deals: reps and managers within their reach (checked on each record).
-    *_rules(SALES | {Role.AUDITOR}, "GET /contacts", "GET /contacts/{id}", "GET /deals", "GET /deals/{id}",
+    *_rules(SALES | {Role.AUDITOR}, "GET /contacts", "GET /contacts/{id}", "GET /contacts/{id}/score", "GET /deals", "GET /deals/{id}",
             "GET /pipelines/{id}/board"),
     *_rules(SALES, "POST /contacts", "PATCH /contacts/{id}", "POST /deals", "PATCH /deals/{id}",
             "POST /deals/{id}/stage", "POST /deals/{id}/won", "POST /deals/{id}/lost", "POST /deals/{id}/reopen"),
@@ -120,6 +120,11 @@ RULES: list[Rule] = [
             "PUT /settings/contact-roles", "PUT /settings/tag-categories/{category}",
             "DELETE /settings/tag-categories/{category}"),
     *_rules(SALES, "POST /contacts/{id}/left-company"),
+    # Automations: admins switch and set them; managers and auditors see what they do.
+    *_rules({Role.MANAGER, Role.AUDITOR}, "GET /policies"),
+    *_rules(ADMINS_ONLY, "PUT /policies/{name}"),
+    # Their outbox: delivery states only (no address, no text), for who oversees them.
+    *_rules({Role.AUDITOR}, "GET /outbox"),
 ]
 
 _PARAMETER = re.compile(r"\{[^}]*\}")

@@ -27,8 +27,9 @@ import orjson
 import pyarrow as pa
 
 from crm_es.projections import (  # noqa: F401  (they register their handlers)
-    contact_history, dashboards, deals, erasure, interactions, news, people, pipelines, records, setup, tasks,
+    contact_history, dashboards, deals, erasure, interactions, lead_scores, news, people, pipelines, records, setup, tasks,
 )
+from crm_es.projections.deal_stays import rewrite_statements
 from crm_es.projections.history import MASK, version_rows, version_statements
 from crm_es.projections.read_side import READ_SIDE, ReadSide
 from crm_es.projections.rows import HANDLERS, Count, Delete, EventRow, Insert, Op, Patch, PatchWhere, Version
@@ -38,6 +39,7 @@ from crm_es.store.codec import event_class, upcast
 
 SOURCE = "batch_rows"  # what a batch's Arrow data is registered as in DuckDB
 YIELD_EVERY = 255  # planning gives up the GIL every 256 events (see Batch.add)
+REWRITE_STAYS = rewrite_statements()
 
 # One statement of a batch: SQL with a ``{rows}`` slot and the Arrow rows that fill it,
 # or (rare: a set-based change) SQL with parameters.
@@ -236,7 +238,10 @@ class Batch:
         columns, rows = version_rows(table, ops)
         insert, close = version_statements(table)
         self.steps.append((insert, _arrow(table, columns, rows), None))
-        self.steps.append((close, _arrow(table, [table.key], rows), None))  # needs only the keys
+        keys = _arrow(table, [table.key], rows)
+        self.steps.append((close, keys, None))  # needs only the keys
+        if table.name == "deal_history":  # the touched deals' stays, worked out again (projections/deal_stays.py)
+            self.steps.extend((statement, keys, None) for statement in REWRITE_STAYS)
 
 
 def _count_into(row: dict[str, Any], op: Count) -> None:

@@ -119,6 +119,25 @@ HISTORY_TABLES = [
           "`removed` true from then on); `version` is the pipeline's. " + _AS_OF, versioned=True),
 ]
 
+# Worked out from deal_history by the runner, for the deals each batch touched
+# (projections/deal_stays.py).
+DEAL_STAYS = Table(
+    "deal_stays", None,
+    [("deal_id", "UUID"), ("version", "INTEGER"), ("pipeline_id", "UUID"), ("stage_id", "UUID"),
+     ("amount", "DECIMAL(20,4)"), ("currency", "VARCHAR"), ("owner_id", "UUID"), ("source", "VARCHAR"),
+     ("opened_at", "TIMESTAMPTZ"), ("entered_at", "TIMESTAMPTZ"), ("entered_recorded_at", "TIMESTAMPTZ"),
+     ("left_at", "TIMESTAMPTZ"), ("left_recorded_at", "TIMESTAMPTZ"), ("next_status", "VARCHAR"),
+     ("next_stage_id", "UUID"), ("next_amount", "DECIMAL(20,4)"), ("next_currency", "VARCHAR"),
+     ("won_at", "TIMESTAMPTZ"), ("won_recorded_at", "TIMESTAMPTZ")],
+    "Each time a deal entered an open stage (`version`: the deal's version that moved it there), with its "
+    "amount, owner and source then, when the deal was opened, and how the stay ended: `left_at` (business "
+    "time), `next_status` and `next_stage_id` (won, lost, or the stage it moved to); all null while it is "
+    "still there. `entered_recorded_at` and `left_recorded_at` say when each was recorded: a stay known at K "
+    "has `entered_recorded_at <= K`, and its end was known then if `left_recorded_at <= K`. `won_at` and "
+    "`won_recorded_at`: the deal's first win, on each of its stays. Worked out from `deal_history` (the funnel and "
+    "velocity read it).",
+)
+
 TABLES = [
     Table("reps", "id", [("id", "UUID"), ("name", "VARCHAR"), ("email", "VARCHAR"), ("team_id", "UUID"), *RECORD],
           "Sales reps; `team_id` is the team they belong to."),
@@ -195,9 +214,15 @@ TABLES = [
           "are first changed (`PUT /settings/activity-types/{name}`): the built-in ones hold until then."),
     *SETUP_TABLES,
     *HISTORY_TABLES,
+    DEAL_STAYS,
     Table("dashboards", "id", [("id", "UUID"), ("name", "VARCHAR"), ("reports", "JSON"), ("saved_by", "VARCHAR"), *RECORD],
           "Saved dashboards (F34): `reports` is the list of `{report, params}` they show, filled in when read "
           "(`GET /dashboards/{id}`); `saved_by` is who saved it first."),
+    Table("lead_score_changes", None,
+          [("position", "BIGINT"), ("contact_id", "UUID"), ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"),
+           ("points", "INTEGER"), ("score", "INTEGER"), ("reason", "VARCHAR"), ("rule", "VARCHAR"), ("cause", "VARCHAR")],
+          "One row per change of a contact's lead score (F18, the `lead-scoring` policy), with why: the score as of "
+          "T is `sum(points)` of the rows with `occurred_at <= T`."),
 ]
 
 TABLES_BY_NAME = {t.name: t for t in TABLES}

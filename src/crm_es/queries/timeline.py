@@ -92,9 +92,10 @@ class Period:
 def _item(position: int, kind: str, state: dict[str, Any]) -> dict[str, Any]:
     return {
         "position": position, "type": kind,
-        # The times as recorded in the event (with the offset the client gave), and who.
+        # The times as recorded in the event (with the offset the client gave), who, and
+        # why: an automation's action names the event that caused it (``record:version``).
         "occurred_at": state["occurred_at"], "recorded_at": state["timestamp"], "actor": state["actor"],
-        "data": _fields(state),
+        "cause": state.get("causation_id"), "data": _fields(state),
     }
 
 

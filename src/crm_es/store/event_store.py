@@ -20,12 +20,13 @@ from crm_es.audit.chain import ChainRow, uuid_text
 from crm_es.store import personal
 from crm_es.store.codec import OrjsonTranscoder, TypedMapper, event_class
 from crm_es.store.keys import SubjectForgotten, SubjectKeys
-from crm_es.store.recorders import CrmPostgresRecorder, CrmSQLiteRecorder
+from crm_es.store.recorders import MOVE_TRACKING, UPSERT_OUTBOX, CrmPostgresRecorder, CrmSQLiteRecorder, moved_elsewhere
 from crm_es.store.side_tables import SideTables
 
 A = TypeVar("A", bound=Aggregate)
 
-__all__ = ["Claim", "EventStore", "IdempotencyRecord", "IntegrityError", "RawEvent", "StoreUnavailable", "SubjectForgotten"]
+__all__ = ["Claim", "EventStore", "IdempotencyRecord", "IntegrityError", "RawEvent", "StoreUnavailable", "SubjectForgotten",
+           "Tracking"]
 
 
 class StoreUnavailable(Exception):
@@ -38,6 +39,15 @@ class Claim(NamedTuple):  # a tuple: a tracking batch makes one per item
     scope: str
     value: str
     owner_id: UUID
+
+
+class Tracking(NamedTuple):
+    """A policy moving its place in the log from ``after`` to ``position``: saved with
+    the events it reacted with, it fails (IntegrityError) if the place moved meanwhile."""
+
+    name: str
+    after: int
+    position: int
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,11 @@ class RawEvent:
 CLAIMS_CHUNK = 500  # values (claims, positions) per query on SQLite (it allows 32,766 parameters; plans stay small)
 SQLITE_PAIRS = 10_000  # (id, version) pairs per query: 2 parameters each, under SQLite's 32,766
 CACHE_KEPT = 100_000  # entries in each of the store's small caches before it starts over
+
+
+def _rowcount(cursor: Any) -> int:
+    """Rows the last statement changed (the library's SQLite cursor wraps sqlite3's)."""
+    return getattr(cursor, "sqlite_cursor", cursor).rowcount
 
 
 def _fold_as(cls: type[A], events: list[Event]) -> A | None:
@@ -275,6 +290,8 @@ class EventStore:
         claims: Sequence[Claim] = (),
         releases: Sequence[Claim] = (),
         states: Sequence[Aggregate] = (),
+        tracking: Tracking | None = None,
+        outbox: Sequence[tuple[Any, ...]] = (),
     ) -> int | None:
         """Append in one transaction; returns the position of the last event written.
 
@@ -285,9 +302,13 @@ class EventStore:
         so a retry of a command that changed nothing still gets its first answer.
         ``states``: the records' states after these events, when the caller has folded
         them already; otherwise the states remembered here are moved on by the events.
+        ``tracking`` and ``outbox`` (rows of recorders.OUTBOX_COLUMNS) are a policy's: its
+        new place in the log and its messages' delivery state, in the same transaction.
         """
         if not events:
             assert not claims and not releases, "a claim changes only with the events that need it"
+            if tracking is not None or outbox:
+                self.write_policy_rows(tracking, outbox)
             if idempotency is not None:
                 self.recorder.insert_idempotency(idempotency, self.max_position())
             return None
@@ -303,7 +324,7 @@ class EventStore:
         new_tails: dict[str, tuple[int, bytes]] = {}
         positions = self.recorder.insert_events(
             stored, idempotency=idempotency, claims=claims, releases=releases, record_tails=self._known_tails(events),
-            new_tails=new_tails,
+            new_tails=new_tails, tracking=tracking, outbox=outbox,
         )
         self._remember_new_tails(new_tails)
         if states:  # the caller folded them already (a batch): remembered as they are
@@ -322,6 +343,33 @@ class EventStore:
             state = self._states.get(event.originator_id)
             if state is not None and state.version == event.originator_version - 1:
                 self._states[event.originator_id] = type(state).evolve(state, event)
+
+    # --- policies' places in the log and their outbox ----------------------------
+
+    def tracked_position(self, name: str) -> int:
+        """Where a policy has read the log up to. A policy met for the first time starts at
+        the log's end: it reacts to what happens once it is installed, not to the past."""
+        rows = self.side_tables.read("SELECT position FROM {policy_positions} WHERE name = ?", (name,))
+        if not rows:
+            self.side_tables.write("INSERT INTO {policy_positions} (name, position) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                                   (name, self.max_position()))
+            rows = self.side_tables.read("SELECT position FROM {policy_positions} WHERE name = ?", (name,))
+        return int(rows[0]["position"])
+
+    def write_policy_rows(self, tracking: Tracking | None, outbox: Sequence[tuple[Any, ...]] = ()) -> None:
+        """A policy's place and outbox rows with no event (events go through ``save``)."""
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            if tracking is not None:
+                cursor.execute(self.side_tables.sql(MOVE_TRACKING.replace("{table}", "{policy_positions}")),
+                               (tracking.position, tracking.name, tracking.after))
+                if _rowcount(cursor) != 1:
+                    raise moved_elsewhere(tracking)
+            if outbox:
+                cursor.executemany(self.side_tables.sql(UPSERT_OUTBOX.replace("{table}", "{outbox}")), outbox)
+
+    def decode(self, rows: Sequence[RawEvent]) -> list[Event]:
+        """Stored events as domain events, personal fields opened (None where forgotten)."""
+        return self._decode([StoredEvent(UUID(r.originator_id), r.version, r.topic, r.state) for r in rows])
 
     def on_saved(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(position)`` after each save in this process (wakes the projector)."""
@@ -392,8 +440,7 @@ class EventStore:
         after = 0
         while rows := self.read(after, page):
             after = rows[-1].position
-            wanted = [StoredEvent(UUID(r.originator_id), r.version, r.topic, r.state) for r in rows if r.topic in topics]
-            yield from self._decode(wanted)
+            yield from self.decode([r for r in rows if r.topic in topics])
 
     def open_states(self, rows: Sequence[RawEvent]) -> list[dict[str, Any]]:
         """The stored states as plain JSON dicts in today's shape (upcast), with the

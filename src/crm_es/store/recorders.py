@@ -8,7 +8,11 @@
 - ``unique_claims``: values that must be unique (a contact's e-mail), kept in a
   mutable table so that a claim can be erased with the person (not in the log).
 
-A conflict on either table rolls back the events with it.
+- ``policy_positions``: how far each policy has read the log, moved only from where
+  the policy says it read (``tracking``), so two runners can never both act on an event;
+- ``outbox``: the messages policies send out, their delivery state (``outbox`` rows).
+
+A conflict on any of them rolls back the events with it.
 
 They also chain every event to the one before it (``crm_es.audit.chain``): ``hash``
 and ``prev_hash`` are computed while the transaction holds the write lock, so two
@@ -23,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore, SQLiteTransaction
 from eventsourcing.utils import retry
@@ -31,6 +35,29 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from crm_es.audit.chain import Chain, ChainRow, canonical_id, record_tails_wanted, uuid_text
+
+# Policies' side rows (``EventStore.save(tracking=…, outbox=…)``), written SQLite-style
+# (``?``, ``{table}``) and composed for PostgreSQL by each recorder.
+OUTBOX_COLUMNS = ("delivery_id", "policy", "channel", "contact_id", "status", "attempts", "next_attempt_at",
+                  "last_error", "created_at", "sent_at")
+POLICY_TABLES = {
+    "policy_positions": "name TEXT PRIMARY KEY, position BIGINT NOT NULL, last_error TEXT, last_error_at TEXT, "
+                        "failed_position BIGINT",
+    "outbox": "delivery_id TEXT PRIMARY KEY, policy TEXT NOT NULL, channel TEXT NOT NULL, contact_id TEXT, "
+              "status TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at TEXT NOT NULL, last_error TEXT, "
+              "created_at TEXT NOT NULL, sent_at TEXT",
+}
+MOVE_TRACKING = "UPDATE {table} SET position = ? WHERE name = ? AND position = ?"
+UPSERT_OUTBOX = (
+    f"INSERT INTO {{table}} ({', '.join(OUTBOX_COLUMNS)}) VALUES ({', '.join('?' for _ in OUTBOX_COLUMNS)}) "
+    "ON CONFLICT (delivery_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in OUTBOX_COLUMNS[4:])
+)
+
+
+def moved_elsewhere(tracking: Any) -> IntegrityError:
+    return IntegrityError(f"policy {tracking.name!r} is no longer at position {tracking.after}: another runner moved it")
+
 
 BACKFILL_PAGE = 1000
 COPY_FROM = 500  # rows from which a save goes by COPY (a tracking batch, an import) on PostgreSQL
@@ -110,6 +137,7 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
             "CREATE TABLE IF NOT EXISTS unique_claims ("
             "scope TEXT NOT NULL, value TEXT NOT NULL, owner_id TEXT NOT NULL, "
             "PRIMARY KEY (scope, value))",
+            *(f"CREATE TABLE IF NOT EXISTS {name} ({columns})" for name, columns in POLICY_TABLES.items()),
             # For auditors: the log as readable JSON, with the position as a column.
             "CREATE VIEW IF NOT EXISTS events_json AS SELECT rowid AS position, originator_id, "
             f"originator_version AS version, topic, CAST(state AS TEXT) AS data FROM {self.events_table_name}",
@@ -127,6 +155,12 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
         record = kwargs.get("idempotency")
         if record is not None:
             self._insert_key(c, record, max(ids or [0]) or None)
+        if (tracking := kwargs.get("tracking")) is not None:
+            c.execute(MOVE_TRACKING.format(table="policy_positions"), (tracking.position, tracking.name, tracking.after))
+            if c.sqlite_cursor.rowcount != 1:
+                raise moved_elsewhere(tracking)
+        if outbox := kwargs.get("outbox"):
+            c.executemany(UPSERT_OUTBOX.format(table="outbox"), outbox)
         return ids
 
     def _insert_chained(
@@ -233,6 +267,14 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                 "originator_version AS version, topic, convert_from(state, 'UTF8')::jsonb AS data FROM {}"
             ).format(SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_json")), events),
         ]
+        self.policy_tables = {name: SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_{name}"))
+                              for name in POLICY_TABLES}
+        self.sql_create_statements += [
+            SQL("CREATE TABLE IF NOT EXISTS {} (" + columns + ")").format(self.policy_tables[name])
+            for name, columns in POLICY_TABLES.items()
+        ]
+        self.move_tracking = SQL(MOVE_TRACKING.replace("?", "%s")).format(table=self.policy_tables["policy_positions"])
+        self.upsert_outbox = SQL(UPSERT_OUTBOX.replace("?", "%s")).format(table=self.policy_tables["outbox"])
         self.begin_lock_notify = SQL("BEGIN; SET LOCAL lock_timeout = '{}s'; LOCK TABLE {} IN EXCLUSIVE MODE; NOTIFY {}").format(
             SQL(str(int(self.datastore.lock_timeout))), events, Identifier(self.channel_name)
         )
@@ -372,6 +414,7 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                         (claim.scope, claim.value, uuid_text(claim.owner_id)),
                     )
                 self._insert_claims(curs, kwargs.get("claims", ()))
+                self._write_policy_rows(curs, kwargs)
                 chain = Chain(tail and bytes(tail), record_tails)
                 links = [chain.link(i, e.originator_version, e.topic, e.state) for i, e in zip(ids, stored_events)]
                 if (new_tails := kwargs.get("new_tails")) is not None:  # the caller keeps them once committed
@@ -399,6 +442,14 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                 conn.rollback()
                 raise
         return positions
+
+    def _write_policy_rows(self, curs: Any, kwargs: dict[str, Any]) -> None:
+        if (tracking := kwargs.get("tracking")) is not None:
+            curs.execute(self.move_tracking, (tracking.position, tracking.name, tracking.after))
+            if curs.rowcount != 1:
+                raise moved_elsewhere(tracking)
+        if outbox := kwargs.get("outbox"):
+            curs.executemany(self.upsert_outbox, outbox)
 
     def _insert_claims(self, curs: Any, claims: Sequence[Any]) -> None:
         rows = [(claim.scope, claim.value, uuid_text(claim.owner_id)) for claim in claims]

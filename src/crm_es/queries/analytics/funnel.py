@@ -10,7 +10,7 @@ from uuid import UUID
 import duckdb
 
 from crm_es.queries.analytics.period import Period, grouping, ratio, text
-from crm_es.queries.analytics.stays import PLACES, stays_sql
+from crm_es.queries.analytics.stays import PLACES, outcome, stays_sql
 from crm_es.queries.visibility import EVERYONE, Visibility
 
 OUTCOMES = ("advanced", "won", "slipped_back", "lost")
@@ -20,18 +20,16 @@ def funnel(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: s
            visible: Visibility = EVERYONE) -> dict[str, Any]:
     """``visible``: whose deals count (a manager's: their team's, by the owner then)."""
     stays, params = stays_sql(period.known_at, visible, pipeline)
-    key = grouping(by)
-    # An outcome after as_of had not happened yet: the deal was still there.
-    outcome = "CASE WHEN left_at <= ? THEN outcome END" if period.as_of is not None else "outcome"
-    outcome_params = [period.as_of] if period.as_of is not None else []
-    rows = _rows(cur, stays, params, key, outcome, outcome_params, pipeline, period)
     stages = stages_of(cur, pipeline)
+    places = {stage_id: place for stage_id, _, place in stages}
     groups: dict[Any, dict[str, Any]] = {}
-    for row in rows:
-        group = groups.setdefault(row["key"], {"key": text(row["key"]), "counts": {}, "opened": 0, "won": 0})
-        group["counts"][str(row["stage_id"])] = row
-        group["opened"] += row["opened"]
-        group["won"] += row["opened_won"]
+    for key, stage_id, next_status, next_stage, entered, opened, opened_won in _rows(cur, stays, params, by, pipeline, period):
+        group = groups.setdefault(key, {"key": text(key), "counts": {}, "opened": 0, "won": 0})
+        counts = group["counts"].setdefault(str(stage_id), dict.fromkeys(("entered", *OUTCOMES, "still_there"), 0))
+        counts["entered"] += entered
+        counts[outcome(stage_id, next_status, next_stage, places) or "still_there"] += entered
+        group["opened"] += opened
+        group["won"] += opened_won
     if not groups and by is None:
         groups[None] = {"key": None, "counts": {}, "opened": 0, "won": 0}
     return {
@@ -40,36 +38,38 @@ def funnel(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: s
     }
 
 
-def _rows(cur: duckdb.DuckDBPyConnection, stays: str, params: list[Any], key: str, outcome: str,
-          outcome_params: list[Any], pipeline: UUID, period: Period) -> list[dict[str, Any]]:
-    counts = ", ".join(f"count(*) FILTER (WHERE o = '{o}') AS {o}" for o in OUTCOMES)
-    won_ever = "o = 'won' OR deal_id IN (SELECT deal_id FROM here WHERE o = 'won')"
+def _rows(cur: duckdb.DuckDBPyConnection, stays: str, params: list[Any], by: str | None, pipeline: UUID,
+          period: Period) -> list[tuple[Any, ...]]:
+    """The stays entered in the period, counted per group, stage and how they ended (by
+    ``as_of``: an end after it had not happened yet); each group's outcome is named after."""
+    ended = "next_status IS NOT NULL AND (CAST(? AS TIMESTAMPTZ) IS NULL OR left_at <= ?)"
+    won = "won_at IS NOT NULL AND (CAST(? AS TIMESTAMPTZ) IS NULL OR won_at <= ?)"  # the deal, by as_of
     sql = (
-        f"WITH here AS MATERIALIZED (SELECT *, {outcome} AS o FROM {stays} AS s WHERE pipeline_id = ? "
-        "AND (CAST(? AS TIMESTAMPTZ) IS NULL OR entered_at <= ?)) "
-        f"SELECT {key} AS key, stage_id, count(*) AS entered, {counts}, count(*) FILTER (WHERE o IS NULL) AS still_there, "
-        "count(*) FILTER (WHERE entered_at = opened_at) AS opened, "
-        f"count(*) FILTER (WHERE entered_at = opened_at AND ({won_ever})) AS opened_won "
-        "FROM here WHERE entered_at >= ? AND entered_at < ? GROUP BY key, stage_id"
+        f"SELECT key, stage_id, o_status, o_stage, count(*) AS entered, count(*) FILTER (WHERE opening) AS opened, "
+        f"count(*) FILTER (WHERE opening AND {won}) AS opened_won FROM ("
+        f"SELECT stage_id, entered_at = opened_at AS opening, won_at, {grouping(by)} AS key, "
+        f"CASE WHEN {ended} THEN next_status END AS o_status, CASE WHEN {ended} THEN next_stage_id END AS o_stage "
+        f"FROM {stays} AS s WHERE pipeline_id = ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR entered_at <= ?) "
+        "AND entered_at >= ? AND entered_at < ?) AS here GROUP BY key, stage_id, o_status, o_stage"
     )
-    result = cur.execute(sql, [*outcome_params, *params, str(pipeline), period.as_of, period.as_of, period.start, period.end])
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    as_of = period.as_of
+    return cur.execute(sql, [as_of, as_of, as_of, as_of, as_of, as_of, *params, str(pipeline), as_of, as_of,
+                             period.start, period.end]).fetchall()
 
 
-def stages_of(cur: duckdb.DuckDBPyConnection, pipeline: UUID) -> list[tuple[str, str]]:
-    """The pipeline's stages in their place, those since removed included."""
+def stages_of(cur: duckdb.DuckDBPyConnection, pipeline: UUID) -> list[tuple[str, str, int]]:
+    """The pipeline's stages in their place (id, name, place), those since removed included."""
     rows = cur.execute(
-        f"SELECT DISTINCT p.stage_id, p.name, p.place FROM ({PLACES}) AS p "
-        "JOIN pipeline_stage_history h ON h.stage_id = p.stage_id WHERE h.pipeline_id = ? ORDER BY p.place, p.stage_id",
+        f"SELECT p.stage_id, p.name, p.place FROM ({PLACES}) AS p WHERE p.stage_id IN "
+        "(SELECT stage_id FROM pipeline_stage_history WHERE pipeline_id = ?) ORDER BY p.place, p.stage_id",
         [str(pipeline)],
     ).fetchall()
-    return [(str(stage_id), name) for stage_id, name, _ in rows]
+    return [(str(stage_id), name, place) for stage_id, name, place in rows]
 
 
-def _group(group: dict[str, Any], stages: list[tuple[str, str]]) -> dict[str, Any]:
+def _group(group: dict[str, Any], stages: list[tuple[str, str, int]]) -> dict[str, Any]:
     rows = []
-    for stage_id, name in stages:
+    for stage_id, name, _ in stages:
         c = group["counts"].get(stage_id, {})
         entered = c.get("entered", 0)
         moved_on = c.get("advanced", 0) + c.get("won", 0)

@@ -1,12 +1,15 @@
-"""A deal's stays: each time it entered a stage, and how it left it.
+"""Transitions and stays of deals, as subqueries the reports build on.
 
-Read from ``deal_history``: a *transition* is a version where the deal's stage or status
-changed (its first version included). Each transition into an open stage starts a stay;
-the deal's next transition ends it — ``advanced`` (to a stage placed later), ``slipped_back``
-(earlier), ``won`` or ``lost`` — or nothing has yet (``outcome`` null). A stage's place
-is its last known ``sort_order`` (a removed stage keeps the place it had).
+A *transition* is a version of ``deal_history`` where the deal's stage or status changed
+(its first version included). A *stay* is a row of ``deal_stays`` (projections/deal_stays.py):
+a deal entered an open stage; its next transition ended it (``next_status``, ``next_stage_id``)
+or nothing has yet. Its ``outcome`` — ``advanced`` (to a stage placed later), ``slipped_back``
+(earlier), ``won`` or ``lost`` — goes by each stage's last known place (a removed stage keeps
+the place it had), read when the report runs: the reports group the stays first, then name
+the outcome of each group.
 
-``known_at`` keeps only the versions recorded by then (a prefix of each deal's versions).
+``known_at`` keeps only what was recorded by then: the versions recorded by K (a prefix
+of each deal's versions), the stays begun by K, and their ends only if recorded by K.
 
 The SQL of the reports is plain enough (no DuckDB-only syntax) to run unchanged on
 PostgreSQL: the benchmark runs the very same statements there.
@@ -18,36 +21,31 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from crm_es.projections.deal_stays import MOVE
 from crm_es.queries.visibility import EVERYONE, Visibility
 
-TRANSITIONS = """
+TRANSITIONS = f"""
 SELECT deal_id, version, pipeline_id, stage_id, status, amount, currency, owner_id, source, title, valid_from AS moved_at,
        previous_stage_id AS prev_stage, previous_status AS prev_status
 FROM deal_history
-WHERE {known} AND (previous_status IS NULL OR previous_status <> status OR previous_stage_id <> stage_id)
+WHERE {{known}} AND {MOVE}
 """
 
+# Each stage's last version: its place and name (a removal keeps the stage's place).
 PLACES = """
-SELECT DISTINCT ON (stage_id) stage_id, sort_order AS place, name
-FROM pipeline_stage_history WHERE sort_order IS NOT NULL ORDER BY stage_id, version DESC
+SELECT stage_id, sort_order AS place, name FROM pipeline_stage_history WHERE valid_to IS NULL
 """
 
-STAYS = """
-SELECT t.deal_id, t.pipeline_id, t.stage_id, p.name AS stage, t.amount, t.currency, t.owner_id, t.source,
-       t.moved_at AS entered_at, t.next_at AS left_at, t.first_at AS opened_at,
-       CASE WHEN t.next_status IS NULL THEN NULL
-            WHEN t.next_status IN ('won', 'lost') THEN t.next_status
-            WHEN n.place > p.place THEN 'advanced' ELSE 'slipped_back' END AS outcome,
-       t.next_stage_id, t.next_amount, t.next_currency
-FROM (
-    SELECT *, lead(moved_at) OVER w AS next_at, lead(status) OVER w AS next_status, lead(stage_id) OVER w AS next_stage_id,
-           lead(amount) OVER w AS next_amount, lead(currency) OVER w AS next_currency,
-           first_value(moved_at) OVER w AS first_at
-    FROM {transitions} AS x WINDOW w AS (PARTITION BY deal_id ORDER BY version)
-) AS t
-JOIN ({places}) AS p ON p.stage_id = t.stage_id
-LEFT JOIN ({places}) AS n ON n.stage_id = t.next_stage_id
-WHERE t.status = 'open'
+STAY_COLUMNS = ("deal_id, pipeline_id, stage_id, amount, currency, owner_id, source, entered_at, opened_at, left_at, "
+                "next_status, next_stage_id, next_amount, next_currency, won_at")
+
+# The stays begun by K; an end recorded after K had not happened yet, as far as K knew.
+KNOWN_STAYS = """
+SELECT deal_id, pipeline_id, stage_id, amount, currency, owner_id, source, entered_at, opened_at,
+       CASE WHEN ended THEN left_at END AS left_at, CASE WHEN ended THEN next_status END AS next_status,
+       CASE WHEN ended THEN next_stage_id END AS next_stage_id, CASE WHEN ended THEN next_amount END AS next_amount,
+       CASE WHEN ended THEN next_currency END AS next_currency, CASE WHEN won_recorded_at <= ? THEN won_at END AS won_at
+FROM (SELECT *, left_recorded_at <= ? AS ended FROM deal_stays WHERE entered_recorded_at <= ? AND {pipeline}) AS k
 """
 
 
@@ -64,10 +62,23 @@ def transitions_sql(known_at: datetime | None, visible: Visibility = EVERYONE,
 
 def stays_sql(known_at: datetime | None, visible: Visibility = EVERYONE,
               pipeline: UUID | None = None) -> tuple[str, list[Any]]:
-    """The stays as a subquery, and its parameters. A stay is in reach by its owner when it
-    began: the deal's other stays still say how it ended (they are worked out first)."""
-    transitions, params = transitions_sql(known_at, EVERYONE, pipeline)
-    return _in_reach(f"({STAYS.format(transitions=transitions, places=PLACES)})", params, visible)
+    """The stays as a subquery (``STAY_COLUMNS``), and its parameters. A stay is in reach
+    by its owner when it began."""
+    where, params = ("pipeline_id = ?", [str(pipeline)]) if pipeline is not None else ("true", [])
+    if known_at is None:
+        known = f"SELECT {STAY_COLUMNS} FROM deal_stays WHERE {where}"
+    else:
+        known, params = KNOWN_STAYS.format(pipeline=where), [known_at, known_at, known_at, *params]
+    return _in_reach(f"({known})", params, visible)
+
+
+def outcome(stay_stage: Any, next_status: str | None, next_stage: Any, places: dict[str, int]) -> str | None:
+    """How a stay ended: won, lost, advanced (to a stage placed later), slipped_back, or
+    None (it has not, as far as the report knows)."""
+    if next_status is None or next_status in ("won", "lost"):
+        return next_status
+    then, now = places.get(str(stay_stage)), places.get(str(next_stage))
+    return "advanced" if then is not None and now is not None and now > then else "slipped_back"
 
 
 def _in_reach(sql: str, params: list[Any], visible: Visibility) -> tuple[str, list[Any]]:

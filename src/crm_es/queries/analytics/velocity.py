@@ -35,15 +35,16 @@ def velocity(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by:
     sql = (
         f"WITH here AS MATERIALIZED (SELECT *, CAST({grouping(by)} AS VARCHAR) AS key FROM {stays} AS s "
         "WHERE pipeline_id = ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR entered_at <= ?)), "
-        "ended AS (SELECT * FROM here WHERE outcome IS NOT NULL AND left_at >= ? AND left_at < ? "
+        "ended AS (SELECT * FROM here WHERE next_status IS NOT NULL AND left_at >= ? AND left_at < ? "
         "AND (CAST(? AS TIMESTAMPTZ) IS NULL OR left_at <= ?)) "
         f"SELECT 'stage' AS part, key, CAST(stage_id AS VARCHAR) AS item, count(*) AS n1, 0 AS n2, "
         f"avg({in_stage}) AS x1, {_median(in_stage)} AS x2 FROM ended GROUP BY key, stage_id "
-        "UNION ALL SELECT 'closed', key, NULL, count(*) FILTER (WHERE outcome = 'won'), count(*) FILTER (WHERE outcome = 'lost'), "
-        f"avg({to_close}) FILTER (WHERE outcome = 'won'), {_median(to_close)} FILTER (WHERE outcome = 'won') "
-        "FROM ended WHERE outcome IN ('won', 'lost') GROUP BY key "
+        "UNION ALL SELECT 'closed', key, NULL, count(*) FILTER (WHERE next_status = 'won'), "
+        "count(*) FILTER (WHERE next_status = 'lost'), "
+        f"avg({to_close}) FILTER (WHERE next_status = 'won'), {_median(to_close)} FILTER (WHERE next_status = 'won') "
+        "FROM ended WHERE next_status IN ('won', 'lost') GROUP BY key "
         "UNION ALL SELECT 'amount', key, next_currency, count(*), 0, avg(CAST(next_amount AS DOUBLE PRECISION)), NULL "
-        "FROM ended WHERE outcome = 'won' GROUP BY key, next_currency "
+        "FROM ended WHERE next_status = 'won' GROUP BY key, next_currency "
         "UNION ALL SELECT 'opened', key, NULL, count(DISTINCT deal_id), 0, NULL, NULL FROM here "
         "WHERE entered_at = opened_at AND entered_at >= ? AND entered_at < ? GROUP BY key"
     )
@@ -62,7 +63,7 @@ def _days(value: Any) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def _group(key: str | None, stages: list[tuple[str, str]], parts: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
+def _group(key: str | None, stages: list[tuple[str, str, int]], parts: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
     """One group's figures from the rows of each part: (key, item, n1, n2, x1, x2)."""
     per_stage = {item: (n, mean, median) for k, item, n, _, mean, median in parts["stage"] if k == key}
     _, _, won, lost, cycle, median_cycle = next((r for r in parts["closed"] if r[0] == key), (key, None, 0, 0, None, None))
@@ -77,7 +78,7 @@ def _group(key: str | None, stages: list[tuple[str, str]], parts: dict[str, list
         "key": key,
         "stages": [{"stage_id": stage_id, "name": name, "stays": per_stage.get(stage_id, (0,))[0],
                     "average_days": _days(per_stage.get(stage_id, (0, None))[1]),
-                    "median_days": _days(per_stage.get(stage_id, (0, None, None))[2])} for stage_id, name in stages],
+                    "median_days": _days(per_stage.get(stage_id, (0, None, None))[2])} for stage_id, name, _ in stages],
         "opened": n_opened, "won": won, "lost": lost, "win_rate": win_rate,
         "average_days_to_close": _days(cycle), "median_days_to_close": _days(median_cycle),
         "amounts": money,

@@ -1,0 +1,212 @@
+"""A message to the outside world (an e-mail, an SMS, a webhook call) queued by a policy,
+and what became of its delivery: sent, failed and retried later, given up on, or
+cancelled (the person was forgotten before it went).
+
+A policy never sends: it queues (``queue``), and the outbox's dispatcher delivers. Each
+decision here gives the events AND the message's outbox row (store.recorders.OUTBOX_COLUMNS),
+saved in one transaction, so the row always says what the events say. The delivery id
+the receiver dedups on is the message's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from crm_es.aggregates.base import Aggregate, Event, InvalidInput, Meta, RuleViolated, new_event
+
+EMAIL, SMS, WEBHOOK = "email", "sms", "webhook"
+CHANNELS = (EMAIL, SMS, WEBHOOK)
+PENDING, SENT, FAILED, DEAD, CANCELLED = "pending", "sent", "failed", "dead", "cancelled"
+STATUSES = (PENDING, SENT, FAILED, DEAD, CANCELLED)
+OPEN = frozenset({PENDING, FAILED})  # still to be delivered
+MAX_ERROR = 500  # characters of a delivery error kept: enough to tell what went wrong
+
+OutboxRow = tuple[Any, ...]
+
+
+def utc_text(moment: datetime) -> str:
+    """A time as the outbox stores it: ISO-8601 in UTC, always with microseconds and
+    "+00:00", so that the text's order is the time's order (the due query compares text)."""
+    if moment.tzinfo is None:
+        raise ValueError("an outbox time must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Message(Aggregate):
+    channel: str
+    contact_id: UUID | None
+    to: str | None  # None once the contact is forgotten (with subject and body)
+    subject: str | None
+    body: str | None
+    policy: str
+    correlation_id: str
+    status: str
+    attempts: int
+    queued_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+    @property
+    def forgotten(self) -> bool:
+        """The person it is about was forgotten: its sealed fields opened as None."""
+        return self.contact_id is not None and self.to is None
+
+    class Queued(Event):
+        # To whom and what: the person's, sealed with their key. A message about no
+        # contact (a webhook to a team's tool) has no one to seal it for: kept in clear.
+        personal_fields = ("to", "subject", "body")
+        subject_field = "contact_id"
+
+        channel: str
+        contact_id: UUID | None
+        to: str
+        subject: str | None
+        body: str
+        policy: str
+
+    class Sent(Event):
+        attempt: int
+
+    class Failed(Event):
+        # A receiver's error may quote the person's address: sealed like the message.
+        personal_fields = ("error",)
+        subject_field = "contact_id"
+
+        contact_id: UUID | None
+        attempt: int
+        error: str
+        next_attempt_at: datetime
+
+    class DeadLettered(Event):
+        """Given up on after the last attempt failed."""
+
+        personal_fields = ("error",)
+        subject_field = "contact_id"
+
+        contact_id: UUID | None
+        attempt: int
+        error: str
+
+    class Cancelled(Event):
+        reason: str
+
+    @classmethod
+    def evolve(cls, state: Message | None, event: Event) -> Message:
+        if isinstance(event, Message.Queued):
+            return Message(event.originator_id, event.originator_version, event.channel, event.contact_id, event.to,
+                           event.subject, event.body, event.policy, event.correlation_id, PENDING, 0, event.timestamp,
+                           event.timestamp)
+        assert state is not None
+        state = state.moved_on(version=event.originator_version)
+        match event:
+            case Message.Sent():
+                return state.moved_on(status=SENT, attempts=event.attempt, sent_at=event.timestamp,
+                                      next_attempt_at=event.timestamp)
+            case Message.Failed():
+                return state.moved_on(status=FAILED, attempts=event.attempt, last_error=event.error,
+                                      next_attempt_at=event.next_attempt_at)
+            case Message.DeadLettered():
+                return state.moved_on(status=DEAD, attempts=event.attempt, last_error=event.error,
+                                      next_attempt_at=event.timestamp)
+            case Message.Cancelled():
+                return state.moved_on(status=CANCELLED, last_error=event.reason, next_attempt_at=event.timestamp)
+        raise TypeError(f"Message cannot apply {type(event).__qualname__}")
+
+
+def outbox_row(message: Message) -> OutboxRow:
+    """The message's row in the outbox, in OUTBOX_COLUMNS order: what the dispatcher
+    selects on, and what GET /outbox shows (never the address or the text)."""
+    return (str(message.id), message.policy, message.channel,
+            None if message.contact_id is None else str(message.contact_id), message.status, message.attempts,
+            utc_text(message.next_attempt_at), message.last_error, utc_text(message.queued_at),
+            None if message.sent_at is None else utc_text(message.sent_at))
+
+
+def _decided(message: Message, events: list[Event]) -> tuple[list[Event], OutboxRow]:
+    for event in events:
+        message = Message.evolve(message, event)
+    return events, outbox_row(message)
+
+
+def _check(channel: str, to: str, subject: str | None, body: str) -> None:
+    if channel not in CHANNELS:
+        raise InvalidInput("channel", f"unknown channel {channel!r} (known: {', '.join(CHANNELS)})")
+    if not to.strip():
+        raise InvalidInput("to", "a message needs a recipient")
+    if channel == EMAIL and "@" not in to:
+        raise InvalidInput("to", "an e-mail goes to an address with an @")
+    if channel == WEBHOOK:
+        if not to.startswith(("http://", "https://")):
+            raise InvalidInput("to", "a webhook goes to an http(s) URL")
+        try:
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise InvalidInput("body", "a webhook's body is JSON text") from None
+    if channel != EMAIL and subject is not None:
+        raise InvalidInput("subject", "only an e-mail has a subject")
+    # A line break in an address or a subject would add headers of its own.
+    for field, value in (("to", to), ("subject", subject or "")):
+        if "\r" in value or "\n" in value:
+            raise InvalidInput(field, f"no line breaks in {'a recipient' if field == 'to' else 'a subject'}")
+
+
+def queue(message_id: UUID, channel: str, to: str, body: str, policy: str, meta: Meta, *,
+          contact_id: UUID | None = None, subject: str | None = None) -> tuple[list[Event], OutboxRow]:
+    """A new message, due now. Give it an id derived from its cause (see
+    policies.after_meeting.task_for): a policy reacting twice queues it once."""
+    _check(channel, to, subject, body)
+    queued = new_event(Message.Queued, message_id, 1, meta, channel=channel, contact_id=contact_id, to=to,
+                       subject=subject, body=body, policy=policy)
+    return [queued], outbox_row(Message.evolve(None, queued))
+
+
+def _require_open(message: Message, action: str) -> None:
+    if message.status not in OPEN:
+        raise RuleViolated("message-closed", f"message is {message.status}: it cannot be {action}",
+                           message_status=message.status)
+
+
+def sent(message: Message, meta: Meta) -> tuple[list[Event], OutboxRow]:
+    _require_open(message, "sent")
+    return _decided(message, [message.then(Message.Sent, meta, attempt=message.attempts + 1)])
+
+
+def exponential_backoff(attempt: int) -> timedelta:
+    """How long to wait after the ``attempt``-th failure: 1 min, 2, 4 … capped at 6 h."""
+    return min(timedelta(minutes=1) * 2 ** min(attempt - 1, 20), timedelta(hours=6))
+
+
+def failed(message: Message, error: str, max_attempts: int, meta: Meta,
+           backoff: Callable[[int], timedelta] = exponential_backoff) -> tuple[list[Event], OutboxRow]:
+    """A delivery attempt failed: tried again after the backoff, or, when it was the
+    last one allowed, dead-lettered."""
+    _require_open(message, "retried")
+    attempt = message.attempts + 1
+    error = redacted(error, message)
+    if attempt >= max_attempts:
+        event: Event = message.then(Message.DeadLettered, meta, contact_id=message.contact_id, attempt=attempt, error=error)
+    else:
+        event = message.then(Message.Failed, meta, contact_id=message.contact_id, attempt=attempt, error=error,
+                             next_attempt_at=meta.recorded_at + backoff(attempt))
+    return _decided(message, [event])
+
+
+def cancel(message: Message, reason: str, meta: Meta) -> tuple[list[Event], OutboxRow]:
+    _require_open(message, "cancelled")
+    return _decided(message, [message.then(Message.Cancelled, meta, reason=reason)])
+
+
+def redacted(error: str, message: Message) -> str:
+    """The error without the recipient's address (a server's refusal often quotes it):
+    the outbox row keeps it in clear, where GET /outbox shows it."""
+    if message.to:
+        error = error.replace(message.to, "<recipient>")
+    return error[:MAX_ERROR]

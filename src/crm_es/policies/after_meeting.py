@@ -1,0 +1,61 @@
+"""After every meeting held, a task in the rep's agenda (F20): "send the product sheet",
+due a set time after the meeting. The rep is the one who held it, else the contact's
+owner; with neither, there is no agenda to put it in and nothing is done."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import Field
+
+from crm_es.aggregates import task as tasks
+from crm_es.aggregates.activity_types import ACTIVITY_TYPES_ID, ActivityTypes
+from crm_es.aggregates.activity_types import current as current_types
+from crm_es.aggregates.base import Event, InvalidInput
+from crm_es.aggregates.contact import Contact
+from crm_es.aggregates.interactions import MeetingHeld
+from crm_es.policies.base import (
+    NOTHING,
+    Loader,
+    Policy,
+    PolicyContext,
+    PolicySettingsModel,
+    Reaction,
+    cause_of,
+)
+
+
+def task_for(trigger: Event, policy: str) -> UUID:
+    """One task per meeting and policy, whatever happens: its id comes from the meeting."""
+    return uuid5(NAMESPACE_URL, f"urn:crm-es:{policy}:{cause_of(trigger)}")
+
+
+class TaskAfterMeeting(Policy):
+    name = "task-after-meeting"
+    description = "After every meeting held, a task in the rep's agenda (send the product sheet)."
+    reacts_to = (MeetingHeld,)
+
+    class Settings(PolicySettingsModel):
+        title: str = Field("Send the product sheet", min_length=1, max_length=200)
+        activity_type: str = Field("email", min_length=1, max_length=60)
+        due_after_hours: float = Field(24, ge=0, le=24 * 365)
+
+    def check(self, settings: Settings, load: Loader) -> None:
+        if current_types(load(ActivityTypes, ACTIVITY_TYPES_ID)).named(settings.activity_type) is None:
+            raise InvalidInput("settings.activity_type", f"unknown activity type {settings.activity_type!r}")
+
+    def react(self, event: Event, ctx: PolicyContext) -> Reaction:
+        assert isinstance(event, MeetingHeld)
+        contact = ctx.load(Contact, event.originator_id)
+        if contact is None or contact.forgotten:
+            return NOTHING
+        rep = event.rep_id or contact.owner_id
+        if rep is None:
+            return NOTHING
+        settings: TaskAfterMeeting.Settings = ctx.settings
+        plan = tasks.TaskPlan(settings.activity_type, settings.title,
+                              event.occurred_at + timedelta(hours=settings.due_after_hours),
+                              contact_id=contact.id, deal_id=event.deal_id)
+        known = {t.name for t in current_types(ctx.load(ActivityTypes, ACTIVITY_TYPES_ID)).types}
+        return Reaction(tasks.plan(task_for(event, self.name), plan, rep, known, ctx.meta()))

@@ -1,0 +1,94 @@
+"""What every policy is: a name, the events it reacts to, its settings, and ``react``.
+
+A policy is a decider over the log: ``react(event, context) -> Reaction`` — new events
+(and outbox rows for the world outside), nothing else. It reads states through the
+context, never writes: the runner saves the reaction with the policy's new place in the
+log, in one transaction (policies/runtime.py). Every event it makes names the policy as
+its actor and the triggering event as its cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from crm_es.aggregates.base import Aggregate, Event, Meta
+from crm_es.store import EventStore
+
+A = TypeVar("A", bound=Aggregate)
+Loader = Callable[[type[A], Any], A | None]  # what reads a record's state (EventStore.load)
+Reader = Callable[[str, list[Any]], list[tuple[Any, ...]]]  # SQL over the read side, caught up
+
+
+class PolicySettingsModel(BaseModel):
+    """Base of each policy's settings: unknown settings are refused (a typo is not silently
+    ignored), and each has a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def cause_of(event: Event) -> str:
+    """How a policy's events name the event that caused them: its record and version."""
+    return f"{event.originator_id}:{event.originator_version}"
+
+
+@dataclass(frozen=True)
+class Reaction:
+    events: Sequence[Event] = ()
+    outbox: Sequence[tuple[Any, ...]] = ()  # rows of store.recorders.OUTBOX_COLUMNS
+
+    def __add__(self, other: Reaction) -> Reaction:
+        return Reaction([*self.events, *other.events], [*self.outbox, *other.outbox])
+
+
+NOTHING = Reaction()
+
+
+@dataclass
+class PolicyContext:
+    """What a policy may know when it reacts: the states in the store, its settings as of
+    the event, the time (injected), and who it acts as."""
+
+    store: EventStore
+    policy: str
+    settings: Any  # the policy's Settings model
+    now: datetime
+    trigger: Event
+    reader: Reader | None = None  # the read side, caught up with the log (None: this runner has none)
+
+    @property
+    def actor(self) -> str:
+        return f"policy:{self.policy}"
+
+    def meta(self, occurred_at: datetime | None = None) -> Meta:
+        return Meta(occurred_at or self.now, self.now, self.actor, self.trigger.correlation_id, cause_of(self.trigger))
+
+    def load(self, cls: type[A], aggregate_id: Any) -> A | None:
+        return self.store.load(cls, aggregate_id) if aggregate_id is not None else None
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of the read side (a rep's agenda, a team's reps), caught up with the log at
+        least to the event reacted to."""
+        if self.reader is None:
+            raise RuntimeError(f"policy {self.policy} needs the read side, and this runner has none")
+        return self.reader(sql, list(params))
+
+
+class Policy:
+    """Subclasses set the class attributes and define ``react``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    reacts_to: ClassVar[tuple[type[Event], ...]]
+    Settings: ClassVar[type[PolicySettingsModel]]
+
+    def check(self, settings: Any, load: Loader) -> None:
+        """Refuse settings that pass their model but not the records (InvalidInput naming
+        ``settings.<field>``): an unknown activity type, template, rep…"""
+
+    def react(self, event: Event, ctx: PolicyContext) -> Reaction:
+        raise NotImplementedError

@@ -1,0 +1,153 @@
+"""The outbox's dispatcher: delivers the messages policies queued, and records what
+became of each (crm_es.aggregates.message), its events and its outbox row in one save.
+It also fires the policies' timers when they are due (crm_es.aggregates.timer).
+
+At least once: a message is sent, then recorded as sent; a crash in between sends it
+again at the next round, with the same delivery id for the receiver to drop the copy.
+A failed delivery is tried again after a growing wait, and given up on (dead) after
+``max_attempts``. A message about a person forgotten meanwhile is not sent: cancelled.
+One failing receiver delays only its own messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from crm_es.aggregates.base import Event, Meta, new_event
+from crm_es.aggregates.contact import Contact
+from crm_es.aggregates.interactions import EmailSent, SmsSent
+from crm_es.aggregates.message import (
+    FAILED, OPEN, PENDING, Message, OutboxRow, cancel, exponential_backoff, failed, outbox_row, sent, utc_text,
+)
+from crm_es.aggregates import timer as timers
+from crm_es.aggregates.timer import Timer
+from crm_es.clock import Clock
+from crm_es.policies.senders import Sender
+from crm_es.store import EventStore
+from crm_es.store.event_store import IntegrityError, SubjectForgotten
+
+log = logging.getLogger("crm_es.outbox")
+
+ACTOR = "outbox"
+FORGOTTEN = "the contact was forgotten"
+RETRIES = 5
+DUE = ("SELECT delivery_id, channel FROM {outbox} WHERE status IN (?, ?) AND next_attempt_at <= ? "
+       "ORDER BY next_attempt_at, delivery_id LIMIT ?")
+NEXT_DUE = "SELECT MIN(next_attempt_at) AS at FROM {outbox} WHERE status IN (?, ?)"
+
+
+class Dispatcher:
+    def __init__(self, store: EventStore, clock: Clock, senders: Mapping[str, Sender], max_attempts: int = 8,
+                 backoff: Callable[[int], timedelta] = exponential_backoff, page: int = 100) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts is at least 1")
+        self.store, self.clock, self.senders = store, clock, senders
+        self.max_attempts, self.backoff, self.page = max_attempts, backoff, page
+
+    def run_once(self) -> int:
+        """Deliver every message due now; returns how many were sent."""
+        now, done, sent_count = self.clock.now(), set(), 0
+        while True:
+            # Due as of the round's start: a message failing now is due later, not again here.
+            rows = self.store.side_tables.read(DUE, (PENDING, FAILED, utc_text(now), self.page + len(done)))
+            due = [(row["delivery_id"], row["channel"]) for row in rows if row["delivery_id"] not in done]
+            if not due:
+                return sent_count
+            for delivery_id, channel in due:
+                done.add(delivery_id)
+                try:
+                    sent_count += self._fire(delivery_id) if channel == timers.CHANNEL else self._deliver(delivery_id)
+                except Exception:  # this message stays due; the others go on
+                    log.exception("outbox: delivering %s failed", delivery_id)
+
+    def next_due(self) -> datetime | None:
+        """When the next message is due (perhaps already), or None when none waits."""
+        at = self.store.side_tables.read(NEXT_DUE, (PENDING, FAILED))[0]["at"]
+        return None if at is None else datetime.fromisoformat(at)
+
+    def _fire(self, timer_id: str) -> int:
+        """A timer's time has come: ``Timer.Fired`` and its row, saved together (the
+        policy that set it reacts to the event). Not a message: counts for nothing sent."""
+        timer = self.store.load(Timer, UUID(timer_id))
+        if timer is None:
+            log.error("outbox: timer row %s has no timer in the log", timer_id)
+            return 0
+        now = self.clock.now()
+        if timer.status != PENDING:  # the row lags its events (not expected: saved together)
+            self.store.write_policy_rows(None, [timers.outbox_row(timer)])
+            return 0
+        events, rows = timers.fire(timer, Meta(now, now, ACTOR, timer.correlation_id, f"{timer.id}:{timer.version}"))
+        try:
+            self.store.save(events, outbox=rows)
+        except IntegrityError:  # another dispatcher fired it first, or the policy cancelled it meanwhile
+            log.warning("outbox: timer %s was recorded elsewhere first", timer.id)
+        return 0
+
+    def _deliver(self, delivery_id: str) -> int:
+        message = self.store.load(Message, UUID(delivery_id))
+        if message is None:
+            log.error("outbox: row %s has no message in the log", delivery_id)
+            return 0
+        if message.status not in OPEN:  # the row lags its events (not expected: saved together)
+            self.store.write_policy_rows(None, [outbox_row(message)])
+            return 0
+        now = self.clock.now()
+        meta = Meta(now, now, ACTOR, message.correlation_id, f"{message.id}:{message.version}")
+        if self._forgotten(message):
+            return self._save(message, *cancel(message, FORGOTTEN, meta))
+        sender = self.senders.get(message.channel)
+        try:
+            if sender is None:
+                raise LookupError(f"no sender is configured for {message.channel} messages")
+            sender.send(message, delivery_id)
+        except Exception as error:
+            log.warning("outbox: %s message %s not delivered: %s", message.channel, delivery_id, error)
+            return self._save(message, *failed(message, str(error), self.max_attempts, meta, self.backoff))
+        for _ in range(RETRIES):  # the contact may be changed by another writer meanwhile: read it again
+            events, row = sent(message, meta)
+            try:
+                return self._save(message, [*events, *self._on_timeline(message, now)], row, conflicts=True)
+            except IntegrityError:
+                continue
+        return self._save(message, *sent(message, meta))  # sent, if not on the card
+
+    def _on_timeline(self, message: Message, now: datetime) -> list[Event]:
+        """What went out, on the contact's card as an interaction: the automation as its
+        actor, the message as its cause (e-mails and SMS; a webhook is not about a person)."""
+        contact = self.store.load(Contact, message.contact_id) if message.contact_id else None
+        if contact is None or contact.forgotten or message.channel not in ("email", "sms"):
+            return []
+        meta = Meta(now, now, f"policy:{message.policy}", message.correlation_id, f"{message.id}:1")
+        if message.channel == "sms":
+            return [new_event(SmsSent, contact.id, contact.version + 1, meta, rep_id=None, deal_id=None, text=message.body)]
+        return [new_event(EmailSent, contact.id, contact.version + 1, meta, rep_id=None, deal_id=None,
+                          subject=message.subject, message_id=str(message.id))]
+
+    def _forgotten(self, message: Message) -> bool:
+        """Also asks the key table: a state remembered by the store from before the
+        person was forgotten still holds the fields in clear."""
+        if message.contact_id is None:
+            return False
+        return message.forgotten or not self.store.keys.for_reading({str(message.contact_id)})
+
+    def _save(self, message: Message, events: list[Event], row: OutboxRow, conflicts: bool = False) -> int:
+        """``conflicts``: an IntegrityError is the caller's to handle (it retries)."""
+        try:
+            self.store.save(events, outbox=[row])
+        except IntegrityError:  # another dispatcher recorded this message first
+            if conflicts and self.store.load(Message, message.id) == message:
+                raise  # not the message: the contact changed under us
+
+            log.warning("outbox: message %s was recorded by another dispatcher", message.id)
+            return 0
+        except SubjectForgotten:  # forgotten between the check and the save (an error quoting them)
+            meta = Meta(events[0].timestamp, events[0].timestamp, ACTOR, message.correlation_id,
+                        f"{message.id}:{message.version}")
+            cancelled, row = cancel(message, FORGOTTEN, meta)
+            self.store.save(cancelled, outbox=[row])
+            return 0
+        return int(any(isinstance(e, Message.Sent) for e in events))
+

@@ -1,0 +1,56 @@
+"""What the policy tests share: a real SMTP server in the test process (aiosmtpd), a
+receiver we do not own, keeping what it accepts."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Inbox:
+    """An aiosmtpd handler: keeps what it accepts, answers 550 to the addresses in ``refused``."""
+
+    refused: set[str] = field(default_factory=set)
+    mails: list[Any] = field(default_factory=list)
+    recipients_asked: int = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
+        self.recipients_asked += 1
+        if address in self.refused:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.mails.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def parsed(self, index: int = -1) -> EmailMessage:
+        return email.message_from_bytes(self.mails[index].content)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
