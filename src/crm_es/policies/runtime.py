@@ -10,6 +10,8 @@ fails its save (IntegrityError) instead of acting twice.
 Settings are read from the log in order too: ``PolicySettings.Configured`` events are
 met as the policy reads on, so each event is reacted to under the settings of its
 moment, and a policy switched off reacts to nothing from then on (it keeps its place).
+A policy that lists ``PolicySettings.Configured`` among its events also reacts to being
+switched on or set (a recurring job sets its first timer then).
 
 Events a policy passes over (not its kind, or while it is off) move its place in memory;
 the store learns it with the next reaction, or at the end of the round (one small write,
@@ -117,8 +119,8 @@ class PolicyRunner:
             events = dict(zip((r.position for r in wanted), self.store.decode(wanted), strict=True))
             for row in wanted:
                 if row.topic == CONFIGURED and row.originator_id == me:
-                    self._configure(follower, row)
-                elif follower.enabled:
+                    self._configure(follower, row)  # a policy that reacts to it too sees its new settings
+                if follower.enabled and row.topic in follower.topics:
                     try:
                         if not self._react(follower, row, events[row.position]):
                             return reacted  # another runner has moved on: follow it next round
