@@ -45,7 +45,7 @@ def test_the_outbox_lists_delivery_states_newest_first_with_counts(client, servi
 
     answer = ok(client.get("/outbox"), 200)
     assert [item["delivery_id"] for item in answer["items"]] == [third, second, first]
-    assert answer["counts"] == {"pending": 1, "sent": 1, "failed": 1, "dead": 0, "cancelled": 0}
+    assert answer["counts"] == {"pending": 1, "sent": 1, "failed": 1, "dead": 0, "cancelled": 0, "held": 0}
     assert answer["next_cursor"] is None
     by_id = {item["delivery_id"]: item for item in answer["items"]}
     assert by_id[first] == {

@@ -246,6 +246,7 @@ def role_matrix(w: World) -> dict[str, Example]:
         "GET /policies": (ADMINS | {Role.MANAGER, Role.AUDITOR}, lambda: ("/policies", None)),
         "PUT /policies/{name}": (ADMINS, lambda: ("/policies/task-after-meeting", {"enabled": False})),
         "GET /outbox": (AUDITORS, lambda: ("/outbox", None)),
+        "POST /contacts/{contact_id}/unsubscribe": (SALES, lambda: (f"/contacts/{ids['rob_contact']}/unsubscribe", {})),
     }
 
 

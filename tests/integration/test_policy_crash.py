@@ -36,6 +36,7 @@ from crm_es.aggregates.task import Task
 from crm_es.policies.after_meeting import TaskAfterMeeting
 from crm_es.settings import Settings
 from tests.integration.processes import child_env
+from tests.policies.conftest import smtp  # noqa: F401  (the SMTP server fixture)
 from crm_es.store import EventStore
 
 MEETINGS = 3_000
@@ -186,5 +187,60 @@ def test_two_runners_one_active_the_other_takes_over_when_it_dies(settings: Sett
         log = "".join(said)
         assert "active" in log.split("standing by", 1)[1], log  # it stood by, then took over
         assert len(_causes(store)) == MEETINGS == len(set(_causes(store)))
+    finally:
+        store.close()
+
+
+def test_emails_queued_by_a_policy_killed_again_and_again_go_out_once_each(settings: Settings, smtp) -> None:  # noqa: F811
+    """The missed-meeting policy queues an e-mail per missed meeting; the runner (policies
+    and outbox) is SIGKILLed again and again. Every e-mail arrives, and none twice: a copy
+    sent again after a kill between the send and its record carries the same delivery id,
+    which the receiver drops."""
+    from crm_es.aggregates.interactions import MeetingMissed
+    from crm_es.aggregates.message import Message
+    from crm_es.policies.missed_meeting import MissedMeetingFollowUp
+    from crm_es.policies.senders import DELIVERY_HEADER
+
+    inbox, port = smtp
+    rnd = random.Random(99)
+    store = EventStore(settings.store_env())
+    try:
+        store.tracked_position(MissedMeetingFollowUp.name)
+        tick = iter(range(10**9))
+
+        def meta() -> Meta:
+            at = START + timedelta(seconds=next(tick))
+            return Meta(at, at, "loader", "load")
+
+        rep_id = uuid4()
+        events: list[Event] = [*reps.add(rep_id, "Rita", "rita@example.com", None, meta()),
+                               *policies.configure(None, MissedMeetingFollowUp.name, True,
+                                                   MissedMeetingFollowUp.Settings().model_dump(mode="json"), meta())]
+        people = [uuid4() for _ in range(300)]
+        for person in people:
+            events += contacts.register(person, ContactDetails("Ada", "Lovelace", f"{person.hex}@example.com"),
+                                        "prospect", rep_id, meta())
+            events.append(new_event(MeetingMissed, person, 2, meta(), rep_id=rep_id, deal_id=None, mode="video", notes=None))
+        store.save(events)
+        env = child_env(settings, CRM_ES_SMTP_URL=f"smtp://127.0.0.1:{port}")
+        wait = 0.8
+        for _ in range(KILLS):
+            proc = _runner(env)
+            time.sleep(rnd.uniform(wait, wait + 0.8))
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=60)
+            if not inbox.mails:
+                wait *= 1.3  # a slow start: let the next one get further
+        done = subprocess.run([str(CRM_ES), "policies", "--once", "--json"], env=env, capture_output=True, timeout=600)
+        assert done.returncode == 0, done.stderr.decode()
+
+        queued = {str(r.originator_id) for r in _all(store) if r.topic == get_topic(Message.Queued)}
+        delivered = [inbox.parsed(i)[DELIVERY_HEADER] for i in range(len(inbox.mails))]
+        assert len(queued) == len(people)  # one e-mail per missed meeting, queued once
+        assert set(delivered) == queued  # every one arrived …
+        copies = len(delivered) - len(set(delivered))
+        assert copies <= KILLS  # … and a copy, if any, only where a kill fell between a send and its record
+        sent = [r for r in _all(store) if r.topic == get_topic(Message.Sent)]
+        assert len({r.originator_id for r in sent}) == len(sent) == len(people)  # each recorded sent once
     finally:
         store.close()

@@ -54,3 +54,14 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
+
+
+def settle(services: Any, dispatcher: Any) -> None:
+    """Rounds of the policies and the outbox until the log stops growing (a timer fired,
+    a policy reacted, its e-mail went out …): what the service's worker does over time."""
+    while True:
+        before = services.store.max_position()
+        services.policies.run_once()
+        dispatcher.run_once()
+        if services.store.max_position() == before:
+            return

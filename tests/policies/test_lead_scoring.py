@@ -14,7 +14,11 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from crm_es.aggregates.contact import Contact
-from crm_es.aggregates.lead_score import LeadHandedToRep, LeadScoreChanged, lead_score_id
+from crm_es.aggregates.lead_score import (
+    LeadHandedToRep,
+    LeadScoreChanged,
+    lead_score_id,
+)
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.policies.lead_scoring import LeadScoring

@@ -17,7 +17,7 @@ from crm_es.policies.missed_meeting import free_slots
 from crm_es.policies.outbox import Dispatcher
 from crm_es.policies.senders import SmtpSender
 from tests.http.helpers import assert_problem, ok, read
-from tests.policies.conftest import Inbox
+from tests.policies.conftest import Inbox, settle
 
 POLICY = "missed-meeting-follow-up"
 emails = itertools.count()
@@ -34,14 +34,7 @@ class World:
                                                       "email": f"jean{next(emails)}@acme.example"}))["id"]
 
     def settle(self) -> None:
-        """Rounds of the policies and the outbox until the log stops growing (a timer
-        fired, the policy reacted, its e-mail went out …)."""
-        while True:
-            before = self.services.store.max_position()
-            self.services.policies.run_once()
-            self.dispatcher.run_once()
-            if self.services.store.max_position() == before:
-                return
+        settle(self.services, self.dispatcher)
 
     def days(self, n: float) -> None:
         self.clock.advance(days=n)

@@ -23,9 +23,19 @@ from crm_es.aggregates.message import Message, exponential_backoff, utc_text
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.commands import execute
-from crm_es.commands.records import ForgetContact, RegisterContact, forget_contact, register_contact
+from crm_es.commands.records import (
+    ForgetContact,
+    RegisterContact,
+    forget_contact,
+    register_contact,
+)
 from crm_es.policies.outbox import Dispatcher
-from crm_es.policies.senders import DELIVERY_HEADER, SmsSender, SmtpSender, WebhookSender
+from crm_es.policies.senders import (
+    DELIVERY_HEADER,
+    SmsSender,
+    SmtpSender,
+    WebhookSender,
+)
 from crm_es.store.recorders import OUTBOX_COLUMNS
 from tests.policies.conftest import free_port
 

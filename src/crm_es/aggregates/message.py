@@ -22,9 +22,9 @@ from crm_es.aggregates.base import Aggregate, Event, InvalidInput, Meta, RuleVio
 
 EMAIL, SMS, WEBHOOK = "email", "sms", "webhook"
 CHANNELS = (EMAIL, SMS, WEBHOOK)
-PENDING, SENT, FAILED, DEAD, CANCELLED = "pending", "sent", "failed", "dead", "cancelled"
-STATUSES = (PENDING, SENT, FAILED, DEAD, CANCELLED)
-OPEN = frozenset({PENDING, FAILED})  # still to be delivered
+PENDING, SENT, FAILED, DEAD, CANCELLED, HELD = "pending", "sent", "failed", "dead", "cancelled", "held"
+STATUSES = (PENDING, SENT, FAILED, DEAD, CANCELLED, HELD)
+OPEN = frozenset({PENDING, FAILED, HELD})  # still to be delivered
 MAX_ERROR = 500  # characters of a delivery error kept: enough to tell what went wrong
 
 OutboxRow = tuple[Any, ...]
@@ -98,6 +98,17 @@ class Message(Aggregate):
     class Cancelled(Event):
         reason: str
 
+    class HeldBack(Event):
+        """Not sent now: the contact-frequency cap (F37) is reached; due again ``until``,
+        when the window frees a place. Not an attempt: delivery has not been tried."""
+
+        personal_fields = ()  # the cap's figures, never the person's data
+        subject_field = "contact_id"
+
+        contact_id: UUID | None
+        reason: str
+        until: datetime
+
     @classmethod
     def evolve(cls, state: Message | None, event: Event) -> Message:
         if isinstance(event, Message.Queued):
@@ -118,6 +129,8 @@ class Message(Aggregate):
                                       next_attempt_at=event.timestamp)
             case Message.Cancelled():
                 return state.moved_on(status=CANCELLED, last_error=event.reason, next_attempt_at=event.timestamp)
+            case Message.HeldBack():  # the row's last_error says why it waits (GET /outbox shows it)
+                return state.moved_on(status=HELD, last_error=event.reason, next_attempt_at=event.until)
         raise TypeError(f"Message cannot apply {type(event).__qualname__}")
 
 
@@ -197,6 +210,20 @@ def failed(message: Message, error: str, max_attempts: int, meta: Meta,
         event = message.then(Message.Failed, meta, contact_id=message.contact_id, attempt=attempt, error=error,
                              next_attempt_at=meta.recorded_at + backoff(attempt))
     return _decided(message, [event])
+
+
+def hold_back(message: Message, reason: str, until: datetime, meta: Meta) -> tuple[list[Event], OutboxRow]:
+    """Keep the message until ``until`` (the cap): it is sent then, not dropped."""
+    _require_open(message, "held back")
+    return _decided(message, [message.then(Message.HeldBack, meta, contact_id=message.contact_id, reason=reason,
+                                           until=until)])
+
+
+def header_message_id(message_id: UUID) -> str:
+    """The e-mail's Message-ID header (RFC 5322, with its angle brackets): what a tracking
+    client reports back as an open's or a click's ``message_id``, and what the EmailSent
+    interaction records, so the three name the same message."""
+    return f"<{message_id}@crm-es>"
 
 
 def cancel(message: Message, reason: str, meta: Meta) -> tuple[list[Event], OutboxRow]:

@@ -104,6 +104,8 @@ RULES: list[Rule] = [
     # Interactions: reps record them on the contacts (and deals) they may change; the customer
     # card's timeline and the news feed read within the caller's reach.
     *_rules(SALES, "POST /contacts/{id}/interactions", "POST /interactions:batch"),
+    # The person asks for no more automated sequences: a change to the contact (owner checked on it).
+    *_rules(SALES, "POST /contacts/{id}/unsubscribe"),
     *_rules(SALES | {Role.AUDITOR}, "GET /contacts/{id}/timeline", "GET /deals/{id}/timeline", "GET /feed"),
     # The right to erasure cannot be undone.
     *_rules(ADMINS_ONLY, "POST /contacts/{id}/forget"),

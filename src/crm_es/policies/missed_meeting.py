@@ -9,7 +9,6 @@ can cancel the one pending without looking it up. E-mails go through the outbox.
 
 from __future__ import annotations
 
-import string
 from datetime import datetime, time, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -28,6 +27,7 @@ from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.task import Task
 from crm_es.aggregates.timer import Timer
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction
+from crm_es.policies.templates import check_template
 
 NAME = "missed-meeting-follow-up"
 VARIABLES = ("first_name", "last_name", "rep_name", "slots")
@@ -56,17 +56,6 @@ def free_slots(busy: list[tuple[datetime, datetime]], after: datetime, wanted: i
     return found
 
 
-def _check_template(field: str, text: str) -> None:
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-    except ValueError as error:
-        raise InvalidInput(f"settings.{field}", f"not a valid template: {error}") from None
-    unknown = sorted(names - set(VARIABLES))
-    if unknown:
-        raise InvalidInput(f"settings.{field}", f"unknown template variable {{{unknown[0]}}} (known: "
-                           + ", ".join(f"{{{v}}}" for v in VARIABLES) + ")")
-
-
 class MissedMeetingFollowUp(Policy):
     name = NAME
     description = ("A missed meeting: an e-mail proposing free slots, a reminder if nothing comes back, then a "
@@ -92,7 +81,7 @@ class MissedMeetingFollowUp(Policy):
 
     def check(self, settings: Settings, load: Loader) -> None:
         for field in ("subject", "body", "reminder_subject", "reminder_body", "call_title"):
-            _check_template(field, getattr(settings, field))
+            check_template(f"settings.{field}", getattr(settings, field), VARIABLES)
         if settings.last_hour <= settings.first_hour:
             raise InvalidInput("settings.last_hour", "the working day must end after it starts")
         if not settings.working_days or any(d not in range(7) for d in settings.working_days):

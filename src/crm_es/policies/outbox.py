@@ -6,7 +6,8 @@ At least once: a message is sent, then recorded as sent; a crash in between send
 again at the next round, with the same delivery id for the receiver to drop the copy.
 A failed delivery is tried again after a growing wait, and given up on (dead) after
 ``max_attempts``. A message about a person forgotten meanwhile is not sent: cancelled.
-One failing receiver delays only its own messages.
+One failing receiver delays only its own messages. A message over the contact-frequency
+cap (policies/caps.py, when switched on) is held back until the window frees a place.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from crm_es.aggregates.base import Event, Meta, new_event
 from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.interactions import EmailSent, SmsSent
 from crm_es.aggregates.message import (
-    FAILED, OPEN, PENDING, Message, OutboxRow, cancel, exponential_backoff, failed, outbox_row, sent, utc_text,
+    FAILED, HELD, OPEN, PENDING, Message, OutboxRow, cancel, exponential_backoff, failed, header_message_id, hold_back,
+    outbox_row, sent, utc_text,
 )
 from crm_es.aggregates import timer as timers
 from crm_es.aggregates.timer import Timer
 from crm_es.clock import Clock
+from crm_es.policies import caps
 from crm_es.policies.senders import Sender
 from crm_es.store import EventStore
 from crm_es.store.event_store import IntegrityError, SubjectForgotten
@@ -34,9 +37,9 @@ log = logging.getLogger("crm_es.outbox")
 ACTOR = "outbox"
 FORGOTTEN = "the contact was forgotten"
 RETRIES = 5
-DUE = ("SELECT delivery_id, channel FROM {outbox} WHERE status IN (?, ?) AND next_attempt_at <= ? "
-       "ORDER BY next_attempt_at, delivery_id LIMIT ?")
-NEXT_DUE = "SELECT MIN(next_attempt_at) AS at FROM {outbox} WHERE status IN (?, ?)"
+DUE = ("SELECT delivery_id, channel FROM {outbox} WHERE status IN (?, ?, ?) AND next_attempt_at <= ? "
+       "ORDER BY next_attempt_at, created_at, delivery_id LIMIT ?")  # due together: in the order queued
+NEXT_DUE = "SELECT MIN(next_attempt_at) AS at FROM {outbox} WHERE status IN (?, ?, ?)"
 
 
 class Dispatcher:
@@ -52,7 +55,7 @@ class Dispatcher:
         now, done, sent_count = self.clock.now(), set(), 0
         while True:
             # Due as of the round's start: a message failing now is due later, not again here.
-            rows = self.store.side_tables.read(DUE, (PENDING, FAILED, utc_text(now), self.page + len(done)))
+            rows = self.store.side_tables.read(DUE, (PENDING, FAILED, HELD, utc_text(now), self.page + len(done)))
             due = [(row["delivery_id"], row["channel"]) for row in rows if row["delivery_id"] not in done]
             if not due:
                 return sent_count
@@ -65,7 +68,7 @@ class Dispatcher:
 
     def next_due(self) -> datetime | None:
         """When the next message is due (perhaps already), or None when none waits."""
-        at = self.store.side_tables.read(NEXT_DUE, (PENDING, FAILED))[0]["at"]
+        at = self.store.side_tables.read(NEXT_DUE, (PENDING, FAILED, HELD))[0]["at"]
         return None if at is None else datetime.fromisoformat(at)
 
     def _fire(self, timer_id: str) -> int:
@@ -98,6 +101,8 @@ class Dispatcher:
         meta = Meta(now, now, ACTOR, message.correlation_id, f"{message.id}:{message.version}")
         if self._forgotten(message):
             return self._save(message, *cancel(message, FORGOTTEN, meta))
+        if (held := self._held_back(message, now)) is not None:
+            return self._save(message, *hold_back(message, *held, meta))
         sender = self.senders.get(message.channel)
         try:
             if sender is None:
@@ -124,7 +129,18 @@ class Dispatcher:
         if message.channel == "sms":
             return [new_event(SmsSent, contact.id, contact.version + 1, meta, rep_id=None, deal_id=None, text=message.body)]
         return [new_event(EmailSent, contact.id, contact.version + 1, meta, rep_id=None, deal_id=None,
-                          subject=message.subject, message_id=str(message.id))]
+                          subject=message.subject, message_id=header_message_id(message.id))]
+
+    def _held_back(self, message: Message, now: datetime) -> tuple[str, datetime] | None:
+        """Why and until when the contact-frequency cap holds this message back (None: it
+        may go). The cap is read from the log at each delivery: set or lifted, it applies at once."""
+        if message.contact_id is None or message.channel not in caps.CAPPED_CHANNELS:
+            return None
+        cap = caps.current_cap(self.store.load)
+        if cap is None:
+            return None
+        until = cap.held_until(caps.sent_in_window(self.store.side_tables.read, str(message.contact_id), cap, now))
+        return None if until is None else (cap.reason(), until)
 
     def _forgotten(self, message: Message) -> bool:
         """Also asks the key table: a state remembered by the store from before the

@@ -1,5 +1,6 @@
-"""/outbox: what the automations sent out, or are still trying to — its delivery state
-only. Addresses and texts are the person's: they stay sealed in the log, never shown here."""
+"""/outbox: what the automations sent out, or are still trying to (or hold back: the
+contact-frequency cap) — its delivery state only. Addresses and texts are the person's:
+they stay sealed in the log, never shown here."""
 
 from __future__ import annotations
 
