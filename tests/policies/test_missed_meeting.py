@@ -193,3 +193,19 @@ def test_a_year_of_activity_sends_exactly_the_expected_emails(client: TestClient
     got_calls = {p: sum(1 for t in calls if t["contact_id"] == p) for p in people}
     assert got_calls == expected_calls
     assert sum(expected_mails.values()) > 30 and sum(expected_calls.values()) > 3  # the year was not a quiet one
+
+
+def test_a_follow_up_left_by_a_switched_off_policy_does_not_block_the_next_miss(world: World,
+                                                                                smtp: tuple[Inbox, int]) -> None:
+    """Switched off, the policy lets its pending reminder fire unheard; switched on again,
+    the contact's next missed meeting starts a new follow-up instead of being ignored."""
+    inbox, _ = smtp
+    world.interaction("meeting_missed")
+    world.settle()
+    ok(world.client.put(f"/policies/{POLICY}", json={"enabled": False}), 200)
+    world.days(4)  # the reminder's time passes while it is off: no reminder
+    assert len(inbox.mails) == 1
+    ok(world.client.put(f"/policies/{POLICY}", json={"enabled": True}), 200)
+    world.interaction("meeting_missed")
+    world.settle()
+    assert len(inbox.mails) == 2 and inbox.parsed()["Subject"] == "Sorry we missed you"

@@ -103,7 +103,7 @@ class MissedMeetingFollowUp(Policy):
         contact = ctx.load(Contact, event.originator_id)
         state = ctx.load(FollowUp, follow_up_id(event.originator_id))
         rep_id = event.rep_id or (contact.owner_id if contact else None)
-        if contact is None or contact.forgotten or rep_id is None or (state is not None and state.open):
+        if contact is None or contact.forgotten or rep_id is None or self._following(state, ctx):
             return NOTHING  # no one to write to or for, or already following up
         settings: MissedMeetingFollowUp.Settings = ctx.settings
         busy = [(start, start + timedelta(minutes=minutes)) for start, minutes in
@@ -116,6 +116,15 @@ class MissedMeetingFollowUp(Policy):
             return Reaction(started) + self._call(FollowUp.evolve(state, started[0]), contact, ctx)
         reaction = Reaction(started) + self._email(contact, rep_id, slots, cycle, settings.subject, settings.body, ctx)
         return reaction + self._timer(contact.id, cycle, REMINDER, settings.reminder_after_days, slots, ctx)
+
+    def _following(self, state: FollowUp | None, ctx: PolicyContext) -> bool:
+        """A follow-up still under way: open, and its wait still pending. One whose timer
+        fired while the policy was switched off went nowhere: a new miss starts afresh."""
+        if state is None or not state.open:
+            return False
+        waiting = REMINDER if state.stage == follow_ups.PROPOSED else CALL
+        timer = ctx.load(Timer, _timer_id(state.contact_id, state.cycle, waiting))
+        return timer is not None and timer.status == messages.PENDING
 
     def _due(self, event: Timer.Fired, ctx: PolicyContext) -> Reaction:
         contact_id = event.contact_id
