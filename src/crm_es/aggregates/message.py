@@ -174,7 +174,7 @@ def _check(channel: str, to: str, subject: str | None, body: str) -> None:
 def queue(message_id: UUID, channel: str, to: str, body: str, policy: str, meta: Meta, *,
           contact_id: UUID | None = None, subject: str | None = None) -> tuple[list[Event], OutboxRow]:
     """A new message, due now. Give it an id derived from its cause (see
-    policies.after_meeting.task_for): a policy reacting twice queues it once."""
+    policies.base.task_for): a policy reacting twice queues it once."""
     _check(channel, to, subject, body)
     queued = new_event(Message.Queued, message_id, 1, meta, channel=channel, contact_id=contact_id, to=to,
                        subject=subject, body=body, policy=policy)

@@ -5,7 +5,6 @@ owner; with neither, there is no agenda to put it in and nothing is done."""
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import Field
 
@@ -15,20 +14,7 @@ from crm_es.aggregates.activity_types import current as current_types
 from crm_es.aggregates.base import Event, InvalidInput
 from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.interactions import MeetingHeld
-from crm_es.policies.base import (
-    NOTHING,
-    Loader,
-    Policy,
-    PolicyContext,
-    PolicySettingsModel,
-    Reaction,
-    cause_of,
-)
-
-
-def task_for(trigger: Event, policy: str) -> UUID:
-    """One task per meeting and policy, whatever happens: its id comes from the meeting."""
-    return uuid5(NAMESPACE_URL, f"urn:crm-es:{policy}:{cause_of(trigger)}")
+from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, task_for
 
 
 class TaskAfterMeeting(Policy):

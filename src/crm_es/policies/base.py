@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +35,12 @@ class PolicySettingsModel(BaseModel):
 def cause_of(event: Event) -> str:
     """How a policy's events name the event that caused them: its record and version."""
     return f"{event.originator_id}:{event.originator_version}"
+
+
+def task_for(trigger: Event, policy: str) -> UUID:
+    """The id of the task a policy plans in answer to an event: one per event and policy,
+    whatever happens (a reaction repeated is refused by the store, not doubled)."""
+    return uuid5(NAMESPACE_URL, f"urn:crm-es:{policy}:{cause_of(trigger)}")
 
 
 @dataclass(frozen=True)

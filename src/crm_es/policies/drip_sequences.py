@@ -11,9 +11,7 @@ delivery id is the e-mail's Message-ID: a tracking client reports opens and clic
 
 from __future__ import annotations
 
-import string
 from datetime import timedelta
-from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import Field
@@ -30,6 +28,7 @@ from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.timer import Timer
 from crm_es.aggregates.unsubscription import Unsubscription, unsubscription_id
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction
+from crm_es.policies.templates import check_template, person_values, unique_names
 
 NAME = "drip-sequences"
 VARIABLES = ("first_name", "last_name", "rep_name")
@@ -66,21 +65,6 @@ class Sequence(PolicySettingsModel):
     steps: list[Step] = Field(min_length=1, max_length=50)
 
 
-def _check_template(field: str, text: str) -> None:
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-    except ValueError as error:
-        raise InvalidInput(field, f"not a valid template: {error}") from None
-    unknown = sorted(names - set(VARIABLES))  # also refuses {0}, {} and {first_name.attr}
-    if unknown:
-        raise InvalidInput(field, f"unknown template variable {{{unknown[0]}}} (known: "
-                           + ", ".join(f"{{{v}}}" for v in VARIABLES) + ")")
-    try:  # what parsing lets through and rendering would not ({first_name:d}, a nested {x})
-        text.format(**dict.fromkeys(VARIABLES, "x"))
-    except (ValueError, KeyError, IndexError) as error:
-        raise InvalidInput(field, f"not a valid template: {error}") from None
-
-
 class DripSequences(Policy):
     name = NAME
     description = ("Sequences of pre-written e-mails with delays for the contacts that match; a reply, a hand-over "
@@ -92,15 +76,12 @@ class DripSequences(Policy):
         sequences: list[Sequence] = Field(default_factory=list, max_length=50)
 
     def check(self, settings: Settings, load: Loader) -> None:
-        seen: set[str] = set()
+        unique_names((s.name for s in settings.sequences), "settings.sequences", "sequences")
         for i, sequence in enumerate(settings.sequences):
-            if sequence.name in seen:
-                raise InvalidInput(f"settings.sequences[{i}].name", f"two sequences are named {sequence.name!r}")
-            seen.add(sequence.name)
             for j, step in enumerate(sequence.steps):
                 where = f"settings.sequences[{i}].steps[{j}]"
-                _check_template(f"{where}.subject", step.subject)
-                _check_template(f"{where}.body", step.body)
+                check_template(f"{where}.subject", step.subject, VARIABLES)
+                check_template(f"{where}.body", step.body, VARIABLES)
                 if "\r" in step.subject or "\n" in step.subject:
                     raise InvalidInput(f"{where}.subject", "no line breaks in a subject")
 
@@ -161,7 +142,7 @@ class DripSequences(Policy):
         if not due and step.after_days > 0:
             return self._timer(state, contact.id, step.after_days, ctx)
         message_id = uuid5(NAMESPACE_URL, f"urn:crm-es:{self.name}:{state.id}:mail:{state.next_step}")
-        values = _variables(contact, ctx.load(Rep, contact.owner_id))
+        values = person_values(contact, ctx.load(Rep, contact.owner_id))
         subject = " ".join(step.subject.format(**values).split())[:200]  # a name with a line break stays one line
         events, row = messages.queue(message_id, messages.EMAIL, contact.details.email or "", step.body.format(**values),
                                      self.name, ctx.meta(), contact_id=contact.id, subject=subject)
@@ -198,8 +179,3 @@ def _unreachable(contact: Contact) -> bool:
 
 def _timer_id(enrolment: UUID, step: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"urn:crm-es:{NAME}:{enrolment}:timer:{step}")
-
-
-def _variables(contact: Contact, rep: Rep | None) -> dict[str, Any]:
-    return {"first_name": contact.details.first_name or "", "last_name": contact.details.last_name or "",
-            "rep_name": rep.name if rep else ""}

@@ -21,7 +21,7 @@ import fnmatch
 import re
 from datetime import timedelta
 from typing import Any, Literal
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -36,7 +36,7 @@ from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.interactions import EmailClicked, EmailOpened, PageVisited, QuoteOpened
 from crm_es.aggregates.lead_score import LeadScore, RoundRobin, lead_score_id, round_robin_id
 from crm_es.aggregates.team import Team
-from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, cause_of
+from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, cause_of, task_for
 
 Points = int
 PROFILE_FIELDS = ("job_title", "city", "source", "status", "lifecycle", "tags", "company.sector")
@@ -281,10 +281,6 @@ class LeadScoring(Policy):
         known = {t.name for t in current_types(ctx.load(ActivityTypes, ACTIVITY_TYPES_ID)).types}
         return tasks.plan(task_for(event, self.name), plan, rep_id, known, meta)
 
-
-def task_for(trigger: Event, policy: str) -> UUID:
-    """One task per hand-over, whatever happens: its id comes from the event that caused it."""
-    return uuid5(NAMESPACE_URL, f"urn:crm-es:{policy}:{cause_of(trigger)}")
 
 
 def _fold(lead: LeadScore, events: list[Event]) -> LeadScore:

@@ -27,7 +27,7 @@ from crm_es.aggregates.interactions import MeetingHeld, QuoteOpened
 from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.timer import Timer
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, cause_of
-from crm_es.policies.templates import check_template, render
+from crm_es.policies.templates import check_template, person_values, render, unique_names
 
 NAME = "lifecycle-touches"
 VARIABLES = ("first_name", "last_name", "rep_name", "deal_title")
@@ -63,10 +63,8 @@ class LifecycleTouches(Policy):
         touches: list[Touch] = Field(default_factory=list, max_length=15)
 
     def check(self, settings: Settings, load: Loader) -> None:
-        names = [t.name for t in settings.touches]
+        unique_names((t.name for t in settings.touches), "settings.touches", "touches")
         for i, touch in enumerate(settings.touches):
-            if names.index(touch.name) != i:
-                raise InvalidInput(f"settings.touches[{i}].name", f"two touches are named {touch.name!r}")
             for field in ("subject", "body", "task_title"):
                 check_template(f"settings.touches[{i}].{field}", getattr(touch, field), VARIABLES)
             if touch.action == "task" and current_types(load(ActivityTypes, ACTIVITY_TYPES_ID)).named(touch.task_type) is None:
@@ -134,8 +132,7 @@ class LifecycleTouches(Policy):
         deal = ctx.load(Deal, deal_id)
         rep_id = (deal.owner_id if deal is not None else None) or contact.owner_id
         rep = ctx.load(Rep, rep_id)
-        values = {"first_name": contact.details.first_name or "", "last_name": contact.details.last_name or "",
-                  "rep_name": rep.name if rep else "", "deal_title": deal.details.title if deal else ""}
+        values = {**person_values(contact, rep), "deal_title": deal.details.title if deal else ""}
         if touch.action == "task":
             if rep_id is None:
                 return NOTHING  # no agenda to put it in

@@ -27,7 +27,7 @@ from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.task import Task
 from crm_es.aggregates.timer import Timer
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction
-from crm_es.policies.templates import check_template
+from crm_es.policies.templates import check_template, person_values
 
 NAME = "missed-meeting-follow-up"
 VARIABLES = ("first_name", "last_name", "rep_name", "slots")
@@ -182,5 +182,4 @@ def _timer_id(contact_id: UUID, cycle: int, purpose: str) -> UUID:
 
 
 def _variables(contact: Contact, rep: Rep | None, slots: list[datetime]) -> dict[str, str]:
-    return {"first_name": contact.details.first_name or "", "last_name": contact.details.last_name or "",
-            "rep_name": rep.name if rep else "", "slots": "\n".join(f"- {s:%A %d %B, %H:%M} UTC" for s in slots)}
+    return {**person_values(contact, rep), "slots": "\n".join(f"- {s:%A %d %B, %H:%M} UTC" for s in slots)}

@@ -23,7 +23,7 @@ from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.task import OPEN, Task
 from crm_es.aggregates.timer import Timer
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, cause_of
-from crm_es.policies.templates import check_template, render
+from crm_es.policies.templates import check_template, person_values, render
 
 NAME = "scheduled-messages"
 PRICE_LIST_VARIABLES = ("first_name", "last_name", "rep_name", "price_list_url")
@@ -93,8 +93,7 @@ class ScheduledMessages(Policy):
         if contact is None or contact.forgotten or contact.details.email is None or contact.email_invalid:
             return NOTHING
         rep = ctx.load(Rep, event.rep_id or contact.owner_id)
-        values = {"first_name": contact.details.first_name or "", "last_name": contact.details.last_name or "",
-                  "rep_name": rep.name if rep else "", "price_list_url": price_list.url}
+        values = {**person_values(contact, rep), "price_list_url": price_list.url}
         message_id = uuid5(NAMESPACE_URL, f"urn:crm-es:{self.name}:price-list:{cause_of(event)}")
         events, row = messages.queue(message_id, "email", contact.details.email, render(price_list.body, values),
                                      self.name, ctx.meta(), contact_id=contact.id, subject=render(price_list.subject, values))
@@ -125,8 +124,7 @@ class ScheduledMessages(Policy):
         if not to or (reminder.channel == "email" and contact.email_invalid):
             return NOTHING  # no way to reach them on this channel
         rep = ctx.load(Rep, task.owner_id)
-        values = {"first_name": contact.details.first_name or "", "last_name": contact.details.last_name or "",
-                  "rep_name": rep.name if rep else "", "title": task.plan.title,
+        values = {**person_values(contact, rep), "title": task.plan.title,
                   "meeting_time": f"{task.plan.due_at:%A %d %B at %H:%M} UTC"}
         message_id = uuid5(NAMESPACE_URL, f"urn:crm-es:{self.name}:reminder:{event.originator_id}")
         subject = render(reminder.subject, values) if reminder.channel == "email" else None

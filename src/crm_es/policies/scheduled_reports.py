@@ -36,12 +36,13 @@ from pydantic import Field, field_validator
 from crm_es.aggregates import message as messages
 from crm_es.aggregates import report_runs as runs
 from crm_es.aggregates import timer as timers
-from crm_es.aggregates.base import Event, InvalidInput
+from crm_es.aggregates.base import Event
 from crm_es.aggregates.message import PENDING, Message
 from crm_es.aggregates.policy import PolicySettings
 from crm_es.aggregates.report_runs import REPORT_RUNS_ID, ReportRuns
 from crm_es.aggregates.timer import Timer
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction
+from crm_es.policies.templates import unique_names
 
 NAME = "scheduled-reports"
 RUN = "run"  # the timers' purpose
@@ -184,11 +185,7 @@ class ScheduledReports(Policy):
         schedules: tuple[Schedule, ...] = Field((), max_length=20)
 
     def check(self, settings: Settings, load: Loader) -> None:
-        seen: set[str] = set()
-        for i, schedule in enumerate(settings.schedules):
-            if schedule.name in seen:
-                raise InvalidInput(f"settings.schedules[{i}].name", f"two schedules are named {schedule.name!r}")
-            seen.add(schedule.name)
+        unique_names((s.name for s in settings.schedules), "settings.schedules", "schedules")
 
     def react(self, event: Event, ctx: PolicyContext) -> Reaction:
         match event:

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import orjson
 
-from crm_es.aggregates.message import Message
+from crm_es.aggregates.message import Message, header_message_id
 
 DELIVERY_HEADER = "X-CRM-ES-Delivery-Id"
 TIMEOUT_SECONDS = 10.0
@@ -54,7 +54,7 @@ class SmtpSender:
             email["Subject"] = message.subject
         email["Date"] = formatdate(usegmt=True)
         # The same id each attempt: a mail system that got it once sees the retry as a copy.
-        email["Message-ID"] = f"<{delivery_id}@crm-es>"
+        email["Message-ID"] = header_message_id(delivery_id)
         email[DELIVERY_HEADER] = delivery_id
         email.set_content(message.body or "")
         return email
