@@ -117,6 +117,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     store.on_saved(projector.wake)
     clock = clock or SystemClock()
     policies = PolicyRunner(store, clock, POLICIES, projector=projector)
-    automations = Automations(policies, dispatcher_for(store, clock, settings), None)
+    automations = Automations(policies, dispatcher_for(store, clock, settings), None, settings.data_dir)
     store.on_saved(automations.wake)
     return Services(settings, store, read_side, projector, clock, ApiKeys(store, clock), policies, automations)

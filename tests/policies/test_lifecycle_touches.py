@@ -74,6 +74,16 @@ def test_becoming_loyal_is_a_trigger_and_other_stages_are_not(world: World, smtp
     assert subjects(inbox) == ["Thank you for your loyalty"]
 
 
+def test_an_unsubscribed_customer_gets_the_rep_s_call_but_no_more_e_mails(world: World, smtp: tuple[Inbox, int]) -> None:
+    inbox, _ = smtp
+    ok(world.client.post(f"/contacts/{world.jean}/unsubscribe", json={}), 200)
+    won_deal(world)
+    world.days(8)
+    assert not inbox.mails
+    [call] = [t for t in world.tasks() if t["type"] == "call"]
+    assert call["contact_id"] == world.jean
+
+
 @pytest.mark.parametrize(("touches", "field"), [
     ([TOUCHES[0], TOUCHES[0]], "settings.touches[1].name"),
     ([{**TOUCHES[0], "body": "Hi {nickname}"}], "settings.touches[0].body"),

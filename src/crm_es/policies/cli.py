@@ -55,7 +55,7 @@ def policies(once: bool, show_status: bool, poll: float, as_json: bool) -> None:
             return Projector(store, opened[-1], batch_size=settings.projector_batch)
 
         runner = PolicyRunner(store, clock, POLICIES, projector=projector)
-        automations = Automations(runner, dispatcher_for(store, clock, settings), leadership)
+        automations = Automations(runner, dispatcher_for(store, clock, settings), leadership, settings.data_dir)
         if once:
             if not leadership.acquire():
                 fail("another runner is active: --once does nothing while it runs")

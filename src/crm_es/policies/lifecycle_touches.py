@@ -26,6 +26,7 @@ from crm_es.aggregates.deal import Deal
 from crm_es.aggregates.interactions import MeetingHeld, QuoteOpened
 from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.timer import Timer
+from crm_es.aggregates.unsubscription import Unsubscription, unsubscription_id
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, cause_of
 from crm_es.policies.templates import check_template, person_values, render, unique_names
 
@@ -142,6 +143,8 @@ class LifecycleTouches(Policy):
             return Reaction(tasks.plan(_id(key, "task"), plan, rep_id, known, ctx.meta()))
         if contact.details.email is None or contact.email_invalid:
             return NOTHING
+        if ctx.load(Unsubscription, unsubscription_id(contact.id)) is not None:
+            return NOTHING  # they asked for no automated e-mails; a rep's task (above) is a person's call
         events, row = messages.queue(_id(key, "mail"), "email", contact.details.email, render(touch.body, values),
                                      self.name, ctx.meta(), contact_id=contact.id, subject=render(touch.subject, values))
         return Reaction(events, [row])

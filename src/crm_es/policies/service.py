@@ -1,19 +1,23 @@
 """The automations as one background worker: the policies' rounds and the outbox's
 deliveries, while this process holds the lead (policies/leader.py).
 
-Woken by saves in this process (a policy may have something to react to, a message may
-have been queued), at the next message's due time, and otherwise every ``poll_seconds``
-(another process may have written)."""
+APScheduler runs the rounds (policies/scheduler.py): at once when this process saved
+something, at the next message's or timer's due time, and otherwise every
+``poll_seconds`` (another process may have written). This loop only keeps the lead:
+it starts the scheduler when it wins it, and stops it when it loses it."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 from crm_es.clock import Clock
 from crm_es.policies.leader import Leadership
 from crm_es.policies.outbox import Dispatcher
 from crm_es.policies.runtime import PolicyRunner
+from crm_es.policies.scheduler import AutomationScheduler, job_store_for, store_key
 from crm_es.policies.senders import SmsSender, SmtpSender, WebhookSender
 from crm_es.settings import Settings
 from crm_es.store import EventStore
@@ -33,19 +37,33 @@ def dispatcher_for(store: EventStore, clock: Clock, settings: Settings) -> Dispa
 
 
 class Automations:
-    def __init__(self, runner: PolicyRunner, dispatcher: Dispatcher, leadership: Leadership | None) -> None:
+    def __init__(self, runner: PolicyRunner, dispatcher: Dispatcher, leadership: Leadership | None,
+                 data_dir: Path | None = None) -> None:
         self.runner, self.dispatcher, self.leadership = runner, dispatcher, leadership
-        self._wake = threading.Event()
+        store = runner.store
+        job_store: Callable = lambda: job_store_for(store, data_dir or Path.cwd() / "var")  # noqa: E731
+        self.scheduler = AutomationScheduler(store_key(store), self.round, job_store)
 
     def wake(self, _position: int | None = None) -> None:
-        self._wake.set()
+        self.scheduler.wake()
 
     def run_once(self) -> tuple[int, int]:
         """One round: the policies read the log to its end, then the due messages go out.
         Returns (events reacted to, messages sent)."""
         return self.runner.run_once(), self.dispatcher.run_once()
 
+    def round(self) -> None:
+        """One round as the scheduler runs it: then look again when the next thing is due."""
+        try:
+            self.run_once()
+            due = self.dispatcher.next_due()
+            # Due by the injected clock; APScheduler waits the same span by the wall clock.
+            self.scheduler.next_due_in(None if due is None else (due - self.dispatcher.clock.now()).total_seconds())
+        except Exception:  # the store went away: the next round tries again, places and rows are safe in it
+            log.exception("automation round failed")
+
     def run(self, stop: threading.Event, poll_seconds: float) -> None:
+        """Keep (or wait for) the lead until ``stop``; run the scheduler while leading."""
         active = None
         try:
             while not stop.is_set():
@@ -53,17 +71,16 @@ class Automations:
                 if leading != active:
                     log.warning("policies: %s", "active" if leading else "standing by (another runner is active)")
                     active = leading
-                wait = poll_seconds
-                if leading:
-                    try:
-                        self.run_once()
-                        due = self.dispatcher.next_due()
-                        if due is not None:
-                            wait = min(wait, max((due - self.dispatcher.clock.now()).total_seconds(), 0.0))
-                    except Exception:  # the store went away: keep trying, places and rows are safe in it
-                        log.exception("automation round failed")
-                self._wake.wait(wait)
-                self._wake.clear()
+                try:
+                    if leading and not self.scheduler.running:
+                        self.scheduler.start(poll_seconds)
+                    elif not leading and self.scheduler.running:
+                        self.scheduler.stop()
+                except Exception:  # the job store is out of reach: try again at the next look
+                    log.exception("policies: the scheduler could not start")
+                    self.scheduler.stop()
+                stop.wait(poll_seconds)
         finally:
+            self.scheduler.stop()
             if self.leadership is not None:
                 self.leadership.release()

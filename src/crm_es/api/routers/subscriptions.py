@@ -25,7 +25,7 @@ class UnsubscribeIn(Body):
 @router.post("/contacts/{contact_id}/unsubscribe", response_model=CommandAnswer)
 def post_unsubscribe(contact_id: UUID, ctx: Ctx, response: Response, body: UnsubscribeIn | None = None) -> dict[str, Any]:
     """The person wants no more automated sequences: the drip sequences running for them
-    stop, and they are never enrolled again. Answers with the contact's unsubscription
+    stop, they are never enrolled again, and the lifecycle touches send them no e-mail. Answers with the contact's unsubscription
     record; sending it again records nothing."""
     body = body or UnsubscribeIn()
     return answer(response, execute(unsubscribe, Unsubscribe(contact_id, body.reason), ctx))
