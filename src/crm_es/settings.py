@@ -29,6 +29,7 @@ class Settings:
     smtp_from: str = "crm-es@localhost"  # the From of automated e-mails
     sms_url: str | None = None  # an HTTP SMS gateway: POST {to, body} (CRM_ES_SMS_URL)
     run_policies: bool = True  # `crm-es serve` runs the automations too (CRM_ES_POLICIES=off: only `crm-es policies` does)
+    pdf_font: Path | None = None  # a TTF for documents' PDFs (CRM_ES_PDF_FONT); default DejaVu Sans (crm_es.documents.render)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -48,6 +49,7 @@ class Settings:
             session_gap_minutes=_positive("CRM_ES_SESSION_GAP_MINUTES", env.get("CRM_ES_SESSION_GAP_MINUTES") or "30"),
             sql_timeout_seconds=_seconds("CRM_ES_SQL_TIMEOUT_SECONDS", env.get("CRM_ES_SQL_TIMEOUT_SECONDS") or "10"),
             sql_max_rows=_count("CRM_ES_SQL_MAX_ROWS", env.get("CRM_ES_SQL_MAX_ROWS") or "10000"),
+            pdf_font=Path(env["CRM_ES_PDF_FONT"]) if env.get("CRM_ES_PDF_FONT") else None,
         )
 
     @property

@@ -108,6 +108,17 @@ class World:
     def dashboard(self) -> str:
         return self.admin("POST", "/dashboards", self.dashboard_body())["id"]
 
+    def invoice(self, owner: str) -> str:
+        """An invoice to the owner's contact (each call a fresh one: a second payment or void may be refused)."""
+        body = {"kind": "invoice", "contact_id": self.ids[f"{owner}_contact"], "currency": "EUR", "due_on": "2026-03-31",
+                "lines": [{"description": "Licence", "quantity": "1", "unit_price": "100.00"}]}
+        return self.admin("POST", "/documents", body)["id"]
+
+    def message(self, owner: str) -> str:
+        """An e-mail to the owner's contact set for later (each call a fresh one: a cancelled one stays so)."""
+        body = {"subject": "Our offer", "body": "Hello", "send_at": "2026-03-20T09:00:00Z"}
+        return self.admin("POST", f"/contacts/{self.ids[f'{owner}_contact']}/messages", body, status=202)["id"]
+
     def key(self, name: str, role: Role, rep: str | None = None) -> None:
         _, self.tokens[name] = self.services.api_keys.create(role, UUID(self.ids[rep]) if rep else None, name)
 
@@ -247,6 +258,31 @@ def role_matrix(w: World) -> dict[str, Example]:
         "PUT /policies/{name}": (ADMINS, lambda: ("/policies/task-after-meeting", {"enabled": False})),
         "GET /outbox": (AUDITORS, lambda: ("/outbox", None)),
         "POST /contacts/{contact_id}/unsubscribe": (SALES, lambda: (f"/contacts/{ids['rob_contact']}/unsubscribe", {})),
+        # Documents (F25): templates are admins'; documents follow their contact's reach.
+        "PUT /document-templates/{name}": (ADMINS, lambda: ("/document-templates/offer", {
+            "kind": "quote", "subject": "Offer {{ document.number }}", "body": "Hello {{ contact.first_name }}",
+            "html": "<p>Offer {{ document.number }}: {{ document.total }} {{ document.currency }}</p>"})),
+        "GET /document-templates": (READERS, lambda: ("/document-templates", None)),
+        "GET /document-templates/{name}": (READERS, lambda: ("/document-templates/invoice", None)),
+        "POST /documents": (SALES, lambda: ("/documents", {
+            "kind": "quote", "contact_id": ids["rob_contact"], "currency": "EUR",
+            "lines": [{"description": "Licence", "quantity": "1", "unit_price": "100.00"}]})),
+        "GET /documents/{document_id}": (READERS, lambda: (f"/documents/{w.invoice('rob')}", None)),
+        "GET /documents/{document_id}/pdf": (READERS, lambda: (f"/documents/{w.invoice('rob')}/pdf", None)),
+        "GET /documents/{document_id}/html": (READERS, lambda: (f"/documents/{w.invoice('rob')}/html", None)),
+        "GET /contacts/{contact_id}/documents": (READERS, lambda: (f"/contacts/{ids['rob_contact']}/documents", None)),
+        "POST /documents/{document_id}/send": (SALES, lambda: (f"/documents/{w.invoice('rob')}/send", {})),
+        "POST /documents/{document_id}/payments": (SALES, lambda: (f"/documents/{w.invoice('rob')}/payments",
+                                                                   {"amount": "100.00"})),
+        "POST /documents/{document_id}/void": (SALES, lambda: (f"/documents/{w.invoice('rob')}/void",
+                                                               {"reason": "issued twice"})),
+        # Messages people send (F22): who may change the contact writes to them and cancels; its readers read.
+        "POST /contacts/{contact_id}/messages": (SALES, lambda: (f"/contacts/{ids['rob_contact']}/messages", {
+            "subject": "Our offer", "body": "Hello", "send_at": "2026-03-20T09:00:00Z"})),
+        "GET /messages/{message_id}": (READERS, lambda: (f"/messages/{w.message('rob')}", None)),
+        "POST /messages/{message_id}/cancel": (SALES, lambda: (f"/messages/{w.message('rob')}/cancel", {})),
+        # The signature a rep's documents carry: their own; a manager their team's.
+        "PUT /reps/{rep_id}/signature": (SALES, lambda: (f"/reps/{ids['rob']}/signature", {"signature": "Rob\nSales"})),
     }
 
 

@@ -16,9 +16,9 @@ from eventsourcing.utils import get_topic
 
 from crm_es.aggregates import Deal, Pipeline
 from crm_es.aggregates.company import CompanyDetails
-from crm_es.aggregates.contact import ContactDetails
+from crm_es.aggregates.contact import Contact, ContactDetails
 from crm_es.aggregates.deal import DealDetails
-from crm_es.aggregates.interactions import InteractionSpec
+from crm_es.aggregates.interactions import DocumentSent, InteractionSpec
 from crm_es.aggregates.pipeline import StageSpec
 from crm_es.bootstrap import Services
 from crm_es.commands import CommandResult, execute
@@ -38,7 +38,7 @@ from crm_es.commands.deals import (
 )
 from crm_es.commands.interactions import RecordInteraction, record_interaction
 from crm_es.aggregates import lead_score as leads
-from crm_es.aggregates.base import Meta
+from crm_es.aggregates.base import Meta, new_event
 from crm_es.commands.dashboards import ChangeDashboard, SaveDashboard, change_dashboard, save_dashboard
 from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, SetQuota, add_rep, add_team_member, form_team, set_quota
 from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pipeline, revise_pipeline
@@ -212,6 +212,11 @@ def a_story(services: Services) -> Story:
     cy_id = run(services, register_contact, RegisterContact(cy, lifecycle="potential", roles=("decision maker", "buyer"))).id
     run(services, change_contact, ChangeContact(cy_id, lifecycle="active", roles=("buyer",)))
     run(services, leave_company, LeaveCompany(cy_id, "moved to a competitor"))
+    # A quote sent to Cy: what the outbox records on her timeline once the e-mail carrying it has gone.
+    sent_at, version = services.clock.now(), services.store.load(Contact, cy_id).version
+    services.store.save([new_event(DocumentSent, cy_id, version + 1, Meta(sent_at, sent_at, "rep:alice", "story"),
+                                   rep_id=None, deal_id=None, document_id=UUID(int=1), document_kind="quote",
+                                   number="Q-2026-0001", message_id="<1@crm-es>")])
     # Every kind of interaction on Ada (one concerning deal A, so the deal records it too); a
     # hard bounce marks her address invalid, a new one makes it valid again.
     for kind, fields in INTERACTIONS.items():

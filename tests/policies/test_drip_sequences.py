@@ -216,3 +216,20 @@ def test_bad_settings_are_refused_naming_the_field_and_change_nothing(world: Wor
     problem = assert_problem(world.client.put(POLICY, json={"enabled": True, "settings": bad}), 422)
     assert problem["errors"][0]["field"] == field, problem
     assert world.services.store.max_position() == before
+
+
+def test_switched_off_its_steps_wait_and_switched_on_they_go_on(world: World, smtp: tuple[Inbox, int]) -> None:
+    """A step's timer due while the automation is off is not fired (it would be passed
+    over, and the sequence would wait for ever): it waits, and fires once switched on."""
+    inbox, _ = smtp
+    jean = world.contact(status="lead")
+    world.settle()
+    ok(world.client.put(POLICY, json={"enabled": False, "settings": {"sequences": [WELCOME]}}), 200)
+    world.days(4)  # step 2 was due after 2 days
+    assert subjects(inbox) == ["Welcome, Jean"]
+    assert world.enrolment(jean).active
+    ok(world.client.put(POLICY, json={"enabled": True, "settings": {"sequences": [WELCOME]}}), 200)
+    world.settle()
+    assert subjects(inbox) == ["Welcome, Jean", "Our offer"]
+    world.days(3)
+    assert subjects(inbox) == ["Welcome, Jean", "Our offer", "A last word"]

@@ -1,28 +1,36 @@
 """The outbox on SQLite AND PostgreSQL: messages queued as a policy queues them, delivered
 by the dispatcher to a real SMTP server and real HTTP receivers in this process; refused
 deliveries retried with backoff then given up on, a forgotten person's message cancelled,
-nothing sent twice."""
+nothing sent twice; documents attached to e-mails (and refused by SMS and webhooks), a
+message held until its send_at, and a message stored in the v1 shape."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from crm_es.aggregates import message as messages
 from crm_es.aggregates.base import InvalidInput, Meta
 from crm_es.aggregates.contact import ContactDetails
+from crm_es.aggregates.document import Document
 from crm_es.aggregates.message import Message, exponential_backoff, utc_text
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.commands import execute
+from crm_es.commands.documents import IssueDocument, issue_document
 from crm_es.commands.records import (
     ForgetContact,
     RegisterContact,
@@ -309,3 +317,94 @@ def test_a_message_delivered_or_given_up_on_is_closed(clock) -> None:
                    lambda m: messages.failed(m, "boom", 8, meta(clock))):
         with pytest.raises(Exception, match="message is sent"):
             decide(done)
+
+
+# --- attachments (F25), send_at, and the stored v1 shape ----------------------------------------
+
+
+def issued_invoice(services: Services, contact_id: UUID) -> UUID:
+    command = IssueDocument("invoice", contact_id, (("Fleet maintenance", Decimal(2), Decimal("1500.00")),), "EUR",
+                            due_on=date(2026, 3, 31))
+    return execute(issue_document, command, services.context()).id
+
+
+def test_an_email_carries_its_documents_as_pdf_files(services, clock, smtp) -> None:
+    inbox, port = smtp
+    jean = contact(services)
+    invoice = issued_invoice(services, jean)
+    message_id = uuid4()
+    events, queued = messages.queue(message_id, "email", JEAN, "Your invoice", POLICY, meta(clock), contact_id=jean,
+                                    subject="Invoice", attachments=(invoice,))
+    services.store.save(events, outbox=[queued])
+
+    assert Dispatcher(services.store, clock, {"email": smtp_sender(port)}).run_once() == 1
+    mail = inbox.parsed()
+    assert mail.is_multipart() and mail.get_payload(0).get_payload(decode=True).decode().strip() == "Your invoice"
+    [pdf] = [part for part in mail.walk() if part.get_filename()]
+    assert (pdf.get_content_type(), pdf.get_filename()) == ("application/pdf", "INV-2026-0001.pdf")
+    content = pdf.get_payload(decode=True)
+    assert content.startswith(b"%PDF-")
+    document = services.store.load(Document, invoice)
+    assert hashlib.sha256(content).hexdigest() == document.pdf_sha256
+    # The document knows it went out, with which message.
+    assert [(s.message_id, s.sent_at) for s in document.sent] == [(message_id, clock.now())]
+
+
+@pytest.mark.parametrize("channel", ["sms", "webhook"])
+def test_an_sms_or_a_webhook_refuses_attachments_saying_why(services, clock, receiver, channel) -> None:
+    jean = contact(services)
+    invoice = issued_invoice(services, jean)
+    to, body = ("+33612345678", "Hi") if channel == "sms" else (receiver.url("/hook"), "{}")
+    delivery_id = uuid4()
+    events, queued = messages.queue(delivery_id, channel, to, body, POLICY, meta(clock), contact_id=jean,
+                                    attachments=(invoice,))
+    services.store.save(events, outbox=[queued])
+    senders = {"webhook": WebhookSender(), "sms": SmsSender(receiver.url("/sms"))}
+
+    assert Dispatcher(services.store, clock, senders).run_once() == 0
+    failed = row(services, str(delivery_id))
+    assert failed["status"] == "failed"
+    assert failed["last_error"] == (f"{'an SMS' if channel == 'sms' else 'a webhook'} cannot carry attachments "
+                                    "(INV-2026-0001.pdf): only an e-mail can")
+    assert receiver.requests == []
+
+
+def test_a_message_is_not_sent_before_its_send_at(services, clock, smtp) -> None:
+    inbox, port = smtp
+    send_at = clock.now() + timedelta(hours=2)
+    delivery_id = uuid4()
+    events, queued = messages.queue(delivery_id, "email", JEAN, "Later", POLICY, meta(clock), subject="Later",
+                                    send_at=send_at)
+    services.store.save(events, outbox=[queued])
+    assert row(services, str(delivery_id))["next_attempt_at"] == utc_text(send_at)
+    dispatcher = Dispatcher(services.store, clock, {"email": smtp_sender(port)})
+
+    assert dispatcher.run_once() == 0 and inbox.mails == []
+    assert dispatcher.next_due() == send_at
+    clock.advance(hours=2)
+    assert dispatcher.run_once() == 1 and len(inbox.mails) == 1
+    assert services.store.load(Message, delivery_id).send_at == send_at
+    with pytest.raises(InvalidInput) as refused:
+        messages.queue(uuid4(), "email", JEAN, "x", POLICY, meta(clock), subject="x", send_at=datetime(2026, 3, 2))
+    assert refused.value.field == "send_at"
+
+
+def test_a_message_queued_in_the_v1_shape_still_loads_and_goes(services, clock, receiver) -> None:
+    """Written as the code before v2 stored it: no attachments, no send_at, no class_version."""
+    delivery_id = uuid4()
+    v1 = {"timestamp": clock.now().isoformat(), "occurred_at": clock.now().isoformat(), "actor": f"policy:{POLICY}",
+          "correlation_id": "req-1", "causation_id": "some-event:1", "channel": "webhook", "contact_id": None,
+          "to": receiver.url("/hook"), "subject": None, "body": "{}", "policy": POLICY}
+    services.store.recorder.insert_events([StoredEvent(delivery_id, 1, get_topic(Message.Queued), orjson.dumps(v1))])
+    [queued] = services.store.events(delivery_id)
+    assert (queued.attachments, queued.send_at, queued.body) == ((), None, "{}")
+    message = services.store.load(Message, delivery_id)
+    assert (message.attachments, message.next_attempt_at, message.actor) == ((), clock.now(), f"policy:{POLICY}")
+    # Its outbox row, as the old code saved it beside the event: the dispatcher sends it.
+    services.store.write_policy_rows(None, [messages.outbox_row(message)])
+    assert Dispatcher(services.store, clock, {"webhook": WebhookSender()}).run_once() == 1
+    assert [r["path"] for r in receiver.requests] == ["/hook"]
+    # New messages are stored in the new shape beside it.
+    new_id = queue(services, clock, "webhook", receiver.url("/hook"), "{}")
+    stored = next(r for r in services.store.read(0, 100) if r.originator_id == new_id)
+    assert orjson.loads(stored.state)["class_version"] == 2

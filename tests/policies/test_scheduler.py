@@ -92,7 +92,7 @@ def test_a_timer_fires_at_its_due_time_though_the_poll_is_an_hour_away(services:
     timer_id, due = set_timer(services, LEAD)
     with running(services):
         jobs = wait_until(lambda: (j := stored_jobs(services)).get(NEXT_DUE) and j)
-        assert set(jobs) == {NEXT_DUE}  # the poll and the wake-ups are kept in memory
+        assert set(jobs) == {NEXT_DUE}  # the poll is kept in memory
         assert abs((jobs[NEXT_DUE] - due).total_seconds()) < 2.0  # looks again when the timer is due
         timer = wait_until(lambda: fired(services, timer_id), seconds=LEAD + 30)
     assert timer.done_at >= due  # not before its time

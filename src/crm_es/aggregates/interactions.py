@@ -157,6 +157,20 @@ class SmsSent(Interaction):
     text: str
 
 
+class DocumentSent(Interaction):
+    """A document (F25) went out by e-mail: recorded by the outbox beside the ``email_sent``
+    of the message that carried it, so the timeline says which document it was. The
+    service records it, never a client: it is not one of ``KINDS`` (the types clients
+    send), and the customer card counts the e-mail, not this."""
+
+    kind = "document_sent"
+
+    document_id: UUID
+    document_kind: str  # quote | contract | invoice (``kind`` is the interaction's type)
+    number: str
+    message_id: str  # the e-mail's Message-ID, as its email_sent has it
+
+
 KINDS: dict[str, type[Interaction]] = {
     cls.kind: cls
     for cls in (

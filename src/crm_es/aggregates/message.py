@@ -6,6 +6,9 @@ A policy never sends: it queues (``queue``), and the outbox's dispatcher deliver
 decision here gives the events AND the message's outbox row (store.recorders.OUTBOX_COLUMNS),
 saved in one transaction, so the row always says what the events say. The delivery id
 the receiver dedups on is the message's id.
+
+An e-mail may carry documents (``attachments``: their ids; the dispatcher attaches their
+PDFs when it sends), and may be held until ``send_at`` (not sent before: its row is due then).
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Message(Aggregate):
     next_attempt_at: datetime
     last_error: str | None = None
     sent_at: datetime | None = None
+    attachments: tuple[UUID, ...] = ()  # documents whose PDFs the e-mail carries
+    send_at: datetime | None = None  # not to be sent before
+    actor: str = ""  # who queued it: a policy (policy:<name>) or a person (a rep sending a document)
 
     @property
     def forgotten(self) -> bool:
@@ -64,6 +70,9 @@ class Message(Aggregate):
         # contact (a webhook to a team's tool) has no one to seal it for: kept in clear.
         personal_fields = ("to", "subject", "body")
         subject_field = "contact_id"
+        # v2: ``attachments`` (document ids: which documents the e-mail carries, no personal
+        # data in itself) and ``send_at`` (not to be sent before; None: at once).
+        class_version = 2
 
         channel: str
         contact_id: UUID | None
@@ -71,6 +80,13 @@ class Message(Aggregate):
         subject: str | None
         body: str
         policy: str
+        attachments: tuple[UUID, ...]
+        send_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["attachments"] = []  # a v1 message carried nothing
+            state["send_at"] = None  # and went at once
 
     class Sent(Event):
         attempt: int
@@ -114,7 +130,8 @@ class Message(Aggregate):
         if isinstance(event, Message.Queued):
             return Message(event.originator_id, event.originator_version, event.channel, event.contact_id, event.to,
                            event.subject, event.body, event.policy, event.correlation_id, PENDING, 0, event.timestamp,
-                           event.timestamp)
+                           event.send_at or event.timestamp, attachments=tuple(event.attachments),
+                           send_at=event.send_at, actor=event.actor)
         assert state is not None
         state = state.moved_on(version=event.originator_version)
         match event:
@@ -172,12 +189,15 @@ def _check(channel: str, to: str, subject: str | None, body: str) -> None:
 
 
 def queue(message_id: UUID, channel: str, to: str, body: str, policy: str, meta: Meta, *,
-          contact_id: UUID | None = None, subject: str | None = None) -> tuple[list[Event], OutboxRow]:
-    """A new message, due now. Give it an id derived from its cause (see
-    policies.base.task_for): a policy reacting twice queues it once."""
+          contact_id: UUID | None = None, subject: str | None = None, attachments: tuple[UUID, ...] = (),
+          send_at: datetime | None = None) -> tuple[list[Event], OutboxRow]:
+    """A new message, due now (or at ``send_at``: its outbox row is due then). Give it an
+    id derived from its cause (see policies.base.task_for): a policy reacting twice queues it once."""
     _check(channel, to, subject, body)
+    if send_at is not None and send_at.tzinfo is None:
+        raise InvalidInput("send_at", "send_at needs a time zone (an offset)")
     queued = new_event(Message.Queued, message_id, 1, meta, channel=channel, contact_id=contact_id, to=to,
-                       subject=subject, body=body, policy=policy)
+                       subject=subject, body=body, policy=policy, attachments=tuple(attachments), send_at=send_at)
     return [queued], outbox_row(Message.evolve(None, queued))
 
 

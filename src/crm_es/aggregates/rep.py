@@ -1,4 +1,5 @@
-"""A sales rep: a user of the CRM who owns contacts and deals, with their sales targets."""
+"""A sales rep: a user of the CRM who owns contacts and deals, with their sales targets and
+the signature their documents carry (F25)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class Rep(Aggregate):
     email: str
     team_id: UUID | None
     quotas: tuple[Quota, ...] = ()  # one per period: the latest set for it
+    signature: str | None = None  # what closes their quotes, contracts and invoices (F25)
 
     class Added(Event):
         name: str
@@ -48,6 +50,12 @@ class Rep(Aggregate):
         amount: Decimal
         currency: str
 
+    class SignatureSet(Event):
+        """The signature the rep's documents carry (F25): their name, title, phone … as
+        they sign. Kept in clear like the rep's name and e-mail: a user's work identity."""
+
+        signature: str
+
     @classmethod
     def evolve(cls, state: Rep | None, event: Event) -> Rep:
         match event:
@@ -61,6 +69,9 @@ class Rep(Aggregate):
                 quota = Quota(event.period_start, event.period_end, event.amount, event.currency, event.occurred_at)
                 others = tuple(q for q in state.quotas if not _same_period(q, quota.period_start, quota.period_end))
                 return replace(state, version=event.originator_version, quotas=(*others, quota))
+            case Rep.SignatureSet():
+                assert state is not None
+                return replace(state, version=event.originator_version, signature=event.signature)
         raise TypeError(f"Rep cannot apply {type(event).__qualname__}")
 
     def quota_for(self, period_start: date, period_end: date) -> Quota | None:
@@ -101,3 +112,19 @@ def set_quota(rep: Rep, period_start: date, period_end: date, amount: Decimal, c
             )
     return [rep.then(Rep.QuotaSet, meta, period_start=period_start, period_end=period_end, amount=amount,
                      currency=currency)]
+
+
+MAX_SIGNATURE = 2000  # characters: a few lines, not a letter
+
+
+def set_signature(rep: Rep, signature: str, meta: Meta) -> list[Event]:
+    """The rep's signature from now on (documents already issued keep theirs); the same
+    signature again records nothing."""
+    signature = signature.strip()
+    if not signature:
+        raise InvalidInput("signature", "a signature is some text (the rep's name at least)")
+    if len(signature) > MAX_SIGNATURE:
+        raise InvalidInput("signature", f"a signature is at most {MAX_SIGNATURE} characters")
+    if signature == rep.signature:
+        return []
+    return [rep.then(Rep.SignatureSet, meta, signature=signature)]

@@ -14,6 +14,7 @@ from crm_es.api.csv_pages import CsvPages
 from crm_es.api.middleware import RequestPlumbing
 from crm_es.api.routers import (analyst_sql, analytics, audit, dashboards, deals, health, imports, interactions, lead_scores, outbox, people,
                                 pipelines, policies, records, setup, subscriptions, tasks)
+from crm_es.api.routers import documents, messages
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.bootstrap import Services, bootstrap
 from crm_es.settings import Settings
@@ -75,6 +76,6 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.add_middleware(RequestPlumbing, max_body_bytes=chosen.max_body_bytes, larger_bodies=larger_bodies)
     problems.install(app)
     for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, analytics, dashboards, analyst_sql,
-                   policies, outbox, subscriptions, lead_scores, health):
+                   policies, outbox, subscriptions, lead_scores, documents, messages, health):
         app.include_router(module.router)
     return app

@@ -13,6 +13,8 @@ import duckdb
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from crm_es.aggregates.base import NotFound
+from crm_es.aggregates.contact import Contact
 from crm_es.api.problems import ProblemError
 from crm_es.auth.roles import OPEN_MODE, Principal, allows, read_reach, rule_for
 from crm_es.queries.visibility import Visibility
@@ -61,3 +63,13 @@ def readable(cur: duckdb.DuckDBPyConnection, visible: Visibility, row: dict[str,
     if row is not None and not visible.sees(cur, row["owner_id"]):
         raise ProblemError(403, "not-your-record", "this record belongs to someone outside this key's reach")
     return row
+
+
+def contact_in_reach(store: Any, cur: duckdb.DuckDBPyConnection, visible: Visibility, contact_id: Any) -> None:
+    """A contact read from the event store (its documents, its messages: records the read
+    side does not hold), if its owner is within the caller's reach: 404, or 403 if not."""
+    contact = store.load(Contact, contact_id)
+    if contact is None:
+        raise NotFound("contact", contact_id)
+    if not visible.sees(cur, None if contact.owner_id is None else str(contact.owner_id)):
+        raise ProblemError(403, "not-your-record", "this record belongs to someone outside this key's reach")

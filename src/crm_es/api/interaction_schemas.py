@@ -181,6 +181,8 @@ class TimelineItem(BaseModel):
     occurred_at: str
     recorded_at: str
     actor: str
+    cause: str | None = Field(None, description="the event that caused it (`record:version`): what an automation "
+                              "reacted to, the message an e-mail sent was")
     data: dict[str, Any]
 
 

@@ -127,6 +127,18 @@ RULES: list[Rule] = [
     *_rules(ADMINS_ONLY, "PUT /policies/{name}"),
     # Their outbox: delivery states only (no address, no text), for who oversees them.
     *_rules({Role.AUDITOR}, "GET /outbox"),
+    # Documents (F25): admins write the templates; who issues documents reads them. Who may
+    # change a contact issues, sends, and records payments on its documents (owner checked on
+    # the contact); its readers read them. A rep's signature: their own, a manager their team's.
+    *_rules(ADMINS_ONLY, "PUT /document-templates/{name}"),
+    *_rules(SALES | {Role.AUDITOR}, "GET /document-templates", "GET /document-templates/{name}",
+            "GET /documents/{id}", "GET /documents/{id}/pdf", "GET /documents/{id}/html", "GET /contacts/{id}/documents"),
+    *_rules(SALES, "POST /documents", "POST /documents/{id}/send", "POST /documents/{id}/payments",
+            "POST /documents/{id}/void", "PUT /reps/{id}/signature"),
+    # Messages people send a contact (F22): who may change the contact writes and cancels;
+    # its readers read them (owner checked on the contact).
+    *_rules(SALES, "POST /contacts/{id}/messages", "POST /messages/{id}/cancel"),
+    *_rules(SALES | {Role.AUDITOR}, "GET /messages/{id}"),
 ]
 
 _PARAMETER = re.compile(r"\{[^}]*\}")

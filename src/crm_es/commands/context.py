@@ -131,10 +131,15 @@ class CommandContext:
         return self.check_target(self.load(cls, aggregate_id))
 
     def check_target(self, state: A) -> A:
+        return self.check_version(self.check_reach(state))
+
+    def check_reach(self, state: A) -> A:
+        """403 unless the actor may change the record (what is about a contact — its
+        documents, its messages — goes by the contact's reach)."""
         # Contacts and deals have an owner, whose reach decides; other records have none.
         if hasattr(state, "owner_id") and not self.ownership.may_write_for(state.owner_id):
             raise NotYours(f"{type(state).__name__.lower()} {state.id} is not a record this key may change")
-        return self.check_version(state)
+        return state
 
     def check_new_owners(self, events: Sequence[Event]) -> None:
         """Whatever the events give an owner (a new contact or deal, a handover) must go
@@ -171,16 +176,21 @@ class CommandContext:
         created: bool = False,
         claims: Sequence[Claim] = (),
         releases: Sequence[Claim] = (),
+        outbox: Sequence[tuple[Any, ...]] = (),
+        status: int | None = None,
     ) -> CommandResult:
+        """``outbox``: rows of messages the events queue (store.recorders.OUTBOX_COLUMNS),
+        saved in the same transaction; ``status``: the answer's, when not 201/200 (a message
+        queued is 202: the outbox delivers it later)."""
         self.check_new_owners(events)
         version = max((e.originator_version for e in events if e.originator_id == aggregate_id), default=current_version)
-        status = 201 if created else 200
+        status = status or (201 if created else 200)
         record = None
         if self.idempotency_key is not None:
             body = json.dumps({"id": str(aggregate_id), "version": version})
             record = IdempotencyRecord(self.actor, self.idempotency_key, self.fingerprint, status, body)
         try:
-            position = self.store.save(events, idempotency=record, claims=claims, releases=releases)
+            position = self.store.save(events, idempotency=record, claims=claims, releases=releases, outbox=outbox)
         except SubjectForgotten as error:  # forgotten while this command was being decided
             raise RuleViolated("contact-forgotten", str(error)) from error
         if position is None:  # nothing changed: the answer points at the log's end

@@ -92,11 +92,14 @@ class StagedStore:
         idempotency: IdempotencyRecord | None = None,
         claims: Sequence[Claim] = (),
         releases: Sequence[Claim] = (),
+        outbox: Sequence[tuple[Any, ...]] = (),
     ) -> int | None:
         """Stage the events and claims of one command; the position is the store's as it
         was when staging began (the real one comes with the commit)."""
         if idempotency is not None:
             raise ValueError("staged commands keep no Idempotency-Key: the whole import answers for it")
+        if outbox:
+            raise ValueError("staged commands queue no messages: an import sends nothing")
         self.events += events
         self.claims += claims
         self.releases += releases

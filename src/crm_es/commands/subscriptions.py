@@ -8,7 +8,7 @@ from uuid import UUID
 from crm_es.aggregates import unsubscription as unsubscriptions
 from crm_es.aggregates.contact import Contact, forgotten_refusal
 from crm_es.aggregates.unsubscription import Unsubscription, unsubscription_id
-from crm_es.commands.context import CommandContext, CommandResult, NotYours
+from crm_es.commands.context import CommandContext, CommandResult
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,7 @@ class Unsubscribe:
 def unsubscribe(cmd: Unsubscribe, ctx: CommandContext) -> CommandResult:
     """Recorded on the contact's unsubscription record (the answer names it); whoever may
     change the contact may record it. Twice records nothing."""
-    contact = ctx.load(Contact, cmd.contact_id)
-    if not ctx.ownership.may_write_for(contact.owner_id):
-        raise NotYours(f"contact {contact.id} is not a record this key may change")
+    contact = ctx.check_reach(ctx.load(Contact, cmd.contact_id))
     if contact.forgotten:
         raise forgotten_refusal(contact.id)
     record_id = unsubscription_id(contact.id)

@@ -9,11 +9,12 @@ from crm_es.policies.drip_sequences import DripSequences
 from crm_es.policies.lead_scoring import LeadScoring
 from crm_es.policies.lifecycle_touches import LifecycleTouches
 from crm_es.policies.missed_meeting import MissedMeetingFollowUp
+from crm_es.policies.payment_follow_up import PaymentFollowUp
 from crm_es.policies.recurring_visits import RecurringVisits
 from crm_es.policies.scheduled_messages import ScheduledMessages
 from crm_es.policies.scheduled_reports import ScheduledReports
 
 POLICIES: tuple[Policy, ...] = (TaskAfterMeeting(), LeadScoring(), MissedMeetingFollowUp(), ContactFrequencyCap(),
                                  DripSequences(), ScheduledMessages(), ScheduledReports(),
-                                 RecurringVisits(), LifecycleTouches())
+                                 RecurringVisits(), LifecycleTouches(), PaymentFollowUp())
 BY_NAME = {p.name: p for p in POLICIES}

@@ -8,27 +8,37 @@ A failed delivery is tried again after a growing wait, and given up on (dead) af
 ``max_attempts``. A message about a person forgotten meanwhile is not sent: cancelled.
 One failing receiver delays only its own messages. A message over the contact-frequency
 cap (policies/caps.py, when switched on) is held back until the window frees a place.
+
+An e-mail carrying documents (F25) gets their PDFs, opened with the contact's key: a
+document whose contact was forgotten cancels the message (nothing left to send), as does
+a document voided meanwhile. Once it has gone, each document records ``Document.Sent``
+and the contact's timeline shows ``document_sent`` beside the ``email_sent``, named after
+whoever queued the message (a rep, or the policy) and caused by the message it asked for.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from crm_es.aggregates import document as documents
 from crm_es.aggregates.base import Event, Meta, new_event
 from crm_es.aggregates.contact import Contact
-from crm_es.aggregates.interactions import EmailSent, SmsSent
+from crm_es.aggregates.document import VOID, Document
+from crm_es.aggregates.interactions import DocumentSent, EmailSent, SmsSent
 from crm_es.aggregates.message import (
     FAILED, HELD, OPEN, PENDING, Message, OutboxRow, cancel, exponential_backoff, failed, header_message_id, hold_back,
     outbox_row, sent, utc_text,
 )
 from crm_es.aggregates import timer as timers
 from crm_es.aggregates.timer import Timer
+from crm_es.aggregates.policy import PolicySettings, policy_id
 from crm_es.clock import Clock
 from crm_es.policies import caps
-from crm_es.policies.senders import Sender
+from crm_es.policies.senders import Attachment, Sender
 from crm_es.store import EventStore
 from crm_es.store.event_store import IntegrityError, SubjectForgotten
 
@@ -37,9 +47,16 @@ log = logging.getLogger("crm_es.outbox")
 ACTOR = "outbox"
 FORGOTTEN = "the contact was forgotten"
 RETRIES = 5
-DUE = ("SELECT delivery_id, channel FROM {outbox} WHERE status IN (?, ?, ?) AND next_attempt_at <= ? "
+# What is due, but the timers of the automations switched off ({paused}: their names).
+DUE = ("SELECT delivery_id, channel FROM {outbox} WHERE status IN (?, ?, ?) AND next_attempt_at <= ? {paused} "
        "ORDER BY next_attempt_at, created_at, delivery_id LIMIT ?")  # due together: in the order queued
-NEXT_DUE = "SELECT MIN(next_attempt_at) AS at FROM {outbox} WHERE status IN (?, ?, ?)"
+NEXT_DUE = "SELECT MIN(next_attempt_at) AS at FROM {outbox} WHERE status IN (?, ?, ?) {paused}"
+TIMER_POLICIES = "SELECT DISTINCT policy FROM {outbox} WHERE channel = ? AND status = ?"
+PDF = "application/pdf"
+
+
+class Undeliverable(Exception):
+    """What the message carries cannot go any more (its document was shredded or voided)."""
 
 
 class Dispatcher:
@@ -53,9 +70,11 @@ class Dispatcher:
     def run_once(self) -> int:
         """Deliver every message due now; returns how many were sent."""
         now, done, sent_count = self.clock.now(), set(), 0
+        due_sql, paused = self._but_paused(DUE)
         while True:
             # Due as of the round's start: a message failing now is due later, not again here.
-            rows = self.store.side_tables.read(DUE, (PENDING, FAILED, HELD, utc_text(now), self.page + len(done)))
+            rows = self.store.side_tables.read(due_sql, (PENDING, FAILED, HELD, utc_text(now), *paused,
+                                                         self.page + len(done)))
             due = [(row["delivery_id"], row["channel"]) for row in rows if row["delivery_id"] not in done]
             if not due:
                 return sent_count
@@ -68,8 +87,21 @@ class Dispatcher:
 
     def next_due(self) -> datetime | None:
         """When the next message is due (perhaps already), or None when none waits."""
-        at = self.store.side_tables.read(NEXT_DUE, (PENDING, FAILED, HELD))[0]["at"]
+        sql, paused = self._but_paused(NEXT_DUE)
+        at = self.store.side_tables.read(sql, (PENDING, FAILED, HELD, *paused))[0]["at"]
         return None if at is None else datetime.fromisoformat(at)
+
+    def _but_paused(self, sql: str) -> tuple[str, tuple[str, ...]]:
+        """The query without the timers of the automations switched off, and their names.
+        Such a timer waits and fires once its automation is on again: fired now, it would be
+        passed over, and what waited on it (a sequence's next step) would wait for ever."""
+        names = [row["policy"] for row in self.store.side_tables.read(TIMER_POLICIES, (timers.CHANNEL, PENDING))]
+        states = self.store.load_many([(PolicySettings, policy_id(name)) for name in names]) if names else []
+        paused = tuple(name for name, state in zip(names, states, strict=True) if state is not None and not state.enabled)
+        if not paused:
+            return sql.replace(" {paused}", ""), ()
+        marks = ", ".join("?" * len(paused))
+        return sql.replace("{paused}", f"AND NOT (channel = '{timers.CHANNEL}' AND policy IN ({marks}))"), paused
 
     def _fire(self, timer_id: str) -> int:
         """A timer's time has come: ``Timer.Fired`` and its row, saved together (the
@@ -101,13 +133,17 @@ class Dispatcher:
         meta = Meta(now, now, ACTOR, message.correlation_id, f"{message.id}:{message.version}")
         if self._forgotten(message):
             return self._save(message, *cancel(message, FORGOTTEN, meta))
+        try:
+            attachments = self._attachments(message)
+        except Undeliverable as why:
+            return self._save(message, *cancel(message, str(why), meta))
         if (held := self._held_back(message, now)) is not None:
             return self._save(message, *hold_back(message, *held, meta))
         sender = self.senders.get(message.channel)
         try:
             if sender is None:
                 raise LookupError(f"no sender is configured for {message.channel} messages")
-            sender.send(message, delivery_id)
+            sender.send(message, delivery_id, attachments)
         except Exception as error:
             log.warning("outbox: %s message %s not delivered: %s", message.channel, delivery_id, error)
             return self._save(message, *failed(message, str(error), self.max_attempts, meta, self.backoff))
@@ -119,23 +155,52 @@ class Dispatcher:
                 continue
         return self._save(message, *sent(message, meta))  # sent, if not on the card
 
+    def _attachments(self, message: Message) -> list[Attachment]:
+        """The PDFs of the documents the message carries, as issued (opened with their
+        contact's key). Undeliverable when one is shredded (its contact forgotten) or voided."""
+        files = []
+        for document_id in message.attachments:
+            events = self.store.events(document_id)
+            if not events or not isinstance(events[0], Document.Issued):
+                raise Undeliverable(f"the attached document {document_id} does not exist")
+            issued, document = events[0], Document.fold(events)
+            if issued.pdf is None:
+                raise Undeliverable(FORGOTTEN)
+            if document.status == VOID:
+                raise Undeliverable(f"the attached document {document.number} was voided")
+            files.append(Attachment(f"{document.number}.pdf", PDF, base64.b64decode(issued.pdf)))
+        return files
+
     def _on_timeline(self, message: Message, now: datetime) -> list[Event]:
-        """What went out, on the contact's card as an interaction: the automation as its
-        actor, the message as its cause (e-mails and SMS; a webhook is not about a person)."""
+        """What went out, on the contact's card as an interaction: who queued it as its actor
+        (the automation, or the rep who sent a document), the message as its cause (e-mails
+        and SMS; a webhook is not about a person); and on each document it carried."""
+        meta = Meta(now, now, message.actor or f"policy:{message.policy}", message.correlation_id, f"{message.id}:1")
+        carried = [d for d in self.store.load_many([(Document, i) for i in message.attachments]) if d is not None] \
+            if message.attachments else []
+        on_documents = [e for d in carried for e in documents.record_sent(d, message.id, meta)]
         contact = self.store.load(Contact, message.contact_id) if message.contact_id else None
         if contact is None or contact.forgotten or message.channel not in ("email", "sms"):
-            return []
-        meta = Meta(now, now, f"policy:{message.policy}", message.correlation_id, f"{message.id}:1")
+            return on_documents
         if message.channel == "sms":
-            return [new_event(SmsSent, contact.id, contact.version + 1, meta, rep_id=None, deal_id=None, text=message.body)]
-        return [new_event(EmailSent, contact.id, contact.version + 1, meta, rep_id=None, deal_id=None,
-                          subject=message.subject, message_id=header_message_id(message.id))]
+            return [new_event(SmsSent, contact.id, contact.version + 1, meta, rep_id=None, deal_id=None, text=message.body),
+                    *on_documents]
+        message_id = header_message_id(message.id)
+        on_card: list[Event] = [new_event(EmailSent, contact.id, contact.version + 1, meta, rep_id=None, deal_id=None,
+                                          subject=message.subject, message_id=message_id)]
+        for document in carried:
+            on_card.append(new_event(DocumentSent, contact.id, contact.version + len(on_card) + 1, meta, rep_id=None,
+                                     deal_id=None, document_id=document.id, document_kind=document.kind,
+                                     number=document.number, message_id=message_id))
+        return [*on_card, *on_documents]
 
     def _held_back(self, message: Message, now: datetime) -> tuple[str, datetime] | None:
         """Why and until when the contact-frequency cap holds this message back (None: it
         may go). The cap is read from the log at each delivery: set or lifted, it applies at once."""
         if message.contact_id is None or message.channel not in caps.CAPPED_CHANNELS:
             return None
+        if message.actor and not message.actor.startswith("policy:"):
+            return None  # a person sent it (a rep's document): the cap is on automated messages
         cap = caps.current_cap(self.store.load)
         if cap is None:
             return None

@@ -29,6 +29,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -83,11 +84,15 @@ class PolicyRunner:
         with self._round:
             return sum(self._follow(self._follower(name)) for name in self.policies)
 
-    def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    def _read(self, sql: str, params: list[Any], at_least: int) -> list[tuple[Any, ...]]:
+        """Rows of the read side, caught up at least to ``at_least`` (the event reacted to):
+        not further on each query, as a catch-up that projects the reactions just written
+        costs a DuckDB transaction every time."""
         if callable(self._projector) and not isinstance(self._projector, Projector):
             self._projector = self._projector()
         assert isinstance(self._projector, Projector)
-        self._projector.catch_up()
+        if self._projector.position < at_least:
+            self._projector.catch_up()
         with self._projector.read_side.cursor() as cur:
             return cur.execute(sql, params).fetchall()
 
@@ -115,7 +120,10 @@ class PolicyRunner:
         reacted = 0
         me = str(policy_id(follower.policy.name))
         while rows := self.store.read(follower.position, self.page):
-            wanted = [r for r in rows if r.topic in follower.topics or (r.topic == CONFIGURED and r.originator_id == me)]
+            switches = [r for r in rows if r.topic == CONFIGURED and r.originator_id == me]
+            # Off for the whole page, only its switch is read: decoding is most of reading.
+            wanted = [r for r in rows if r.topic in follower.topics or r in switches] \
+                if follower.enabled or switches else []
             events = dict(zip((r.position for r in wanted), self.store.decode(wanted), strict=True))
             for row in wanted:
                 if row.topic == CONFIGURED and row.originator_id == me:
@@ -139,7 +147,7 @@ class PolicyRunner:
         runner moved the place meanwhile."""
         for attempt in range(RETRIES):
             ctx = PolicyContext(self.store, follower.policy.name, follower.settings, self.clock.now(), event,
-                                None if self._projector is None else self._read)
+                                None if self._projector is None else partial(self._read, at_least=row.position))
             reaction = follower.policy.react(event, ctx)
             try:
                 return self._advance(follower, row.position, reaction.events, reaction.outbox)

@@ -1,22 +1,21 @@
 """When the automations run: APScheduler, with a persistent job store.
 
 The active runner (policies/leader.py) runs one APScheduler ``BackgroundScheduler`` with
-three jobs, all running one round (policies/service.py: the policies read the log, then
+two jobs, both running one round (policies/service.py: the policies read the log, then
 the due messages and timers go out):
 
 - ``automations-round``, every ``poll_seconds``: another process may have written;
 - ``automations-next-due``, at the time the outbox says the next message or timer is due
   (a follow-up in 3 days, a report on Monday 08:00, a retry in 4 minutes), set again after
   each round;
-- ``automations-wake``, at once, when this process saved something (a policy may have
-  something to react to).
+- and ``automations-round`` brought forward to now when this process saved something (a
+  policy may have something to react to).
 
 The next-due job lives in a persistent job store beside the event store (APScheduler's
 ``SQLAlchemyJobStore``: the table ``scheduler_jobs`` in the store's PostgreSQL schema, or
 ``scheduler.sqlite3`` beside the SQLite store), so a restarted runner finds the next due
-time where the last one left it; it is written only when that time changes. The poll and
-the wake-ups are in memory: they are made again at each start, and a poll kept on disk
-would be a write every half-second.
+time where the last one left it; it is written only when that time changes. The poll is
+in memory: made again at each start, and kept on disk it would be a write every half-second.
 
 The log stays the truth. What is due is decided inside the round by the injected clock
 (a test runs a year of automations in seconds by calling the round itself); APScheduler
@@ -47,7 +46,7 @@ log = logging.getLogger("crm_es.policies")
 # are logged by the round itself (policies/service.py).
 logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
 
-ROUND, NEXT_DUE, WAKE = "automations-round", "automations-next-due", "automations-wake"
+ROUND, NEXT_DUE = "automations-round", "automations-next-due"
 JOBS_TABLE = "scheduler_jobs"
 SQLITE_FILE = "scheduler.sqlite3"
 
@@ -133,8 +132,9 @@ class AutomationScheduler:
         scheduler = self._scheduler
         if scheduler is None:
             return
-        try:
-            scheduler.add_job(run_round, args=[self.key], id=WAKE, jobstore="memory", replace_existing=True)
+        try:  # the poll, brought forward: a job that stays (a one-off would be removed after its run,
+            # which APScheduler cannot do once shutting down)
+            scheduler.modify_job(ROUND, jobstore="memory", next_run_time=datetime.now(timezone.utc))
         except Exception:  # shutting down meanwhile: the next start runs a round anyway
             log.debug("scheduler: wake-up not scheduled", exc_info=True)
 

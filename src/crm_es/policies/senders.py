@@ -3,13 +3,16 @@
 A sender delivers one message or raises (``DeliveryFailed``, with a message that says
 what went wrong: it becomes the outbox row's ``last_error``). Every delivery carries
 the delivery id, so a receiver can drop a second copy: the dispatcher delivers at least
-once (it may crash after sending, before recording that it did).
+once (it may crash after sending, before recording that it did). Only an e-mail carries
+files (a document's PDF): an SMS or a webhook given some refuses the message.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Protocol
@@ -28,8 +31,21 @@ class DeliveryFailed(Exception):
     """The receiver could not be reached, or refused the message."""
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # maintype/subtype: application/pdf
+    content: bytes
+
+
 class Sender(Protocol):
-    def send(self, message: Message, delivery_id: str) -> None: ...
+    def send(self, message: Message, delivery_id: str, attachments: Sequence[Attachment] = ()) -> None: ...
+
+
+def _refuse_attachments(what: str, attachments: Sequence[Attachment]) -> None:
+    if attachments:
+        names = ", ".join(a.filename for a in attachments)
+        raise DeliveryFailed(f"{what} cannot carry attachments ({names}): only an e-mail can")
 
 
 class SmtpSender:
@@ -46,7 +62,7 @@ class SmtpSender:
         self.password = unquote(parts.password or "")
         self.from_address, self.timeout = from_address, timeout
 
-    def email(self, message: Message, delivery_id: str) -> EmailMessage:
+    def email(self, message: Message, delivery_id: str, attachments: Sequence[Attachment] = ()) -> EmailMessage:
         email = EmailMessage()
         email["From"] = self.from_address
         email["To"] = message.to
@@ -57,9 +73,12 @@ class SmtpSender:
         email["Message-ID"] = header_message_id(delivery_id)
         email[DELIVERY_HEADER] = delivery_id
         email.set_content(message.body or "")
+        for attachment in attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            email.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
         return email
 
-    def send(self, message: Message, delivery_id: str) -> None:
+    def send(self, message: Message, delivery_id: str, attachments: Sequence[Attachment] = ()) -> None:
         where = f"SMTP server {self.host}:{self.port}"
         try:
             connect = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
@@ -68,7 +87,7 @@ class SmtpSender:
                     if not self.tls and smtp.has_extn("starttls"):
                         smtp.starttls(context=ssl.create_default_context())
                     smtp.login(self.user, self.password)
-                smtp.send_message(self.email(message, delivery_id))
+                smtp.send_message(self.email(message, delivery_id, attachments))
         except smtplib.SMTPRecipientsRefused as error:
             answers = "; ".join(f"{code} {_text(text)}" for code, text in error.recipients.values())
             raise DeliveryFailed(f"{where} refused the recipient: {answers}") from error
@@ -98,7 +117,8 @@ class WebhookSender:
     def __init__(self, timeout: float = TIMEOUT_SECONDS) -> None:
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
 
-    def send(self, message: Message, delivery_id: str) -> None:
+    def send(self, message: Message, delivery_id: str, attachments: Sequence[Attachment] = ()) -> None:
+        _refuse_attachments("a webhook", attachments)
         _post(self.client, message.to or "", "webhook receiver", (message.body or "").encode(), delivery_id)
 
     def close(self) -> None:
@@ -112,7 +132,8 @@ class SmsSender:
         self.url = url
         self.client = httpx.Client(timeout=timeout, follow_redirects=False)
 
-    def send(self, message: Message, delivery_id: str) -> None:
+    def send(self, message: Message, delivery_id: str, attachments: Sequence[Attachment] = ()) -> None:
+        _refuse_attachments("an SMS", attachments)
         content = orjson.dumps({"to": message.to, "body": message.body})
         _post(self.client, self.url, "SMS gateway", content, delivery_id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_es.aggregates import Contact, Deal
-from crm_es.aggregates.interactions import KINDS, TOUCHES
+from crm_es.aggregates.interactions import KINDS, TOUCHES, DocumentSent
 from crm_es.projections.rows import Count, EventRow, Insert, Op, Patch, on, stamp
 
 # What a new contact's counters start at.
@@ -64,6 +64,13 @@ def _handler(kind: str):  # noqa: ANN202 (a projection function)
 
 for _kind, _cls in KINDS.items():
     on(_cls)(_handler(_kind))
+
+
+@on(DocumentSent)
+def document_sent(e: EventRow) -> list[Op]:
+    """The e-mail that carried the document is a row and a count already (email_sent):
+    only the contact's version moves."""
+    return [Patch("contacts", e.id, stamp(e))]
 
 
 @on(Contact.EmailInvalidated)

@@ -23,7 +23,7 @@ from eventsourcing.utils import get_topic
 
 from crm_es.aggregates import Contact, Deal
 from crm_es.aggregates.base import Aggregate, Event
-from crm_es.aggregates.interactions import KINDS
+from crm_es.aggregates.interactions import KINDS, DocumentSent
 from crm_es.queries.sql import BadCursor, Filters, Page, fetch
 from crm_es.queries.visibility import EVERYONE, Visibility
 from crm_es.store import EventStore, RawEvent
@@ -56,7 +56,7 @@ def events_of(aggregate: type[Aggregate]) -> list[type[Event]]:
 
 MIRROR = get_topic(Deal.InteractionRecorded)  # on a deal: shown as the interaction it points at
 TOPICS_OF: dict[str, set[str]] = {}
-for _cls in [*events_of(Contact), *KINDS.values(), *events_of(Deal)]:
+for _cls in [*events_of(Contact), *KINDS.values(), DocumentSent, *events_of(Deal)]:
     if _cls is not Deal.InteractionRecorded:
         TOPICS_OF.setdefault(type_name(_cls), set()).add(get_topic(_cls))
 for _kind in KINDS:

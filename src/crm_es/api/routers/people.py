@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from pydantic import Field
 
 from crm_es.api.deps import Ctx, Limit, ReadCursor
 from crm_es.api.respond import answer, found
-from crm_es.api.schemas import CommandAnswer, PageOut, QuotaCreate, RepCreate, TeamCreate, TeamMemberAdd
+from crm_es.api.schemas import Body, CommandAnswer, PageOut, QuotaCreate, RepCreate, TeamCreate, TeamMemberAdd
 from crm_es.commands import execute
+from crm_es.commands.documents import SetSignature, set_signature
 from crm_es.commands.people import (
     AddRep, AddTeamMember, FormTeam, SetQuota, add_rep, add_team_member, form_team, set_quota,
 )
@@ -40,6 +42,17 @@ def post_quota(rep_id: UUID, body: QuotaCreate, ctx: Ctx, response: Response) ->
     replaces it (the same one again writes nothing: 200). Admins, and managers for their team's reps."""
     command = SetQuota(rep_id, body.period_start, body.period_end, body.amount, body.currency, body.occurred_at)
     return answer(response, execute(set_quota, command, ctx))
+
+
+class SignatureIn(Body):
+    signature: Annotated[str, Field(min_length=1, max_length=2000, description="as the rep signs: name, title, phone …")]
+
+
+@router.put("/reps/{rep_id}/signature", response_model=CommandAnswer)
+def put_signature(rep_id: UUID, body: SignatureIn, ctx: Ctx, response: Response) -> dict[str, Any]:
+    """The signature the rep's quotes, contracts and invoices carry (F25), from now on: a rep
+    sets their own, a manager their team's, admins anyone's. The same again writes nothing."""
+    return answer(response, execute(set_signature, SetSignature(rep_id, body.signature), ctx))
 
 
 @router.post("/teams", status_code=201, response_model=CommandAnswer)
