@@ -90,13 +90,15 @@ def table(mail: Any) -> dict[str, list[str]]:
     """The report's table, by rep: the cells after the rep's name."""
     body = mail.get_payload(decode=True).decode()
     rows = [[c.strip() for c in line.split(" | ")] for line in body.splitlines()]
-    return {row[0]: row[1:] for row in rows if len(row) == 9 and row[0] != "Rep"}
+    return {row[0]: row[1:] for row in rows if len(row) == 10 and row[0] != "Rep"}
 
 
 def test_a_weekly_report_brings_each_manager_their_own_teams_figures(office: Office, smtp: tuple[Inbox, int]) -> None:
     inbox, _ = smtp
     monday = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     office.configure(WEEKLY)
+    # Alice's customer since Sunday: not one at the first report's start, one at the second's.
+    ok(office.client.patch(f"/contacts/{office.customer}", json={"lifecycle": "active"}), 200)
     # Friday of the week before: in the first report, not in the second.
     office.interaction(office.alice, "call", occurred_at="2026-02-27T15:00:00Z")
     office.until(monday - timedelta(minutes=1))
@@ -104,7 +106,7 @@ def test_a_weekly_report_brings_each_manager_their_own_teams_figures(office: Off
     office.until(monday)
     [first] = to(inbox, office.mona["email"])
     assert first["Subject"] == "Weekly: North, Monday 23 February 2026 to Sunday 1 March 2026"
-    assert table(first)["Alice Martin"] == ["0", "-", "0", "1", "0", "0", "0", "0"]
+    assert table(first)["Alice Martin"] == ["0", "-", "0", "1", "0", "0", "0", "0", "-"]
     assert len(to(inbox, office.sam["email"])) == 1 and len(inbox.mails) == 2
 
     # The week: Tuesday …
@@ -124,6 +126,7 @@ def test_a_weekly_report_brings_each_manager_their_own_teams_figures(office: Off
     office.task_done(office.alice)
     office.task_done(office.bob)
     office.task_done(office.bob)
+    ok(office.client.patch(f"/contacts/{office.customer}", json={"lifecycle": "lost"}), 200)  # Alice's customer leaves
     # … Sunday night (in the week), and Monday before the report (the next week's).
     office.until(datetime(2026, 3, 8, 23, 30, tzinfo=UTC))
     office.interaction(office.bob, "call")
@@ -135,14 +138,15 @@ def test_a_weekly_report_brings_each_manager_their_own_teams_figures(office: Off
     office.until(monday + timedelta(days=7))
     north, south = to(inbox, office.mona["email"])[-1], to(inbox, office.sam["email"])[-1]
     assert north["Subject"] == "Weekly: North, Monday 2 March 2026 to Sunday 8 March 2026"
-    # Won, won amount, closed (won or lost), calls made (outbound), e-mails sent, received, meetings held, tasks done.
+    # Won, won amount, closed (won or lost), calls made (outbound), e-mails sent, received, meetings held, tasks done,
+    # retention (customers at the start still customers at the end).
     assert table(north) == {
-        "Alice Martin": ["2", "12,000.00 EUR, 500.00 USD", "3", "2", "2", "1", "1", "1"],
-        "Bob Durand": ["1", "3,000.00 EUR", "1", "2", "1", "0", "0", "2"],
-        "Team total": ["3", "15,000.00 EUR, 500.00 USD", "4", "4", "3", "1", "1", "3"],
+        "Alice Martin": ["2", "12,000.00 EUR, 500.00 USD", "3", "2", "2", "1", "1", "1", "0/1 (0%)"],
+        "Bob Durand": ["1", "3,000.00 EUR", "1", "2", "1", "0", "0", "2", "-"],
+        "Team total": ["3", "15,000.00 EUR, 500.00 USD", "4", "4", "3", "1", "1", "3", "0/1 (0%)"],
     }
-    assert table(south) == {"Carl Morel": ["1", "999.00 EUR", "1", "3", "0", "0", "0", "0"],
-                            "Team total": ["1", "999.00 EUR", "1", "3", "0", "0", "0", "0"]}
+    assert table(south) == {"Carl Morel": ["1", "999.00 EUR", "1", "3", "0", "0", "0", "0", "-"],
+                            "Team total": ["1", "999.00 EUR", "1", "3", "0", "0", "0", "0", "-"]}
     assert "Alice" not in south.get_payload(decode=True).decode()
 
     # Six more weeks, day by day: exactly one report a Monday for each manager, no more, no fewer.

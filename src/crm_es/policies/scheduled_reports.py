@@ -1,7 +1,8 @@
 """Scheduled reports to managers (F35): daily, weekly or monthly, each team's manager gets
 an e-mail with the figures of the period just ended, per rep of the team and in total —
 new contracts (deals won: how many, and their amounts per currency), deals closed (won or
-lost), calls made, e-mails sent and received, meetings held, tasks done.
+lost), calls made, e-mails sent and received, meetings held, tasks done, and retention (of
+the rep's customers at the period's start, how many still are at its end).
 
 Time: APScheduler's cron triggers do the calendar arithmetic (the next Monday 08:00 in
 Europe/Paris, across summer time), called as pure functions with the time of the event
@@ -60,6 +61,14 @@ CLOSED = ("SELECT owner_id, status, currency, count(*), sum(amount) FROM deals W
           "AND closed_at >= ? AND closed_at < ? GROUP BY owner_id, status, currency")
 TASKS_DONE = ("SELECT owner_id, count(*) FROM tasks WHERE status = 'done' AND done_at >= ? AND done_at < ? "
               "GROUP BY owner_id")
+# Retention: each rep's customers (lifecycle active or loyal) at the period's start, and how
+# many of them still are at its end — from the contacts' history, as of each moment.
+CUSTOMER = "lifecycle IN ('active', 'loyal')"
+RETENTION = (f"SELECT s.owner_id, count(*), count(e.contact_id) FROM contact_history s "
+             f"LEFT JOIN contact_history e ON e.contact_id = s.contact_id AND e.valid_from <= ? "
+             f"AND (e.valid_to IS NULL OR e.valid_to > ?) AND e.{CUSTOMER} "
+             f"WHERE s.valid_from <= ? AND (s.valid_to IS NULL OR s.valid_to > ?) AND s.{CUSTOMER} "
+             f"AND s.owner_id IS NOT NULL GROUP BY s.owner_id")
 
 
 class Schedule(PolicySettingsModel):
@@ -126,16 +135,19 @@ class Figures:
     emails_received: int = 0
     meetings_held: int = 0
     tasks_done: int = 0
+    customers: int = 0  # at the period's start (the rep's, then)
+    kept: int = 0  # of those, still customers at its end
 
     def add(self, other: Figures) -> None:
-        for name in ("won", "closed", "calls", "emails_sent", "emails_received", "meetings_held", "tasks_done"):
+        for name in ("won", "closed", "calls", "emails_sent", "emails_received", "meetings_held", "tasks_done",
+                     "customers", "kept"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for currency, amount in other.won_amounts.items():
             self.won_amounts[currency] = self.won_amounts.get(currency, Decimal(0)) + amount
 
 
 COLUMNS = ("Rep", "Won", "Won amount", "Closed", "Calls", "E-mails sent", "E-mails received", "Meetings held",
-           "Tasks done")
+           "Tasks done", "Retention")
 INTERACTION_FIGURE = {"call": "calls", "email_sent": "emails_sent", "email_received": "emails_received",
                       "meeting_held": "meetings_held"}
 
@@ -162,14 +174,16 @@ def render(schedule: Schedule, team: str, reps: list[tuple[str, Figures]], start
     table = [line(rows[0]), "-+-".join("-" * w for w in widths), *(line(r) for r in rows[1:])]
     body = (f"{schedule.frequency.capitalize()} report \"{schedule.name}\" for the team {team}\n"
             f"{span} ({schedule.timezone})\n\n" + "\n".join(table) + "\n\n"
-            "Won: deals won (new contracts); Closed: deals won or lost; Calls: outbound calls.\n")
+            "Won: deals won (new contracts); Closed: deals won or lost; Calls: outbound calls;\n"
+            "Retention: of the customers (active or loyal) at the start, those still customers at the end.\n")
     subject = f"{schedule.name}: {team}, {span}"
     return subject, body
 
 
 def _row(name: str, f: Figures) -> tuple[str, ...]:
     return (name, str(f.won), amounts(f.won_amounts), str(f.closed), str(f.calls), str(f.emails_sent),
-            str(f.emails_received), str(f.meetings_held), str(f.tasks_done))
+            str(f.emails_received), str(f.meetings_held), str(f.tasks_done),
+            f"{f.kept}/{f.customers} ({f.kept / f.customers:.0%})" if f.customers else "-")
 
 
 def _day(day: date) -> str:
@@ -271,4 +285,7 @@ class ScheduledReports(Policy):
                 figures.won_amounts[currency] = figures.won_amounts.get(currency, Decimal(0)) + Decimal(amount)
         for rep_id, count in ctx.rows(TASKS_DONE, [start, end]):
             by_rep[str(rep_id)].tasks_done += count
+        for rep_id, customers, kept in ctx.rows(RETENTION, [end, end, start, start]):
+            by_rep[str(rep_id)].customers += customers
+            by_rep[str(rep_id)].kept += kept
         return by_rep
