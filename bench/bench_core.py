@@ -100,6 +100,19 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def timed(call: Any, profiler: cProfile.Profile | None = None) -> tuple[Any, float]:
+    """``call()`` and its seconds (perf_counter), run under the profiler when one is given."""
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    try:
+        result = call()
+    finally:
+        if profiler:
+            profiler.disable()
+    return result, time.perf_counter() - t0
+
+
 def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
@@ -693,13 +706,7 @@ def part_catch_up(backend: Backend, tmp: Path, total: int, save_batch: int, resu
         gc.collect()
         log(f"{backend.name}: catch-up over {n:,} events …")
         profiler = cProfile.Profile() if profile else None
-        t0 = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        done = projector.catch_up()
-        if profiler:
-            profiler.disable()
-        elapsed = time.perf_counter() - t0
+        done, elapsed = timed(projector.catch_up, profiler)
         assert done == n and read_side.position() == n, (done, n)
         with read_side.cursor() as c:
             tables = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]

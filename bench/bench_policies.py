@@ -56,6 +56,7 @@ from bench_core import (
     pct,
     rate,
     run_options,
+    timed,
 )
 from eventsourcing.utils import get_topic
 
@@ -250,13 +251,7 @@ def part_reactions(backend: Backend, tmp: Path, n_reps: int, n_contacts: int, n_
         log(f"{backend.name}: run_once() over {end - start:,} events …")
         gc.collect()
         profiler = cProfile.Profile() if profile else None
-        t0 = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        reacted = runner.run_once()
-        if profiler:
-            profiler.disable()
-        elapsed = time.perf_counter() - t0
+        reacted, elapsed = timed(runner.run_once, profiler)
         after = store.max_position()
 
         floors_after = {p.name: read_floor(store, start, end, topics_of(p), runner.page) for p in on}
@@ -427,13 +422,8 @@ def part_outbox(backend: Backend, n_reps: int, n_messages: int, results: Results
             mails = queue_mails(store, people[done:upto], clock.now())
             done = upto
             gc.collect()
-            t0 = time.perf_counter()
-            if profiler:
-                profiler.enable()
-            sent = dispatcher.run_once()
-            if profiler:
-                profiler.disable()
-            ours += time.perf_counter() - t0
+            sent, seconds = timed(dispatcher.run_once, profiler)
+            ours += seconds
             assert sent == len(mails), (sent, len(mails))
             plain += [plain_send(port, mail) for mail in mails]
             clock.advance(minutes=1)
