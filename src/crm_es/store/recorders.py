@@ -47,6 +47,12 @@ POLICY_TABLES = {
               "status TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_at TEXT NOT NULL, last_error TEXT, "
               "created_at TEXT NOT NULL, sent_at TEXT",
 }
+# What the outbox is searched by, every round of the automations: what is due and when the
+# next is (status, time), which automations have timers waiting (channel, status, policy),
+# and what a contact was sent lately (the contact-frequency cap). The table keeps every
+# message ever queued: without these, each look is a scan of all of them.
+POLICY_INDEXES = {"outbox": (("due", "status, next_attempt_at"), ("timers", "channel, status, policy"),
+                             ("contact", "contact_id, sent_at"))}
 MOVE_TRACKING = "UPDATE {table} SET position = ? WHERE name = ? AND position = ?"
 UPSERT_OUTBOX = (
     f"INSERT INTO {{table}} ({', '.join(OUTBOX_COLUMNS)}) VALUES ({', '.join('?' for _ in OUTBOX_COLUMNS)}) "
@@ -138,6 +144,8 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
             "scope TEXT NOT NULL, value TEXT NOT NULL, owner_id TEXT NOT NULL, "
             "PRIMARY KEY (scope, value))",
             *(f"CREATE TABLE IF NOT EXISTS {name} ({columns})" for name, columns in POLICY_TABLES.items()),
+            *(f"CREATE INDEX IF NOT EXISTS {table}_{suffix} ON {table} ({columns})"
+              for table, indexes in POLICY_INDEXES.items() for suffix, columns in indexes),
             # For auditors: the log as readable JSON, with the position as a column.
             "CREATE VIEW IF NOT EXISTS events_json AS SELECT rowid AS position, originator_id, "
             f"originator_version AS version, topic, CAST(state AS TEXT) AS data FROM {self.events_table_name}",
@@ -272,6 +280,10 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
         self.sql_create_statements += [
             SQL("CREATE TABLE IF NOT EXISTS {} (" + columns + ")").format(self.policy_tables[name])
             for name, columns in POLICY_TABLES.items()
+        ] + [
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (" + columns + ")").format(
+                Identifier(f"{self.events_table_name}_{table}_{suffix}"), self.policy_tables[table])
+            for table, indexes in POLICY_INDEXES.items() for suffix, columns in indexes
         ]
         self.move_tracking = SQL(MOVE_TRACKING.replace("?", "%s")).format(table=self.policy_tables["policy_positions"])
         self.upsert_outbox = SQL(UPSERT_OUTBOX.replace("?", "%s")).format(table=self.policy_tables["outbox"])
