@@ -51,3 +51,24 @@ def test_a_key_that_cannot_be_made_is_refused(run, args, exit_code):
 def test_revoking_an_unknown_key_fails(run):
     result = run("keys", "revoke", "nope")
     assert result.exit_code == 1 and "crm-es:" in result.stderr
+
+
+def test_the_first_key_says_open_development_mode_ends_and_a_non_admin_one_warns_loudly(run, services):
+    alice = execute(add_rep, AddRep("Alice", "alice@example.com"), services.context()).id
+    first = run("keys", "create", "--role", "rep", "--rep", str(alice), "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["first_key"] is True
+    assert "open development mode ends now" in first.stderr and "every client of the service" in first.stderr
+    assert "not an admin key: nobody can administer the service over" in first.stderr
+    assert "crm-es keys create --role admin" in first.stderr
+
+    second = run("keys", "create", "--role", "admin", "--json")
+    assert json.loads(second.stdout)["first_key"] is False
+    assert second.stderr == "", "only the first key ends open mode"
+
+
+def test_an_admin_first_key_says_open_mode_ends_without_the_warning(run):
+    made = run("keys", "create", "--role", "admin", "--name", "ops")
+    assert made.exit_code == 0, made.output
+    assert made.stdout.startswith("crm_") and "open development mode ends now" in made.stderr
+    assert "not an admin key" not in made.stderr

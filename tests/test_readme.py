@@ -1,10 +1,13 @@
-"""The documentation stays true: the README's test command is CI's, and docs/tables.md
-documents every table and column of the read side — with its type and meaning — and
-nothing that does not exist."""
+"""The documentation stays true: the README's test command is CI's, every relative link of
+the README and docs/ leads to a file of the repository (and a heading there, when it names
+one), and docs/tables.md documents every table and column of the read side — with its type
+and meaning — and nothing that does not exist. (tests/test_readme_runs.py runs their shell
+blocks.)"""
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,9 @@ from crm_es.projections.schema import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES_MD = ROOT / "docs" / "tables.md"
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|`[^`\n]*`", re.MULTILINE | re.DOTALL)
 SECTION = re.compile(r"^## `(\w+)`$", re.MULTILINE)
 ROW = re.compile(r"^\| (\w+) \| ([^|]+?) \| ([^|]*?) \|$", re.MULTILINE)
 
@@ -69,6 +75,42 @@ def test_docs_hold_every_table_duckdb_has_and_nothing_else(duckdb_tables):
 def test_the_readme_links_the_tables():
     readme = (ROOT / "README.md").read_text()
     assert "[docs/tables.md](docs/tables.md)" in readme
+
+
+def anchors(path: Path) -> set[str]:
+    """The ids GitHub gives the file's headings: lower case, punctuation dropped, spaces as '-'."""
+    headings = re.findall(r"^#{1,6}\s+(.+?)\s*#*$", CODE.sub("", path.read_text()), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def broken_links(path: Path) -> list[str]:
+    broken = []
+    for target in LINK.findall(CODE.sub("", path.read_text())):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto: … : not the repository's
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        if not linked.is_relative_to(ROOT):
+            broken.append(f"{target} (outside the repository)")
+        elif not linked.exists():
+            broken.append(f"{target} (no such file)")
+        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+            broken.append(f"{target} (no such heading)")
+    return broken
+
+
+def test_every_relative_link_leads_to_a_file_of_the_repository():
+    broken = {str(path.relative_to(ROOT)): found for path in DOCUMENTS if (found := broken_links(path))}
+    assert not broken, broken
+
+
+def test_a_broken_link_is_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    page = tmp_path / "page.md"
+    page.write_text("# Title here\n[ok](#title-here) [self](page.md) [web](https://example.com) `[code](nope.md)`\n"
+                    "[gone](missing.md) [out](../elsewhere.md) [heading](page.md#no-such)\n")
+    assert broken_links(page) == ["missing.md (no such file)", "../elsewhere.md (outside the repository)",
+                                  "page.md#no-such (no such heading)"]
 
 
 def test_ci_runs_the_readme_test_command():

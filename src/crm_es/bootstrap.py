@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from crm_es.auth.api_keys import ApiKeys
+from crm_es.channels import configured
 from crm_es.clock import Clock, SystemClock
 from crm_es.commands import CommandContext
 from crm_es.policies.catalogue import POLICIES
@@ -52,6 +53,7 @@ class Services:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def context(self, **kwargs: Any) -> CommandContext:
+        kwargs.setdefault("channels", configured(self.settings))  # what this process's outbox can send on
         return CommandContext(store=self.store, clock=self.clock, lookups=ReadSideLookups(self.projector), **kwargs)
 
     def start(self) -> None:

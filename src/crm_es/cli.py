@@ -6,6 +6,8 @@ one JSON object on stdout for scripts; progress and messages go to stderr.
 
 from __future__ import annotations
 
+import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +23,10 @@ from crm_es.generate.cli import generate
 from crm_es.imports.cli import import_group
 from crm_es.policies.cli import policies
 from crm_es.queries.export import FORMATS, export_read_side
+from crm_es.running import advertise, withdraw
 from crm_es.settings import Settings
 from crm_es.sql_cli import sql
+from crm_es.status_cli import status
 
 
 @contextmanager
@@ -72,7 +76,14 @@ def serve(host: str, port: int, demo: bool) -> None:
         services.projector.catch_up()
         services.start()
         click.echo(f"crm-es: serving on http://{host}:{port} (docs at /docs); data in {services.settings.data_dir}", err=True)
-        uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+        # uvicorn stops gracefully on SIGTERM, then raises it again: leave through the
+        # finally blocks (the address taken away, the store closed) rather than die there.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        advertise(services.settings.data_dir, host, port)  # `crm-es status` asks this process
+        try:
+            uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+        finally:
+            withdraw(services.settings.data_dir)
 
 
 def _load_demo(services: Services, quiet: bool) -> Any:
@@ -123,33 +134,22 @@ def project(as_json: bool) -> None:
                 f"projected {done} events; read side at position {services.projector.position}")
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def status(as_json: bool) -> None:
-    """Where the event store and the read side stand."""
-    with _services() as services:
-        store, read = services.store.max_position(), services.projector.position
-        data = {
-            "backend": "postgresql" if services.store.is_postgres else "sqlite",
-            "data_dir": str(services.settings.data_dir),
-            "store_position": store,
-            "read_side_position": read,
-            "lag": store - read,
-        }
-        report(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
-
-
 @main.command("export")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
               help="one file per table: <table>.csv or <table>.parquet")
-@click.option("--parquet", "fmt", flag_value="parquet", help="the same as --format parquet (snapshots for DuckDB or pandas)")
+@click.option("--parquet", "fmt", flag_value="parquet",
+              help="the same as --format parquet (typed snapshots for pandas, polars or DuckDB)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export_tables(fmt: str, as_json: bool, directory: Path) -> None:
     """Write every read-side table into DIRECTORY, with a manifest.json (the service must be stopped).
 
-    The read side is first brought up to date, as `crm-es project` does.
+    The read side is first brought up to date, as `crm-es project` does. Ids are text,
+    money decimals, times UTC instants; the files open as they are in pandas, polars and
+    DuckDB (docs/export.md).
     """
+    import json
+
     import duckdb
 
     from crm_es.projections.schema import TABLES
@@ -161,7 +161,9 @@ def export_tables(fmt: str, as_json: bool, directory: Path) -> None:
         try:
             with progress(len(TABLES), f"exporting to {directory}", as_json) as tick, services.read_side.cursor() as cur:
                 manifest = export_read_side(cur, directory, fmt, services.clock.now(), progress=tick)
-        except (OSError, duckdb.Error) as error:
+        except (OSError, duckdb.Error, ValueError) as error:
+            if as_json:  # a script reading stdout gets JSON, the failure too
+                click.echo(json.dumps({"error": f"cannot export to {directory}: {error}"}))
             fail(f"cannot export to {directory}: {error}")
         data = {"directory": str(directory), **manifest.as_dict()}
         rows = sum(t.rows for t in manifest.tables)
@@ -175,3 +177,4 @@ main.add_command(import_group)
 main.add_command(generate)
 main.add_command(sql)
 main.add_command(policies)
+main.add_command(status)

@@ -412,17 +412,20 @@ class _Planner:
     # --- the organisation -------------------------------------------------------------
 
     def people(self) -> None:
+        # The set-up is dated when the CRM was set up, a year ago, like the history that
+        # follows: the board and the reports of any past date find its reps and pipelines.
+        since = self.days_ago(CONFIGURED)
         for name, team in REPS:
             rep_id = self.new_id()
             self.reps[name] = rep_id
             self.team_of[rep_id] = team
-            self.add(None, add_rep, AddRep(name, f"{_slug(name)}@{REP_EMAIL_DOMAIN}"), "reps", rep_id)
+            self.add(None, add_rep, AddRep(name, f"{_slug(name)}@{REP_EMAIL_DOMAIN}", occurred_at=since), "reps", rep_id)
         for team, manager in TEAMS:
             team_id = self.new_id()
             self.teams[team] = team_id
-            self.add(None, form_team, FormTeam(team, self.reps[manager]), "teams", team_id)
+            self.add(None, form_team, FormTeam(team, self.reps[manager], since), "teams", team_id)
         for name, team in REPS:
-            self.add(None, add_team_member, AddTeamMember(self.teams[team], self.reps[name]))
+            self.add(None, add_team_member, AddTeamMember(self.teams[team], self.reps[name], since))
 
     def team_reps(self, team: str) -> list[UUID]:
         return [rep_id for rep_id, t in self.team_of.items() if t == team]
@@ -432,7 +435,7 @@ class _Planner:
             pipeline_id = self.new_id()
             self.pipelines[name] = pipeline_id
             specs = [StageSpec(stage, Decimal(probability)) for stage, probability in stages]
-            self.add(None, create_pipeline, CreatePipeline(name, specs), "pipelines", pipeline_id)
+            self.add(None, create_pipeline, CreatePipeline(name, specs, self.days_ago(CONFIGURED)), "pipelines", pipeline_id)
 
     def record_configuration(self) -> None:
         """The custom properties, defined before the first record fills them."""

@@ -17,7 +17,7 @@ class Settings:
     postgres_schema: str | None = None
     read_wait_seconds: float = 5.0  # how long ?after=P waits before a 503
     max_body_bytes: int = 1_000_000
-    max_import_bytes: int = 20_000_000  # CSV uploads (POST /imports/contacts) only: ~100,000 rows
+    max_import_bytes: int = 20_000_000  # CSV uploads (POST /imports/contacts, /imports/deals) only: ~100,000 rows
     max_batch_bytes: int = 16_000_000  # POST /interactions:batch only: 10,000 items of ~1.5 KB
     projector_batch: int = 10_000
     poll_seconds: float = 0.5

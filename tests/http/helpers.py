@@ -20,8 +20,8 @@ def ok(response: Any, status: int = 201) -> dict[str, Any]:
     return response.json()
 
 
-def pipeline(client: TestClient, name: str = "New business") -> dict[str, Any]:
-    return ok(client.post("/pipelines", json={"name": name, "stages": STAGES}))
+def pipeline(client: TestClient, name: str = "New business", **fields: Any) -> dict[str, Any]:
+    return ok(client.post("/pipelines", json={"name": name, "stages": STAGES, **fields}))
 
 
 def deal(client: TestClient, pipeline_id: str, **fields: Any) -> dict[str, Any]:

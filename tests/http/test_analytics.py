@@ -95,7 +95,7 @@ def test_velocity_times_each_stage_and_the_way_to_a_close(client: TestClient, st
     assert (group["opened"], group["won"], group["lost"], group["win_rate"]) == (3, 1, 1, 0.5)
     assert (group["average_days_to_close"], group["median_days_to_close"]) == (9.0, 9.0)  # D1: 2 → 11 March
     # 3 opened × 0.5 × 1,000 ÷ 9 days
-    assert group["amounts"] == [{"currency": "EUR", "won": 1, "average_won_amount": "1000.00", "sales_velocity_per_day": 166.67}]
+    assert group["amounts"] == [{"currency": "EUR", "won": 1, "average_won_amount": "1000.00", "sales_velocity_per_day": "166.67"}]
 
 
 def test_movements_list_what_happened_between_two_dates(client: TestClient, story: dict[str, Any]) -> None:
@@ -106,7 +106,7 @@ def test_movements_list_what_happened_between_two_dates(client: TestClient, stor
     times = [i["occurred_at"] for i in answer["items"]]
     assert times == sorted(times)
     summary = {s["kind"]: (s["count"], s["amounts"]) for s in answer["summary"]}
-    assert summary["advanced"] == (2, [{"currency": "EUR", "amount": "1800.0000"}])
+    assert summary["advanced"] == (2, [{"currency": "EUR", "amount": "1800.00"}])
     assert summary["won"] == (0, [])
 
 

@@ -25,7 +25,7 @@ from crm_es.commands.documents import SetSignature, set_signature
 from crm_es.policies.outbox import Dispatcher
 from crm_es.policies.senders import SmtpSender
 from crm_es.queries import timeline as timelines
-from tests.policies.conftest import Inbox
+from tests.policies.conftest import Inbox, configure_smtp
 from tests.policies import conftest as policy_fixtures
 
 smtp = policy_fixtures.smtp  # the real SMTP server in the test process, as tests/policies has it
@@ -38,6 +38,7 @@ class World:
 
     def __init__(self, client: TestClient, services: Services, port: int) -> None:
         self.client, self.services = client, services
+        configure_smtp(services, port)
         self.dispatcher = Dispatcher(services.store, services.clock, {
             "email": SmtpSender(f"smtp://127.0.0.1:{port}", "billing@seller.example")})
         self.alice = ok(client.post("/reps", json={"name": "Alice Martin", "email": "alice@seller.example"}))["id"]

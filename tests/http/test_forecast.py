@@ -134,18 +134,18 @@ def test_the_open_deals_weighted_by_close_month_and_segment(client: TestClient, 
     [group] = answer["groups"]
     # Open now: D1 (B 0.5: 500), D6 (A, 0.2 since 18 March: 200), D4 (reopened, B: 400), D3 (C 0.9: 450 USD).
     assert group["count"] == 4
-    assert group["amounts"] == money(("EUR", "2800.0000", "1100.00"), ("USD", "500.0000", "450.00"))
+    assert group["amounts"] == money(("EUR", "2800.00", "1100.00"), ("USD", "500.00", "450.00"))
     assert [(m["month"], m["count"], m["amounts"]) for m in group["months"]] == [
-        ("2026-04", 2, money(("EUR", "2000.0000", "700.00"))),  # D1 and D6
-        ("2026-05", 1, money(("EUR", "800.0000", "400.00"))),  # D4
-        ("no date", 1, money(("USD", "500.0000", "450.00"))),  # D3
+        ("2026-04", 2, money(("EUR", "2000.00", "700.00"))),  # D1 and D6
+        ("2026-05", 1, money(("EUR", "800.00", "400.00"))),  # D4
+        ("no date", 1, money(("USD", "500.00", "450.00"))),  # D3
     ]
     # Acme has Bob (Gold) since 16 March beside Ann (Silver): Gold ranks first. Globex: Cat's
     # Bronze (her other tag is in no category). D3 has no company: no segment.
     assert [(s["segment"], s["count"], s["amounts"]) for s in group["segments"]] == [
-        ("Gold", 2, money(("EUR", "1800.0000", "900.00"))),  # D1 and D4
-        ("Bronze", 1, money(("EUR", "1000.0000", "200.00"))),  # D6
-        (None, 1, money(("USD", "500.0000", "450.00"))),  # D3
+        ("Gold", 2, money(("EUR", "1800.00", "900.00"))),  # D1 and D4
+        ("Bronze", 1, money(("EUR", "1000.00", "200.00"))),  # D6
+        (None, 1, money(("USD", "500.00", "450.00"))),  # D3
     ]
     # The prioritised pipeline: Gold first, then by weighted amount.
     assert [(d["title"], d["stage"], d["probability"], d["weighted_amount"], d["segment"], d["month"]) for d in answer["deals"]] == [
@@ -160,16 +160,16 @@ def test_each_rep_progresses_against_their_quota(client: TestClient, story: dict
     # Rob: Q1's quota is 8 000 since 15 March (April's does not overlap March); D2's 2 000 won on 10 March.
     # Eve: March's 2 000; D4's win was undone by its reopening; D7's 300 USD has no quota in USD.
     assert progress(answer, story) == {
-        "rob": [("EUR", "8000.0000", "2000.0000", 1, 0.25)],
-        "eve": [("EUR", "2000.0000", "0.0000", 0, 0.0), ("USD", None, "300.0000", 1, None)],
+        "rob": [("EUR", "8000.00", "2000.00", 1, 0.25)],
+        "eve": [("EUR", "2000.00", "0.00", 0, 0.0), ("USD", None, "300.00", 1, None)],
     }
     [rob] = [r for r in answer["reps"] if r["rep_id"] == story["rob"]]
     assert rob["team_id"] == story["west"]
-    assert rob["quotas"] == [{"period_start": "2026-01-01", "period_end": "2026-04-01", "amount": "8000.0000",
+    assert rob["quotas"] == [{"period_start": "2026-01-01", "period_end": "2026-04-01", "amount": "8000.00",
                               "currency": "EUR", "set_at": day(15).isoformat()}]
     # April's report sees April's quota only, and no win yet.
     april = ok(client.get(f"/analytics/forecast?from=2026-04-01T00:00:00Z&to=2026-05-01T00:00:00Z&after={story['position']}"), 200)
-    assert progress(april, story) == {"rob": [("EUR", "5000.0000", "0.0000", 0, 0.0)]}
+    assert progress(april, story) == {"rob": [("EUR", "5000.00", "0.00", 0, 0.0)]}
 
 
 def test_as_of_shows_the_probabilities_segments_and_quotas_of_then(client: TestClient, story: dict[str, Any]) -> None:
@@ -178,41 +178,41 @@ def test_as_of_shows_the_probabilities_segments_and_quotas_of_then(client: TestC
     # Rob's Q1 quota was 10 000. D2 had been won on 10 March: as_of knows it now.
     [group] = answer["groups"]
     assert [(s["segment"], s["count"], s["amounts"]) for s in group["segments"]] == [
-        ("Silver", 2, money(("EUR", "1800.0000", "900.00"))),
-        ("Bronze", 1, money(("EUR", "1000.0000", "100.00"))),
-        (None, 1, money(("USD", "500.0000", "450.00"))),
+        ("Silver", 2, money(("EUR", "1800.00", "900.00"))),
+        ("Bronze", 1, money(("EUR", "1000.00", "100.00"))),
+        (None, 1, money(("USD", "500.00", "450.00"))),
     ]
-    assert progress(answer, story)["rob"] == [("EUR", "10000.0000", "2000.0000", 1, 0.2)]
+    assert progress(answer, story)["rob"] == [("EUR", "10000.00", "2000.00", 1, 0.2)]
     # On 7 March D4's win still stood (it was reopened on the 8th); D7 was not yet opened.
     answer = forecast(client, story, "as_of=2026-03-07T12:00:00Z")
-    assert progress(answer, story)["eve"] == [("EUR", "2000.0000", "800.0000", 1, 0.4)]
+    assert progress(answer, story)["eve"] == [("EUR", "2000.00", "800.00", 1, 0.4)]
     assert {d["title"] for d in answer["deals"]} == {"D1", "D2", "D3", "D6"}
 
 
 def test_a_win_recorded_late_is_not_known_before_it_was_recorded(client: TestClient, story: dict[str, Any]) -> None:
     as_of = forecast(client, story, "as_of=2026-03-15T00:00:00Z")
-    assert progress(as_of, story)["rob"] == [("EUR", "10000.0000", "2000.0000", 1, 0.2)]
+    assert progress(as_of, story)["rob"] == [("EUR", "10000.00", "2000.00", 1, 0.2)]
     assert "D2" not in {d["title"] for d in as_of["deals"]}
     # As known on 15 March (before D2's win was recorded on the 20th): D2 still open in A (0.1 × 2 000).
     known = forecast(client, story, "known_at=2026-03-15T00:00:00Z")
     assert (known["as_of"], known["known_at"]) == ("2026-03-15T00:00:00+00:00", "2026-03-15T00:00:00+00:00")
-    assert progress(known, story)["rob"] == [("EUR", "10000.0000", "0.0000", 0, 0.0)]
+    assert progress(known, story)["rob"] == [("EUR", "10000.00", "0.00", 0, 0.0)]
     [d2] = [d for d in known["deals"] if d["title"] == "D2"]
     assert (d2["stage"], d2["weighted_amount"], d2["segment"]) == ("A", "200.00", "Bronze")
 
 
 def test_the_forecast_by_rep_and_by_segment_and_for_one_pipeline(client: TestClient, story: dict[str, Any]) -> None:
     by_rep = {g["key"]: (g["count"], g["amounts"]) for g in forecast(client, story, "by=rep")["groups"]}
-    assert by_rep == {story["rob"]: (2, money(("EUR", "2000.0000", "700.00"))),  # D1, D6
-                      story["eve"]: (2, money(("EUR", "800.0000", "400.00"), ("USD", "500.0000", "450.00")))}  # D4, D3
+    assert by_rep == {story["rob"]: (2, money(("EUR", "2000.00", "700.00"))),  # D1, D6
+                      story["eve"]: (2, money(("EUR", "800.00", "400.00"), ("USD", "500.00", "450.00")))}  # D4, D3
     by_team = {g["key"]: g["count"] for g in forecast(client, story, "by=team")["groups"]}
     assert by_team == {story["west"]: 2, story["east"]: 2}
     assert [(g["key"], g["count"]) for g in forecast(client, story, "by=segment")["groups"]] == [
         ("Bronze", 1), ("Gold", 2), (None, 1)]
     # Another pipeline has no deals; the reps' progress still counts every pipeline's wins.
     renewals = forecast(client, story, f"pipeline={story['renewals']}")
-    assert (renewals["groups"], renewals["deals"]) == ([{"key": None, "count": 0, "amounts": [], "months": [], "segments": []}], [])
-    assert progress(renewals, story)["rob"] == [("EUR", "8000.0000", "2000.0000", 1, 0.25)]
+    assert (renewals["groups"], renewals["deals"]) == ([{"key": None, "key_name": None, "count": 0, "amounts": [], "months": [], "segments": []}], [])
+    assert progress(renewals, story)["rob"] == [("EUR", "8000.00", "2000.00", 1, 0.25)]
 
 
 def test_a_quota_set_again_keeps_the_one_before_and_the_same_one_writes_nothing(

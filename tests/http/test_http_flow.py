@@ -114,7 +114,7 @@ def test_request_ids_are_echoed_and_reads_carry_the_position(client):
 
 
 def test_correlation_id_and_business_time_are_recorded_on_the_event(client, services):
-    p = pipeline(client)
+    p = pipeline(client, occurred_at="2025-01-01T00:00:00+00:00")  # in use before the deal it records
     d = ok(client.post("/deals", headers={"X-Request-ID": "corr-9"}, json={
         "title": "Old import", "pipeline_id": p["id"], "stage": "Contact", "amount": "10", "currency": "EUR",
         "occurred_at": "2025-06-01T08:30:00+02:00"}))

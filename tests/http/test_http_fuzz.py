@@ -1,6 +1,8 @@
 """Hostile input, generated from our own /openapi.json by Schemathesis: valid and
 invalid requests to every operation. No answer is a 5xx (but the contract's
-read-side-behind 503), every error is problem+json, and only 2xx answers write."""
+read-side-behind 503), every error is problem+json, and only 2xx answers write. And the
+document tells the truth: each answer's status, media type, headers and body are the ones
+its operation documents."""
 
 from __future__ import annotations
 
@@ -8,11 +10,19 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from conftest import SUMMARY
 from crm_es.api.app import create_app
 
 EXAMPLES_PER_OPERATION = 15  # a bounded run: about 28 operations × 2 modes × this
+DOCUMENTED = [status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
 
 
 def test_generated_requests_never_break_the_contract(services, backend, record_property):
@@ -44,6 +54,10 @@ def test_generated_requests_never_break_the_contract(services, backend, record_p
                     failures.append((case.method, case.formatted_path, status, "not problem+json"))
                 elif status >= 400 and services.store.max_position() != before:
                     failures.append((case.method, case.formatted_path, status, "a refused request wrote events"))
+                try:
+                    case.validate_response(response, checks=DOCUMENTED)
+                except FailureGroup as group:
+                    failures.extend((case.method, case.formatted_path, status, f.title) for f in group.exceptions)
 
             try:
                 call()

@@ -119,12 +119,21 @@ class World:
         body = {"subject": "Our offer", "body": "Hello", "send_at": "2026-03-20T09:00:00Z"}
         return self.admin("POST", f"/contacts/{self.ids[f'{owner}_contact']}/messages", body, status=202)["id"]
 
+    def rep(self, deactivated: bool = False) -> str:
+        """A fresh rep (each call: one deactivated stays so), deactivated if asked."""
+        rep_id = self.admin("POST", "/reps", {"name": "Nina", "email": self.email()})["id"]
+        if deactivated:
+            self.admin("POST", f"/reps/{rep_id}/deactivate", {}, 200)
+        return rep_id
+
     def key(self, name: str, role: Role, rep: str | None = None) -> None:
         _, self.tokens[name] = self.services.api_keys.create(role, UUID(self.ids[rep]) if rep else None, name)
 
 
 @pytest.fixture
 def world(client: TestClient, services: Services) -> World:
+    # E-mail configured, so that people may send (nothing is delivered here: no outbox runs).
+    services.settings = replace(services.settings, smtp_url="smtp://127.0.0.1:25")
     w = World(client, services)
     w.key("admin", Role.ADMIN)
     for name in ("mia", "rob", "rita", "max", "eve"):
@@ -173,9 +182,13 @@ def role_matrix(w: World) -> dict[str, Example]:
         "GET /docs": (PUBLIC, lambda: ("/docs", None)),
         "GET /docs/oauth2-redirect": (PUBLIC, lambda: ("/docs/oauth2-redirect", None)),
         "GET /redoc": (PUBLIC, lambda: ("/redoc", None)),
+        "GET /docs/assets/{name}": (PUBLIC, lambda: ("/docs/assets/swagger-ui.css", None)),
         "POST /reps": (ADMINS, lambda: ("/reps", {"name": "Nina", "email": w.email()})),
         "GET /reps": (READERS, lambda: ("/reps", None)),
         "GET /reps/{rep_id}": (READERS, lambda: (f"/reps/{ids['rob']}", None)),
+        "PATCH /reps/{rep_id}": (ADMINS, lambda: (f"/reps/{w.rep()}", {"name": "Nina Simone"})),
+        "POST /reps/{rep_id}/deactivate": (ADMINS, lambda: (f"/reps/{w.rep()}/deactivate", {"reason": "left"})),
+        "POST /reps/{rep_id}/reactivate": (ADMINS, lambda: (f"/reps/{w.rep(deactivated=True)}/reactivate", {})),
         "POST /reps/{rep_id}/quotas": (frozenset({Role.MANAGER}), lambda: (f"/reps/{ids['rob']}/quotas", {
             "period_start": "2026-01-01", "period_end": "2026-04-01", "amount": "50000", "currency": "EUR"})),
         "POST /teams": (ADMINS, lambda: ("/teams", {"name": "North"})),
@@ -194,6 +207,9 @@ def role_matrix(w: World) -> dict[str, Example]:
         "POST /contacts": (SALES, lambda: ("/contacts", {**contact_body, "email": w.email()})),
         "POST /imports/contacts": (SALES, lambda: ("/imports/contacts",
                                                    Upload(f"email,first_name,last_name\n{w.email()},Ann,Lee\n"))),
+        "POST /imports/deals": (ADMINS, lambda: ("/imports/deals", Upload(
+            f"id,title,pipeline,stage,amount,currency,created\n{w.email()},T,{ids['pipeline']},Contact,1,EUR,"
+            f"{w.services.clock.now().isoformat()}\n"))),
         "PATCH /contacts/{contact_id}": (SALES, lambda: (f"/contacts/{ids['rob_contact']}", {"city": "Lyon"})),
         "POST /contacts/{contact_id}/forget": (ADMINS, lambda: (f"/contacts/{w.contact('rob')}/forget", {})),
         "GET /contacts": (READERS, lambda: ("/contacts", None)),

@@ -62,7 +62,7 @@ def _history(rnd: random.Random, n_events: int, chunk: int = 2_000) -> Iterator[
     pending: list[Event] = []
     pipes: list[Pipeline] = []
     for k in range(3):
-        events = pipelines.create(uuid4(), f"Pipeline {k}", specs, uuid4, meta())
+        events = pipelines.create(uuid4(), f"Pipeline {k}", specs, uuid4, meta()._replace(occurred_at=start - timedelta(days=7)))
         pending += events
         pipe = Pipeline.fold(events)
         assert pipe is not None

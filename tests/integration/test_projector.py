@@ -147,7 +147,8 @@ def a_crm(services: Services) -> Crm:
     rep = run(services, add_rep, AddRep("Alice", "alice@crm.test")).id
     stages = [StageSpec("Lead", Decimal("0.1")), StageSpec("Qualified", Decimal("0.3")),
               StageSpec("Proposal", Decimal("0.6")), StageSpec("Negotiation", Decimal("0.8"))]
-    pipeline = run(services, create_pipeline, CreatePipeline("Sales", stages)).id
+    since = services.clock.now() - timedelta(days=365)  # the story's deals are dated up to weeks back
+    pipeline = run(services, create_pipeline, CreatePipeline("Sales", stages, since)).id
     company = run(services, register_company, RegisterCompany(CompanyDetails("Acme", "retail", Decimal("1000000"), {"tier": "gold"}))).id
     contact = run(services, register_contact, RegisterContact(ContactDetails("Ada", "Lovelace", "ada@example.com", company_id=company,
                                                                              tags=("vip",)))).id

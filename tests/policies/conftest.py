@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from typing import Any
 
@@ -54,6 +54,12 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
+
+
+def configure_smtp(services: Any, port: int) -> None:
+    """The service configured with the test's SMTP server (CRM_ES_SMTP_URL), so that people
+    may send e-mails (crm_es.channels); the tests deliver them with a dispatcher of their own."""
+    services.settings = replace(services.settings, smtp_url=f"smtp://127.0.0.1:{port}")
 
 
 def settle(services: Any, dispatcher: Any) -> None:

@@ -219,6 +219,23 @@ def test_a_lead_already_owned_gets_a_task_for_its_owner_and_is_not_reassigned(
     assert [t["title"] for t in tasks_of(client, services, dana)] == ["Call this lead"]
 
 
+def test_a_deactivated_rep_is_handed_no_lead(client: TestClient, services: Services) -> None:
+    """The owner gone, the lead goes on to the team's round-robin, which passes over them too."""
+    team = ok(client.post("/teams", json={"name": "Inside sales"}))["id"]
+    ann, ben = rep(client, "Ann", team), rep(client, "Ben", team)
+    dana = rep(client, "Dana", team)
+    jean = contact(client, owner_id=dana)
+    ok(client.post(f"/reps/{dana}/deactivate", json={"reason": "left"}), 200)
+    ok(client.post(f"/reps/{ann}/deactivate", json={}), 200)
+    switch(client, threshold=10, hand_over={"team_id": team})
+    visit(client, jean, "https://acme.example/pricing", T0)
+    services.policies.run_once()
+    [handed] = hand_overs(services, jean)
+    assert (handed.rep_id, handed.how) == (UUID(ben), "round-robin")
+    assert owner_of(client, services, jean) == ben
+    assert tasks_of(client, services, dana) == [] and tasks_of(client, services, ann) == []
+
+
 def test_below_the_threshold_nothing_is_handed_over(client: TestClient, services: Services) -> None:
     team = ok(client.post("/teams", json={"name": "Inside sales"}))["id"]
     ann = rep(client, "Ann", team)

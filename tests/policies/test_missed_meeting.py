@@ -17,7 +17,7 @@ from crm_es.policies.missed_meeting import free_slots
 from crm_es.policies.outbox import Dispatcher
 from crm_es.policies.senders import SmtpSender
 from tests.http.helpers import assert_problem, ok, read
-from tests.policies.conftest import Inbox, settle
+from tests.policies.conftest import Inbox, configure_smtp, settle
 
 POLICY = "missed-meeting-follow-up"
 emails = itertools.count()
@@ -27,6 +27,7 @@ UTC = timezone.utc
 class World:
     def __init__(self, client: TestClient, services: Services, clock: FrozenClock, port: int) -> None:
         self.client, self.services, self.clock = client, services, clock
+        configure_smtp(services, port)
         self.dispatcher = Dispatcher(services.store, clock, {"email": SmtpSender(f"smtp://127.0.0.1:{port}",
                                                                                   "crm@seller.example")})
         self.alice = ok(client.post("/reps", json={"name": "Alice Martin", "email": f"alice{next(emails)}@seller.example"}))["id"]

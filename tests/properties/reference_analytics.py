@@ -3,7 +3,9 @@ reference the DuckDB reports are held against (tests/properties/test_analytics_l
 
 Deliberately written from the definitions, not from the SQL: each deal's events are
 folded one by one; a *transition* is a change of its stage or status; a stay runs from
-a transition into an open stage to the next transition.
+a transition into an open stage to the next transition. A deal is *opened* by its first
+event, so its first stay is its opening, whatever stays follow at the same instant (an
+import opens a deal and moves it at one instant).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Stay:
     left_at: datetime | None = None
     outcome: str | None = None
     won_amount: tuple[str, Decimal] | None = None
+    opening: bool = False  # the stay the deal was opened into
 
 
 def _places(events: list[Event]) -> dict[UUID, tuple[int, str]]:
@@ -73,7 +76,7 @@ def stays(store: Any, pipeline_id: UUID, known_at: datetime | None) -> tuple[lis
                     current.outcome = "advanced" if places[state.stage_id][0] > places[current.stage_id][0] else "slipped_back"
                 current = None
             if state.status == "open":
-                current = Stay(state.id, state.stage_id, state.owner_id, at, opened_at)
+                current = Stay(state.id, state.stage_id, state.owner_id, at, opened_at, opening=isinstance(event, Deal.Opened))
                 found.append(current)
         if state is not None and state.pipeline_id != pipeline_id:
             found = [s for s in found if s.deal_id != state.id]
@@ -89,7 +92,7 @@ def _as_of(all_stays: list[Stay], period: Period) -> list[Stay]:
         if s.entered_at > period.as_of:
             continue
         if s.left_at is not None and s.left_at > period.as_of:
-            s = Stay(s.deal_id, s.stage_id, s.owner_id, s.entered_at, s.opened_at)
+            s = Stay(s.deal_id, s.stage_id, s.owner_id, s.entered_at, s.opened_at, opening=s.opening)
         seen.append(s)
     return seen
 
@@ -110,7 +113,7 @@ def funnel(store: Any, pipeline_id: UUID, period: Period, by: str | None) -> dic
         counts = g["stages"][places[s.stage_id][1]]
         counts["entered"] += 1
         counts[s.outcome or "still_there"] += 1
-        if s.entered_at == s.opened_at:
+        if s.opening:
             g["opened"] += 1
             g["won"] += s.deal_id in won_deals
     return groups
@@ -123,7 +126,7 @@ def velocity(store: Any, pipeline_id: UUID, period: Period, by: str | None) -> d
                                                                      "to_close": [], "amounts": defaultdict(list), "opened": set()})
     for s in here:
         g = groups[_key(s, by)]
-        if s.entered_at == s.opened_at and period.start <= s.entered_at < period.end:
+        if s.opening and period.start <= s.entered_at < period.end:
             g["opened"].add(s.deal_id)
         if s.outcome is None or not period.start <= s.left_at < period.end:
             continue

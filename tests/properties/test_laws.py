@@ -54,6 +54,7 @@ class MStage:
     id: UUID | None  # None until the store tells us the id a new stage got
     name: str
     probability: Decimal
+    added_at: datetime | None = None  # no deal can be in it before (stage-not-yet-added)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class MPipeline:
     name: str
     stages: list[MStage]
     version: int
+    created_at: datetime | None = None  # no deal can be dated before (before-pipeline)
 
     def named(self, name: str) -> MStage | None:
         return next((s for s in self.stages if s.name.casefold() == name.casefold()), None)
@@ -102,6 +104,16 @@ class MContact:
 
 def claim_key(email: str) -> str:
     return email.strip().casefold()
+
+
+def existed(p: MPipeline, stage: MStage, at: datetime | None, expect: Refused | Writes) -> Refused | Writes:
+    """A deal cannot be in a stage at a time before its pipeline or the stage existed (a
+    command without ``at`` happens now, after both)."""
+    if at is not None and p.created_at is not None and at < p.created_at:
+        return Refused("before-pipeline")
+    if at is not None and stage.added_at is not None and at < stage.added_at:
+        return Refused("stage-not-yet-added")
+    return expect
 
 
 @dataclass
@@ -354,10 +366,12 @@ class Laws:
     def create_pipeline(self, name: str, stages: list[tuple[str, Decimal]], c: dict[str, Any]) -> None:
         names = [n.casefold() for n, _ in stages]
         ok = bool(stages) and len(set(names)) == len(names)
-        cmd = pipeline_commands.CreatePipeline(name, [StageSpec(n, p) for n, p in stages])
+        at = self.occurred_at(c)
+        cmd = pipeline_commands.CreatePipeline(name, [StageSpec(n, p) for n, p in stages], at)
         result = self.run(pipeline_commands.create_pipeline, cmd, c, Writes(1) if ok else Refused("invalid-input"))
         if result is not None:
-            model = MPipeline(result.id, name, [MStage(None, n, p) for n, p in stages], 1)
+            created_at = self.when(at)
+            model = MPipeline(result.id, name, [MStage(None, n, p, created_at) for n, p in stages], 1, created_at)
             self.model.pipelines[result.id] = model
             self.learn_stage_ids(model)
             assert result.status == 201 and result.version == 1
@@ -381,6 +395,8 @@ class Laws:
             if name is not None:
                 p.name = name
             if after is not None:
+                for stage in after:  # a stage added now holds deals from now on (revisions are not back-dated here)
+                    stage.added_at = stage.added_at or self.clock.now()
                 p.stages = after
             self.learn_stage_ids(p)
             assert result.version == p.version
@@ -405,7 +421,8 @@ class Laws:
         removed = [s for s in p.stages if not any(s is other for other in chosen)]
         if any(self.model.open_deals_in(s.id) for s in removed if s.id is not None):
             return Refused("stage-has-deals"), None
-        after = [MStage(e.id if e else None, spec.name, spec.probability) for spec, e in zip(specs, chosen, strict=True)]
+        after = [MStage(e.id if e else None, spec.name, spec.probability, e.added_at if e else None)
+                 for spec, e in zip(specs, chosen, strict=True)]
         added = sum(1 for e in chosen if e is None)
         changed = sum(int(spec.name != e.name) + int(spec.probability != e.probability) for spec, e in zip(specs, chosen, strict=True) if e)
         # The decider removes, then appends new stages, then reorders when the order differs.
@@ -429,6 +446,8 @@ class Laws:
             expect = Writes(1)
         details = DealDetails(f"deal {len(m.deals)}", contact_ids=contact_ids)
         at = self.occurred_at(c)
+        if p is not None and isinstance(expect, Writes):
+            expect = existed(p, p.named(stage), at, expect)  # type: ignore[arg-type]
         cmd = deal_commands.OpenDeal(details, pipeline_id, stage, amount, currency, occurred_at=at)
         result = self.run(deal_commands.open_deal, cmd, c, expect)
         if result is not None:
@@ -457,7 +476,9 @@ class Laws:
             elif target is None:
                 expect = Refused("unknown-stage")
             else:
-                expect, new_stage = Writes(int(target.id != d.stage_id)), target.id
+                assert p is not None
+                expect = existed(p, target, at, Writes(int(target.id != d.stage_id)))
+                new_stage = target.id
         elif kind in ("win", "lose"):
             cmd = deal_commands.WinDeal(deal_id, at) if kind == "win" else deal_commands.LoseDeal(deal_id, args[0], at)
             handler = deal_commands.win_deal if kind == "win" else deal_commands.lose_deal
@@ -474,7 +495,7 @@ class Laws:
             else:
                 assert p is not None
                 target = p.named(args[0]) if args[0] else p.by_id(d.stage_id)
-                expect = Refused("unknown-stage") if target is None else Writes(1)
+                expect = Refused("unknown-stage") if target is None else existed(p, target, at, Writes(1))
                 new_stage = target.id if target else None
         else:
             amount, currency = args

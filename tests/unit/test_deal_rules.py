@@ -10,7 +10,7 @@ import pytest
 
 from crm_es.aggregates import deal as deals
 from crm_es.aggregates import pipeline as pipelines
-from crm_es.aggregates.base import Event, Meta, RuleViolated
+from crm_es.aggregates.base import Event, InvalidInput, Meta, RuleViolated
 from crm_es.aggregates.deal import Deal, DealDetails
 from crm_es.aggregates.pipeline import Pipeline, StageSpec
 
@@ -343,3 +343,57 @@ def test_folding_the_events_gives_the_state_built_step_by_step() -> None:
         deals.WON, QUALIFIED.id, Decimal("20.5"), "USD", OTHER_OWNER, len(history),
     )
     assert state.details.source == "fair"
+
+
+# --- a deal cannot be dated before its pipeline or its stage existed --------------------
+
+
+def at(occurred_at: datetime) -> Meta:
+    return META._replace(occurred_at=occurred_at)
+
+
+def test_a_deal_dated_before_its_pipeline_existed_is_refused_naming_the_rule():
+    before = META.occurred_at - timedelta(seconds=1)
+    with pytest.raises(RuleViolated) as refused:
+        deals.open_deal(DEAL_ID, DealDetails("Old deal"), PIPELINE, "Lead", Decimal(1), "EUR", OWNER, at(before))
+    assert refused.value.rule == "before-pipeline"
+    assert refused.value.extra["field"] == "occurred_at"
+    assert refused.value.extra["pipeline_created_at"] == META.occurred_at.isoformat()
+
+
+def test_a_deal_dated_at_the_very_instant_its_pipeline_was_created_is_accepted():
+    [event] = deals.open_deal(DEAL_ID, DealDetails("Day one"), PIPELINE, "Lead", Decimal(1), "EUR", OWNER, META)
+    assert event.occurred_at == PIPELINE.created_at
+
+
+def test_a_deal_cannot_enter_a_stage_before_the_stage_was_added():
+    later = META.occurred_at + timedelta(days=30)
+    ids = iter(UUID(int=n) for n in range(300, 310))
+    created = pipelines.create(UUID(int=2), "Sales", [StageSpec("Lead", Decimal("0.1"))], lambda: next(ids), META)
+    before = Pipeline.fold(created)
+    assert before is not None
+    added = pipelines.revise(before, None, [StageSpec("Lead", Decimal("0.1")), StageSpec("Signature", Decimal("0.9"))],
+                             lambda _: 0, lambda: next(ids), at(later))
+    pipeline = Pipeline.fold([*created, *added])
+    assert pipeline is not None
+    deal = given(deals.open_deal(DEAL_ID, DealDetails("Acme"), pipeline, "Lead", Decimal(1), "EUR", OWNER, at(later - timedelta(days=1))))
+    with pytest.raises(RuleViolated) as refused:
+        deals.move(deal, pipeline, "Signature", at(later - timedelta(hours=1)))
+    assert refused.value.rule == "stage-not-yet-added"
+    [moved] = deals.move(deal, pipeline, "Signature", at(later))
+    assert moved.to_stage == "Signature"
+
+
+@pytest.mark.parametrize("amount, currency", [("1000.5", "JPY"), ("12.345", "EUR"), ("1.2345", "KWD")])
+def test_an_amount_finer_than_its_currency_allows_is_refused_naming_the_field(amount, currency):
+    with pytest.raises(InvalidInput) as refused:
+        deals.open_deal(DEAL_ID, DealDetails("Yen"), PIPELINE, "Lead", Decimal(amount), currency, OWNER, META)
+    assert refused.value.field == "amount" and currency in refused.value.detail
+    with pytest.raises(InvalidInput):
+        deals.change(given(opened()), {}, Decimal(amount), currency, None, False, META)
+
+
+@pytest.mark.parametrize("amount, currency", [("1000", "JPY"), ("1000.00", "JPY"), ("12.34", "EUR"), ("1.234", "KWD")])
+def test_an_amount_at_its_currency_scale_is_accepted(amount, currency):
+    [event] = deals.open_deal(DEAL_ID, DealDetails("Fine"), PIPELINE, "Lead", Decimal(amount), currency, OWNER, META)
+    assert event.amount == Decimal(amount)

@@ -26,7 +26,7 @@ def test_an_added_rep_has_a_name_an_email_and_maybe_a_team() -> None:
     [event] = reps.add(REP_ID, "Alice", "alice@crm.test", TEAM_A, META)
 
     assert isinstance(event, Rep.Added)
-    assert Rep.fold([event]) == Rep(REP_ID, 1, "Alice", "alice@crm.test", TEAM_A)
+    assert Rep.fold([event]) == Rep(REP_ID, 1, "Alice", "alice@crm.test", TEAM_A, added_at=META.occurred_at)
 
 
 def test_a_rep_joining_a_team_records_the_previous_team() -> None:
@@ -77,4 +77,4 @@ def test_folding_the_events_gives_the_state_built_step_by_step() -> None:
             state = Rep.evolve(state, event)
             history.append(event)
 
-    assert Rep.fold(history) == state == Rep(REP_ID, 3, "Alice", "alice@crm.test", TEAM_B)
+    assert Rep.fold(history) == state == Rep(REP_ID, 3, "Alice", "alice@crm.test", TEAM_B, added_at=META.occurred_at)

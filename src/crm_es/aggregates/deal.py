@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from crm_es.aggregates.base import Aggregate, Decision, Event, Meta, RuleViolated, later, new_event
+from crm_es.aggregates.base import Aggregate, Decision, Event, InvalidInput, Meta, RuleViolated, later, new_event
+from crm_es.aggregates.money import scale_problem
 from crm_es.aggregates.pipeline import Pipeline, Stage
 
 OPEN, WON, LOST = "open", "won", "lost"
@@ -158,12 +159,19 @@ def _details(event: Deal.Opened | Deal.DetailsChanged) -> DealDetails:
     )
 
 
-def _stage(pipeline: Pipeline, name: str) -> Stage:
+def _stage(pipeline: Pipeline, name: str, meta: Meta) -> Stage:
+    """The stage named, which must have existed when the deal is said to be in it."""
     stage = pipeline.stage_named(name)
     if stage is None:
         known = ", ".join(s.name for s in pipeline.stages)
         raise RuleViolated("unknown-stage", f"pipeline {pipeline.name!r} has no stage {name!r} (stages: {known})", field="stage")
+    pipeline.check_existed(stage, meta.occurred_at)
     return stage
+
+
+def _check_scale(amount: Decimal, currency: str) -> None:
+    if (problem := scale_problem(amount, currency)) is not None:
+        raise InvalidInput("amount", problem)
 
 
 def _require_open(deal: Deal, action: str) -> None:
@@ -181,7 +189,8 @@ def open_deal(
     owner_id: UUID | None,
     meta: Meta,
 ) -> list[Event]:
-    stage = _stage(pipeline, stage_name)
+    _check_scale(amount, currency)
+    stage = _stage(pipeline, stage_name, meta)
     return [
         new_event(
             Deal.Opened, deal_id, 1, meta,
@@ -195,7 +204,7 @@ def open_deal(
 
 def move(deal: Deal, pipeline: Pipeline, stage_name: str, meta: Meta) -> list[Event]:
     _require_open(deal, "moved")
-    stage = _stage(pipeline, stage_name)
+    stage = _stage(pipeline, stage_name, meta)
     if stage.id == deal.stage_id:
         return []
     current = pipeline.stage(deal.stage_id)
@@ -216,9 +225,10 @@ def lose(deal: Deal, reason: str, meta: Meta, competitor: str | None = None) -> 
 def reopen(deal: Deal, pipeline: Pipeline, stage_name: str | None, meta: Meta) -> list[Event]:
     if deal.status == OPEN:
         raise RuleViolated("deal-open", "deal is already open")
-    stage = _stage(pipeline, stage_name) if stage_name else pipeline.stage(deal.stage_id)
+    stage = _stage(pipeline, stage_name, meta) if stage_name else pipeline.stage(deal.stage_id)
     if stage is None:
         raise RuleViolated("unknown-stage", "the deal's stage was removed; name a stage to reopen it in", field="stage")
+    pipeline.check_existed(stage, meta.occurred_at)
     return [deal.then(Deal.Reopened, meta, pipeline_id=deal.pipeline_id, stage_id=stage.id, stage=stage.name)]
 
 
@@ -237,6 +247,7 @@ def change(
     new_amount = amount if amount is not None else deal.amount
     new_currency = currency or deal.currency
     if (new_amount, new_currency) != (deal.amount, deal.currency):
+        _check_scale(new_amount, new_currency)
         decision.emit(
             Deal.AmountChanged, amount=new_amount, currency=new_currency,
             previous_amount=deal.amount, previous_currency=deal.currency,

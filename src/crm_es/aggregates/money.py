@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 # ISO 4217 active codes (2024 list), so an unknown currency is caught at the edge.
 CURRENCIES = frozenset(
@@ -35,4 +35,40 @@ def amount_problem(amount: Decimal) -> str | None:
         return f"amount has more than {MAX_SCALE} decimal places"
     if amount.adjusted() >= MAX_DIGITS - MAX_SCALE:
         return "amount is too large"
+    return None
+
+
+# ISO 4217 minor units (digits after the decimal point) of the active codes above that have
+# other than 2; every other code has 2. (CLF, 4, and the other fund codes are not accepted.)
+MINOR_UNITS = {
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+}
+DEFAULT_MINOR_UNITS = 2
+_WIDE = Context(prec=60)  # room for any sum of DECIMAL(20, 4) amounts: quantize never overflows
+
+
+def minor_units(currency: str | None) -> int:
+    """How many decimals the currency's amounts are shown with (2 when it is not known)."""
+    return MINOR_UNITS.get(currency or "", DEFAULT_MINOR_UNITS)
+
+
+def money_text(amount: Decimal | int | str, currency: str | None) -> str:
+    """An amount as the API answers money: a decimal string at the currency's scale
+    ("114445.00" EUR, "1200" JPY, "5.250" KWD), rounded half to even (what the decimal
+    module does by default: no bias up or down over many figures). Never a float."""
+    if isinstance(amount, float):
+        raise TypeError("money is never a float")
+    value = Decimal(amount).quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_EVEN, context=_WIDE)
+    return str(value.copy_abs() if value.is_zero() else value)  # never "-0.00"
+
+
+def scale_problem(amount: Decimal, currency: str) -> str | None:
+    """Why this amount cannot be an amount of this currency (finer than its minor unit:
+    1000.5 JPY would be shown, summed and exported as 1000), or None when it can."""
+    exponent = amount.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    units = minor_units(currency)
+    if -exponent > units:
+        return f"{currency} amounts have {units} decimal place(s) at most" if units else f"{currency} amounts are whole numbers"
     return None

@@ -6,7 +6,8 @@ Stages have stable ids, so a renamed stage keeps its deals and its history.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -33,6 +34,10 @@ class StageSpec:
 class Pipeline(Aggregate):
     name: str
     stages: tuple[Stage, ...]
+    # Business times the pipeline and each of its stages came to exist: a deal cannot be in
+    # a stage before then, so the board as of any moment shows every deal of that moment.
+    created_at: datetime | None = None
+    stage_added_at: dict[UUID, datetime] = field(default_factory=dict)
 
     class Created(Event):
         name: str
@@ -67,17 +72,41 @@ class Pipeline(Aggregate):
     def stage(self, stage_id: UUID) -> Stage | None:
         return next((s for s in self.stages if s.id == stage_id), None)
 
+    def check_existed(self, stage: Stage, when: datetime) -> None:
+        """A deal in ``stage`` at business time ``when`` needs the pipeline and the stage to
+        have existed then: otherwise the board as of ``when`` could not show it."""
+        if self.created_at is not None and when < self.created_at:
+            raise RuleViolated(
+                "before-pipeline",
+                f"occurred_at {when.isoformat()} is before pipeline {self.name!r} existed "
+                f"({self.created_at.isoformat()}): create the pipeline with an earlier occurred_at "
+                "to record its past deals",
+                field="occurred_at", pipeline_created_at=self.created_at.isoformat(),
+            )
+        added_at = self.stage_added_at.get(stage.id)
+        if added_at is not None and when < added_at:
+            raise RuleViolated(
+                "stage-not-yet-added",
+                f"occurred_at {when.isoformat()} is before stage {stage.name!r} was added to pipeline "
+                f"{self.name!r} ({added_at.isoformat()})",
+                field="occurred_at", stage_added_at=added_at.isoformat(),
+            )
+
     @classmethod
     def evolve(cls, state: Pipeline | None, event: Event) -> Pipeline:
         if isinstance(event, Pipeline.Created):
-            return Pipeline(event.originator_id, event.originator_version, event.name, tuple(event.stages))
+            return Pipeline(
+                event.originator_id, event.originator_version, event.name, tuple(event.stages),
+                event.occurred_at, {s.id: event.occurred_at for s in event.stages},
+            )
         assert state is not None
         state = replace(state, version=event.originator_version)
         match event:
             case Pipeline.Renamed():
                 return replace(state, name=event.name)
             case Pipeline.StageAdded():
-                return _reordered(replace(state, stages=(*state.stages, event.stage)), event.order)
+                added_at = {**state.stage_added_at, event.stage.id: event.occurred_at}
+                return _reordered(replace(state, stages=(*state.stages, event.stage), stage_added_at=added_at), event.order)
             case Pipeline.StageRenamed():
                 return _changed(state, event.stage_id, name=event.name)
             case Pipeline.StageProbabilityChanged():

@@ -7,14 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 
-from crm_es.api import problems
+from crm_es.api import contract, docs_pages, problems
 from crm_es.api.auth import authorize
 from crm_es.api.csv_pages import CsvPages
 from crm_es.api.middleware import RequestPlumbing
 from crm_es.api.routers import (analyst_sql, analytics, audit, dashboards, deals, health, imports, interactions, lead_scores, outbox, people,
                                 pipelines, policies, records, setup, subscriptions, tasks)
 from crm_es.api.routers import documents, messages
+from crm_es import channels
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.bootstrap import Services, bootstrap
 from crm_es.settings import Settings
@@ -48,6 +50,18 @@ def announce_access(api_keys: ApiKeys) -> None:
                 "Authorization: Bearer <key>", active, len(keys) - active)
 
 
+def announce_channels(settings: Settings) -> None:
+    """Which channels the outbox can send on, and for those it cannot, the setting that
+    would configure them: a send on one is refused (409 channel-not-configured)."""
+    log.warning("outgoing channels:")
+    for line in channels.describe(settings):
+        log.warning("  %s", line)
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
+
+
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
     """``services`` given: the caller owns them (tests). Otherwise they are built from
     settings at start-up, follow the log in the background, and close at shutdown."""
@@ -59,6 +73,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         if owned:
             app.state.services.start()
         announce_access(app.state.services.api_keys)
+        announce_channels(app.state.services.settings)
         try:
             yield
         finally:
@@ -66,16 +81,23 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
                 app.state.services.close()
 
     # Every route, including those added later, goes through the role rules.
+    # /docs and /redoc are ours (docs_pages): FastAPI's load their scripts from a CDN.
+    # Operation ids are the routes' function names (get_deal, post_stage): what a generated
+    # client names its functions after.
     app = FastAPI(title="crm-es", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  dependencies=[Depends(authorize)])
+                  dependencies=[Depends(authorize)], docs_url=None, redoc_url=None,
+                  generate_unique_id_function=operation_id)
     chosen = services.settings if services else settings or Settings.from_env()
     # Any list as CSV (Accept: text/csv), for every route that answers a page; inside the
     # plumbing, so the CSV answer gets X-Request-ID and X-Position too.
     app.add_middleware(CsvPages)
-    larger_bodies = {imports.PATH: chosen.max_import_bytes, interactions.BATCH_PATH: chosen.max_batch_bytes}
+    larger_bodies = {imports.PATH: chosen.max_import_bytes, imports.DEALS_PATH: chosen.max_import_bytes,
+                     interactions.BATCH_PATH: chosen.max_batch_bytes}
     app.add_middleware(RequestPlumbing, max_body_bytes=chosen.max_body_bytes, larger_bodies=larger_bodies)
     problems.install(app)
     for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, analytics, dashboards, analyst_sql,
                    policies, outbox, subscriptions, lead_scores, documents, messages, health):
         app.include_router(module.router)
+    docs_pages.install(app)
+    contract.install(app)  # every status each operation can answer, in /openapi.json
     return app

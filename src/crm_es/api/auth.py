@@ -41,6 +41,9 @@ def authorize(
     key = api_keys.authenticate(credentials.credentials)
     if key is None:
         raise ProblemError(401, "api-key-unknown", "this API key is unknown or revoked", CHALLENGE)
+    if (rep := api_keys.holder_deactivated(key)) is not None:
+        raise ProblemError(403, "rep-deactivated", f"this key belongs to rep {rep.id}, deactivated on "
+                           f"{rep.deactivated_at.isoformat()}: it works again if they are reactivated", rep_id=str(rep.id))
     if not allows(key.role, method, path):
         raise ProblemError(403, "role-not-allowed", f"the {key.role} role may not call {method} {path}", role=key.role)
     return key.principal

@@ -10,6 +10,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm_es.aggregates.base import DomainError
@@ -19,6 +20,37 @@ from crm_es.store import StoreUnavailable
 log = logging.getLogger("crm_es.api")
 
 PROBLEM = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    """One bad field of a request, named as the client wrote it."""
+
+    model_config = ConfigDict(extra="allow")
+    field: str = Field(description="`amount`, `items[3].url`, `query.limit`, `path.deal_id`, `header.if-match`")
+    message: str
+    type: str | None = Field(None, description="the kind of error (missing, string_too_long …), when a schema found it")
+
+
+class Problem(BaseModel):
+    """Every error answer (RFC 9457), as ``problem()`` below writes it: the standard members,
+    then `rule` and the members a rule adds (the field, the current version, the id already
+    holding an e-mail …). Clients branch on `rule`, people read `detail`."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="`urn:crm-es:problem:<rule>`", examples=["urn:crm-es:problem:deal-closed"])
+    title: str = Field(description="the status's phrase")
+    status: int
+    detail: str = Field(description="what went wrong, for people")
+    instance: str | None = Field(None, description="RFC 9457's; not sent by this service yet")
+    rule: str = Field(description="the rule that said no: invalid-field, not-found, version-mismatch, deal-closed …")
+    errors: list[FieldError] | None = Field(None, description="each bad field (422; 404 when a field names the record)")
+    current_version: int | None = Field(None, description="412: the record's version now")
+    field: str | None = Field(None, description="the field a rule is about (409)")
+    kind: str | None = Field(None, description="404: the kind of record not found")
+    id: str | None = Field(None, description="404: the id not found")
+    existing_id: str | None = Field(None, description="409: the record already holding a unique value (an e-mail)")
+    role: str | None = Field(None, description="403: the caller's role")
+    position: int | None = Field(None, description="503 read-side-behind: where the read side stands")
 
 
 class ProblemError(Exception):

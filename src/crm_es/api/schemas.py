@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from crm_es.aggregates.money import CURRENCIES, amount_problem
+from crm_es.api.answers import Answer
 
 
 def _amount(value: Decimal) -> Decimal:
@@ -41,7 +42,7 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CommandAnswer(BaseModel):
+class CommandAnswer(Answer):
     id: UUID
     version: int = Field(description="the record's version after the command")
     position: int = Field(description="global log position of the last event written; use as ?after= to read your write")
@@ -54,15 +55,18 @@ class RepCreate(Body):
     name: Name
     email: Email
     team_id: UUID | None = None
+    occurred_at: AwareDatetime | None = Field(None, description="when it happened in the business (default: now): date the set-up at the start of the history you record or import")
 
 
 class TeamCreate(Body):
     name: Name
     manager_id: UUID | None = None
+    occurred_at: AwareDatetime | None = Field(None, description="when it happened in the business (default: now): date the set-up at the start of the history you record or import")
 
 
 class TeamMemberAdd(Body):
     rep_id: UUID
+    occurred_at: AwareDatetime | None = None
 
 
 class QuotaCreate(Body):
@@ -85,11 +89,15 @@ class StageIn(Body):
 class PipelineCreate(Body):
     name: Name
     stages: list[StageIn] = Field(min_length=1, max_length=50)
+    occurred_at: AwareDatetime | None = Field(
+        None, description="when the pipeline came into use (default: now); no deal can be dated before it")
 
 
 class PipelineUpdate(Body):
     name: Name | None = None
     stages: list[StageIn] | None = Field(default=None, min_length=1, max_length=50, description="the wanted stages, in order")
+    occurred_at: AwareDatetime | None = Field(
+        None, description="when the change took effect (default: now); a stage added then holds deals from then on")
 
 
 # --- companies and contacts ---------------------------------------------------------
@@ -209,44 +217,3 @@ class DealReopen(Body):
     stage: Name | None = Field(default=None, description="the stage to reopen in; by default the one it closed in")
     occurred_at: AwareDatetime | None = None
 
-
-# --- reads --------------------------------------------------------------------------
-
-
-class PageOut(BaseModel):
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
-class BoardDeal(BaseModel):
-    id: UUID
-    title: str
-    amount: Decimal
-    currency: str
-    owner_id: UUID | None
-    stage_entered_at: str
-
-
-class CurrencyTotal(BaseModel):
-    currency: str
-    amount: Decimal
-    weighted_amount: Decimal
-
-
-class BoardStage(BaseModel):
-    stage_id: UUID
-    name: str
-    probability: Decimal
-    count: int
-    amount: Decimal = Field(description="sum of the stage's open deals in the board's currency")
-    weighted_amount: Decimal = Field(description="amount × the stage's probability")
-    totals: list[CurrencyTotal] = Field(description="amount and weighted amount per currency")
-    deals: list[BoardDeal]
-
-
-class Board(BaseModel):
-    pipeline_id: UUID
-    as_of: str = Field(description="the business time the board shows")
-    known_at: str | None = Field(None, description="with only what had been recorded by then (null: all known now)")
-    currency: str | None = Field(description="the currency `amount` adds up in (the pipeline's most used one by default)")
-    stages: list[BoardStage]

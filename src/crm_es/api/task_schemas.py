@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from crm_es.api.schemas import Body, Name, Text
 
@@ -41,33 +41,3 @@ class ActivityTypeSet(Body):
     label: Name | None = Field(default=None, description="by default the current label, or the name for a new type")
     colour: Colour
 
-
-class ActivityTypeOut(BaseModel):
-    name: str
-    label: str
-    colour: str
-
-
-class ActivityTypeList(BaseModel):
-    items: list[ActivityTypeOut]
-
-
-class AgendaItem(BaseModel):
-    id: UUID
-    type: str
-    colour: str | None
-    title: str
-    due_at: str = Field(description="in the agenda's time zone")
-    duration_minutes: int | None
-    owner_id: UUID
-    contact_id: UUID | None
-    deal_id: UUID | None
-    status: str = Field(description="open or done")
-    overdue: bool = Field(description="open and due before now")
-
-
-class Agenda(BaseModel):
-    rep_id: UUID
-    date: str
-    tz: str
-    items: list[AgendaItem] = Field(description="overdue open tasks first, then by due time")

@@ -36,10 +36,13 @@ def board_then(store: Any, pipeline_id: UUID, past: Past, currency: str | None =
     """``{"currency", "stages"}`` as ``GET /pipelines/{id}/board?as_of=&known_at=`` shows them."""
     records = streams(store)
     pipeline = Pipeline.fold(_seen(records.get(pipeline_id, []), past))
-    deals = []
+    deals, currencies = [], []
     for events in records.values():
         if not Deal.owns(events[0]):
             continue
+        known = Deal.fold(visible(events, None, past.known_at))  # the deal as known then, whatever its date
+        if known is not None and known.pipeline_id == pipeline_id:
+            currencies.append(known.currency)
         seen = _seen(events, past)
         deal = Deal.fold(seen)
         if deal is None or deal.pipeline_id != pipeline_id or deal.status != OPEN:
@@ -49,7 +52,7 @@ def board_then(store: Any, pipeline_id: UUID, past: Past, currency: str | None =
                       "owner_id": None if deal.owner_id is None else str(deal.owner_id), "stage_id": deal.stage_id,
                       "stage_entered_at": entered})
     deals.sort(key=lambda d: (d["stage_entered_at"], d["id"]))
-    currency = currency or _most_used(deals)
+    currency = currency or _most_used(currencies)
     stages = [] if pipeline is None else [
         stage_column({"stage_id": str(s.id), "name": s.name, "probability": s.probability},
                      [_shown(d) for d in deals if d["stage_id"] == s.id], currency)
@@ -62,10 +65,12 @@ def _seen(events: list[Event], past: Past) -> list[Event]:
     return visible(events, past.as_of, past.known_at)
 
 
-def _most_used(deals: list[dict[str, Any]]) -> str | None:
+def _most_used(currencies: list[str]) -> str | None:
+    """The board's default currency: the one most of the pipeline's deals are in, over its
+    whole history as known then (so it does not change from one date to the next)."""
     counts: dict[str, int] = defaultdict(int)
-    for deal in deals:
-        counts[deal["currency"]] += 1
+    for currency in currencies:
+        counts[currency] += 1
     return min(counts, key=lambda c: (-counts[c], c)) if counts else None
 
 

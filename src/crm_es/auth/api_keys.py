@@ -74,8 +74,13 @@ class ApiKeys:
             raise KeyRefused(f"a {role} key must name the rep it belongs to")
         if not needs_rep(role) and rep_id is not None:
             raise KeyRefused(f"a {role} key belongs to no rep: only rep and manager keys name one")
-        if rep_id is not None and self.store.load(Rep, rep_id) is None:
-            raise KeyRefused(f"rep {rep_id} does not exist")
+        if rep_id is not None:
+            rep = self.store.load(Rep, rep_id)
+            if rep is None:
+                raise KeyRefused(f"rep {rep_id} does not exist")
+            if not rep.active:
+                raise KeyRefused(f"rep {rep_id} ({rep.name}) is deactivated: reactivate them first "
+                                 f"(POST /reps/{rep_id}/reactivate)")
         key = ApiKey(secrets.token_hex(6), name, role, rep_id, self.clock.now().isoformat())
         secret = secrets.token_urlsafe(32)
         self.tables.write(
@@ -95,6 +100,16 @@ class ApiKeys:
             return None
         key = _key(rows[0])
         return None if key.revoked_at else key
+
+    def holder_deactivated(self, key: ApiKey) -> Rep | None:
+        """The rep this key belongs to, when they are deactivated: their key is refused for
+        everything (a person who left reads no customer's data either) until they are
+        reactivated. Not revoked: reactivating the rep gives them their keys back. Asked
+        of the event store, the truth, at each request (one remembered state)."""
+        if key.rep_id is None:
+            return None
+        rep = self.store.load(Rep, key.rep_id)
+        return rep if rep is not None and not rep.active else None
 
     def list(self) -> list[ApiKey]:
         return [_key(row) for row in self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} ORDER BY created_at, id")]

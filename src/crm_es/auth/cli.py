@@ -37,6 +37,7 @@ def keys() -> None:
 
     While no key exists the service runs in open development mode (anyone is admin);
     once one does, every request but /health and /docs needs Authorization: Bearer <key>.
+    Make an admin key first: with only other keys, nobody can administer over HTTP.
     """
 
 
@@ -50,12 +51,33 @@ def create(role: str, rep_id: UUID | None, name: str, as_json: bool) -> None:
     if needs_rep(Role(role)) != (rep_id is not None):
         raise click.UsageError("--rep names the rep of a rep or manager key, and only of those")
     with _api_keys() as api_keys:
+        first = not api_keys.configured()
         try:
             key, token = api_keys.create(Role(role), rep_id, name)
         except KeyRefused as error:
             fail(str(error))
-    report(as_json, {**key.as_dict(), "key": token},
+    report(as_json, {**key.as_dict(), "key": token, "first_key": first},
             f"{token}\n{_line(key)}\nKeep the key now: it is shown only this once.")
+    if first:
+        _open_mode_ended(key.role)
+
+
+def _open_mode_ended(role: Role) -> None:
+    """The first key closes the service to everyone without one: said on stderr, loudly
+    when no admin can now manage the service over HTTP."""
+    click.echo("crm-es: this is the first API key: open development mode ends now. From the next request on, "
+               "every client of the service (apps, scripts, `crm-es sql`, the running `crm-es serve` too) must send "
+               "Authorization: Bearer <key>; requests without one are refused (401).", err=True)
+    if role is Role.ADMIN:
+        return
+    bar = "!" * 72
+    click.echo("\n".join([
+        bar,
+        f"!! The first key is a {role} key, not an admin key: nobody can administer the service over",
+        "!! HTTP (add reps, pipelines, settings, automations) until an admin key exists. Make one now:",
+        "!!     crm-es keys create --role admin --name <who>",
+        bar,
+    ]), err=True)
 
 
 @keys.command(name="list")

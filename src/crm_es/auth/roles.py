@@ -79,12 +79,15 @@ SALES = {Role.MANAGER, Role.REP}
 
 RULES: list[Rule] = [
     *_rules(set(Role), "GET /health", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
+            "GET /docs/assets/{name}",  # the docs pages' scripts and styles (api/docs_pages.py)
             public=True),
     # The team and the catalogue: whoever works with them reads them; admins change them.
     *_rules(SALES | {Role.AUDITOR}, "GET /reps", "GET /reps/{id}", "GET /teams", "GET /teams/{id}",
             "GET /pipelines", "GET /pipelines/{id}", "GET /companies", "GET /companies/{id}"),
     *_rules(ADMINS_ONLY, "POST /reps", "POST /teams", "POST /teams/{id}/members",
             "POST /pipelines", "PATCH /pipelines/{id}", "POST /companies", "PATCH /companies/{id}"),
+    # Who works here: renaming, moving, deactivating and reactivating a rep are admins' (their keys depend on it).
+    *_rules(ADMINS_ONLY, "PATCH /reps/{id}", "POST /reps/{id}/deactivate", "POST /reps/{id}/reactivate"),
     # A rep's sales target (F26): a manager sets their team's (checked on the rep).
     *_rules({Role.MANAGER}, "POST /reps/{id}/quotas"),
     # Contacts and deals: reps and managers within their reach (checked on each record).
@@ -94,6 +97,8 @@ RULES: list[Rule] = [
             "POST /deals/{id}/stage", "POST /deals/{id}/won", "POST /deals/{id}/lost", "POST /deals/{id}/reopen"),
     # A CSV import is many contact commands: reps import their own contacts (each row is checked).
     *_rules(SALES, "POST /imports/contacts"),
+    # A deals import moves an old CRM's history in and registers the companies it names: admins'.
+    *_rules(ADMINS_ONLY, "POST /imports/deals"),
     # Analysts see the figures, never one person's record.
     *_rules({Role.ANALYST, Role.AUDITOR, Role.MANAGER}, "GET /analytics/*"),  # a manager: their team's (F26)
     *_rules({Role.ANALYST, Role.MANAGER}, "POST /dashboards", "PUT /dashboards/{dashboard_id}"),

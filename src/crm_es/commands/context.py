@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from crm_es.aggregates.base import Aggregate, DomainError, Event, InvalidInput, Meta, NotFound, RuleViolated
+from crm_es.aggregates.message import CHANNELS
 from crm_es.clock import Clock
 from crm_es.store import Claim, EventStore, IdempotencyRecord
 from crm_es.store.event_store import IntegrityError, SubjectForgotten
@@ -95,6 +96,8 @@ class CommandContext:
     fingerprint: str = ""  # what the key was first used with (method, path, body)
     new_id: Callable[[], UUID] = uuid4
     ownership: Ownership = ANYONE
+    # The channels the outbox has a sender for (crm_es.channels): a person's send on another is refused.
+    channels: frozenset[str] = frozenset(CHANNELS)
 
     @property
     def default_owner(self) -> UUID | None:

@@ -11,6 +11,7 @@ from uuid import UUID
 from crm_es.aggregates import Company, Contact, Deal, Pipeline, Rep
 from crm_es.aggregates.base import NotFound
 from crm_es.aggregates import deal as deals
+from crm_es.aggregates import rep as reps
 from crm_es.aggregates.deal import DealDetails
 from crm_es.aggregates.record_values import RecordValues, checked
 from crm_es.commands.context import CommandContext, CommandResult
@@ -75,7 +76,7 @@ def _check_links(ctx: CommandContext, details: dict[str, Any]) -> None:
 
 def open_deal(cmd: OpenDeal, ctx: CommandContext) -> CommandResult:
     # The configuration and every record the deal names, in one read.
-    setup, [pipeline, *_] = read_setup(
+    setup, [pipeline, owner, *_] = read_setup(
         ctx, (Pipeline, cmd.pipeline_id, "pipeline_id"), (Rep, cmd.owner_id, "owner_id"),
         (Company, cmd.details.company_id, "company_id"),
         *((Contact, contact_id, f"contact_ids[{i}]") for i, contact_id in enumerate(cmd.details.contact_ids)),
@@ -83,9 +84,9 @@ def open_deal(cmd: OpenDeal, ctx: CommandContext) -> CommandResult:
     values = checked(setup, "deal", RecordValues(properties=cmd.details.properties or {}, source=cmd.details.source))
     details = replace(cmd.details, properties=values.properties, source=values.source)
     deal_id = ctx.new_id()
-    events = deals.open_deal(
-        deal_id, details, pipeline, cmd.stage, cmd.amount, cmd.currency, cmd.owner_id, ctx.meta(cmd.occurred_at)
-    )
+    meta = ctx.meta(cmd.occurred_at)
+    reps.check_assignable(owner, meta.occurred_at, "owner_id")
+    events = deals.open_deal(deal_id, details, pipeline, cmd.stage, cmd.amount, cmd.currency, cmd.owner_id, meta)
     result = ctx.save(deal_id, events, created=True)
     ctx.store.remember_fixed_link(deal_id, pipeline.id)
     return result
@@ -95,13 +96,14 @@ def change_deal(cmd: ChangeDeal, ctx: CommandContext) -> CommandResult:
     setup, [deal] = read_setup(ctx, (Deal, cmd.deal_id, None))
     deal = ctx.check_target(deal)
     _check_links(ctx, cmd.changes)
-    if cmd.owner_given:
-        ctx.exists(Rep, cmd.owner_id, "owner_id")
+    meta = ctx.meta(cmd.occurred_at)
+    if cmd.owner_given and cmd.owner_id is not None:
+        owner = ctx.load(Rep, cmd.owner_id, "owner_id")
+        if owner.id != deal.owner_id:  # a deal of a deactivated rep may still be changed
+            reps.check_assignable(owner, meta.occurred_at, "owner_id")
     values = checked(setup, "deal", RecordValues(cmd.changes.get("properties"), source=cmd.changes.get("source")))
     changes = {**cmd.changes, **{f: getattr(values, f) for f in ("properties", "source") if f in cmd.changes}}
-    events = deals.change(
-        deal, changes, cmd.amount, cmd.currency, cmd.owner_id, cmd.owner_given, ctx.meta(cmd.occurred_at)
-    )
+    events = deals.change(deal, changes, cmd.amount, cmd.currency, cmd.owner_id, cmd.owner_given, meta)
     return ctx.save(deal.id, events, current_version=deal.version)
 
 

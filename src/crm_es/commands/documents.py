@@ -28,6 +28,7 @@ from crm_es.aggregates.document import Document, Draft, Files
 from crm_es.aggregates.document_register import ContactFile, NumberSeries, file_id, series_id
 from crm_es.aggregates.document_template import NAMES_ID, DocumentTemplate, TemplateNames, template_id
 from crm_es.aggregates.message import EMAIL
+from crm_es.channels import check_configured
 from crm_es.commands.context import CommandContext, CommandResult, NotYours
 from crm_es.documents import render as renderer
 from crm_es.documents.defaults import current_template
@@ -124,6 +125,8 @@ def issue_document(cmd: IssueDocument, ctx: CommandContext) -> CommandResult:
     rep = ctx.load(Rep, rep_id, "rep_id") if rep_id is not None else None
     template = _template(ctx, cmd.template or cmd.kind, cmd.kind)
     meta = ctx.meta()
+    # The contact's owner signs by default: once deactivated, the caller names who signs.
+    reps.check_assignable(rep, meta.occurred_at, "rep_id")
     draft = documents.draft(cmd.kind, cmd.lines, cmd.currency, meta.occurred_at.astimezone(timezone.utc).date(),
                             cmd.due_on)
     year = draft.issued_on.year
@@ -175,7 +178,8 @@ def render_document(template: Template, filled: dict[str, Any], issued_at: datet
 
 def send_document(cmd: SendDocument, ctx: CommandContext) -> CommandResult:
     """An e-mail to the contact with the PDF attached, queued in the outbox (202): the
-    answer names the message, whose id is the delivery id."""
+    answer names the message, whose id is the delivery id. Refused (409
+    channel-not-configured) when this service has no SMTP server to send it with."""
     document, contact = _target(ctx, cmd.document_id)
     documents.check_sendable(document)
     if contact.forgotten:
@@ -183,6 +187,7 @@ def send_document(cmd: SendDocument, ctx: CommandContext) -> CommandResult:
     if contact.email_invalid:
         raise RuleViolated("email-invalid", f"contact {contact.id}'s e-mail address bounced: give them a working one first",
                            field="email")
+    check_configured(ctx.channels, EMAIL)  # a document goes by e-mail: refused now rather than failed later
     [issued] = ctx.store.events(document.id, lte=1)
     message_id = ctx.new_id()
     events, row = messages.queue(message_id, EMAIL, contact.details.email or "", issued.body, SENDER, ctx.meta(),

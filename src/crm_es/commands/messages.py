@@ -21,6 +21,7 @@ from crm_es.aggregates.base import InvalidInput, RuleViolated
 from crm_es.aggregates.contact import forgotten_refusal
 from crm_es.aggregates.document import Document
 from crm_es.aggregates.message import EMAIL, SMS, Message
+from crm_es.channels import check_configured
 from crm_es.commands.context import CommandContext, CommandResult, NotYours
 
 SENDER = "messages"  # the outbox's `policy` column for the messages people write
@@ -46,7 +47,8 @@ class CancelMessage:
 
 
 def send_message(cmd: SendMessage, ctx: CommandContext) -> CommandResult:
-    """Queued in the outbox (202); the answer names the message, whose id is the delivery id."""
+    """Queued in the outbox (202); the answer names the message, whose id is the delivery id.
+    Refused (409 channel-not-configured) when this service has no sender for the channel."""
     contact = ctx.load(Contact, cmd.contact_id)
     ctx.check_reach(contact)
     if contact.forgotten:
@@ -67,6 +69,8 @@ def send_message(cmd: SendMessage, ctx: CommandContext) -> CommandResult:
         if document.contact_id != contact.id:
             raise InvalidInput(f"document_ids[{i}]", f"document {document_id} is not one of this contact's")
         documents.check_sendable(document)
+    # At once or later, a message on a channel with no sender could only fail in the outbox.
+    check_configured(ctx.channels, cmd.channel, "channel")
     message_id = ctx.new_id()
     events, row = messages.queue(message_id, cmd.channel, to, cmd.body, SENDER, ctx.meta(), contact_id=contact.id,
                                  subject=cmd.subject if cmd.channel == EMAIL else None,

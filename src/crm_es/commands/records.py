@@ -10,6 +10,7 @@ from uuid import UUID
 from crm_es.aggregates import Company, Contact, Rep
 from crm_es.aggregates import company as companies
 from crm_es.aggregates import contact as contacts
+from crm_es.aggregates import rep as reps
 from crm_es.aggregates.base import Event, Meta
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
@@ -101,7 +102,7 @@ def _claim_email(ctx: CommandContext, email: str, contact_id: UUID) -> Claim:
 
 def register_contact(cmd: RegisterContact, ctx: CommandContext) -> CommandResult:
     # The configuration, the company and the owner in one read.
-    setup, _ = read_setup(ctx, (Company, cmd.details.company_id, "company_id"), (Rep, cmd.owner_id, "owner_id"))
+    setup, [_, owner] = read_setup(ctx, (Company, cmd.details.company_id, "company_id"), (Rep, cmd.owner_id, "owner_id"))
     values = checked(setup, "contact", RecordValues(
         cmd.details.properties or {}, cmd.status, cmd.details.source, cmd.lifecycle, cmd.roles,
     ))
@@ -110,6 +111,7 @@ def register_contact(cmd: RegisterContact, ctx: CommandContext) -> CommandResult
     contact_id = ctx.new_id()
     claim = _claim_email(ctx, cmd.details.email, contact_id)
     meta = ctx.meta(cmd.occurred_at)
+    reps.check_assignable(owner, meta.occurred_at, "owner_id")
     events = contacts.register(contact_id, details, status, cmd.owner_id, meta)
     events += _standing(contacts.fold_onto(None, events), values, meta)
     return ctx.save(contact_id, events, created=True, claims=[claim])
@@ -133,8 +135,10 @@ def change_contact(cmd: ChangeContact, ctx: CommandContext) -> CommandResult:
     events = contacts.change(contact, changes, values.status, cmd.owner_id, cmd.owner_given, meta)
     events += _standing(contacts.fold_onto(contact, events), values, meta)
     ctx.exists(Company, cmd.changes.get("company_id"), "company_id")
-    if cmd.owner_given:
-        ctx.exists(Rep, cmd.owner_id, "owner_id")
+    if cmd.owner_given and cmd.owner_id is not None:
+        owner = ctx.load(Rep, cmd.owner_id, "owner_id")
+        if owner.id != contact.owner_id:  # a contact of a deactivated rep may still be changed
+            reps.check_assignable(owner, meta.occurred_at, "owner_id")
     claims, releases = [], []
     new_email = cmd.changes.get("email")
     if new_email is not None and email_claim(new_email, contact.id) != email_claim(contact.details.email, contact.id):

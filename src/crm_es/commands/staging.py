@@ -12,19 +12,31 @@ registered, and its e-mail claim), and ``save`` stages instead of writing. Then:
 
 Only what commands read and write is offered; anything else (erasing a person's key, say)
 is absent, so a dry run cannot write by a side door.
+
+A deals import decides a deal as several commands (open, moves, close) that stand or fall
+together: ``mark`` and ``rollback`` take back what was staged since a mark.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from crm_es.aggregates.base import Aggregate, Event
 from crm_es.store import Claim, EventStore, IdempotencyRecord
 
 A = TypeVar("A", bound=Aggregate)
+
+
+class Mark(NamedTuple):
+    """How much was staged at a moment (``StagedStore.mark``)."""
+
+    events: int
+    claims: int
+    releases: int
+    claim_changes: int
 
 
 class StagedStore:
@@ -38,6 +50,9 @@ class StagedStore:
         self._read: dict[tuple[type, UUID], Any] = {}
         self._staged: dict[UUID, list[Event]] = defaultdict(list)
         self._claims: dict[tuple[str, str], str | None] = {}
+        self._claim_changes: list[tuple[tuple[str, str], str | None, bool]] = []  # key, before, was known
+        self._born: set[UUID] = set()  # records whose first event is staged: the store has none of theirs
+        self._links: dict[UUID, UUID] = {}
         self._position = store.max_position()
 
     # --- what commands read ----------------------------------------------------------
@@ -47,11 +62,11 @@ class StagedStore:
             return self.store.load(cls, aggregate_id, version=version)
         key = (cls, aggregate_id)
         if key not in self._read:
-            self._read[key] = self.store.load(cls, aggregate_id)
+            self._read[key] = None if aggregate_id in self._born else self.store.load(cls, aggregate_id)
         return self._with_staged(cls, aggregate_id, self._read[key])
 
     def load_many(self, wanted: Sequence[tuple[type[Aggregate], UUID]]) -> list[Any]:
-        missing = [key for key in dict.fromkeys(wanted) if key not in self._read]
+        missing = [key for key in dict.fromkeys(wanted) if key not in self._read and key[1] not in self._born]
         if missing:  # one query for all the records not read yet
             self._read.update(zip(missing, self.store.load_many(missing), strict=True))
         return [self.load(cls, aggregate_id) for cls, aggregate_id in wanted]
@@ -76,6 +91,12 @@ class StagedStore:
             found = self.store.claim_owners(scope, missing)
             self._claims.update(((scope, v), found.get(v)) for v in missing)
         return {v: owner for v in values if (owner := self._claims[(scope, v)]) is not None}
+
+    def fixed_link(self, child_id: UUID) -> UUID | None:
+        return self._links.get(child_id) or self.store.fixed_link(child_id)
+
+    def remember_fixed_link(self, child_id: UUID, parent_id: UUID) -> None:
+        self._links[child_id] = parent_id
 
     def find_idempotency(self, scope: str, key: str) -> tuple[str, int, str, int | None] | None:
         return self.store.find_idempotency(scope, key)
@@ -105,11 +126,43 @@ class StagedStore:
         self.releases += releases
         for event in events:
             self._staged[event.originator_id].append(event)
+            if event.originator_version == 1:
+                self._born.add(event.originator_id)
         for claim in releases:
-            self._claims[(claim.scope, claim.value)] = None
+            self._set_claim((claim.scope, claim.value), None)
         for claim in claims:
-            self._claims[(claim.scope, claim.value)] = str(claim.owner_id)
+            self._set_claim((claim.scope, claim.value), str(claim.owner_id))
         return self._position
+
+    def claim(self, claim: Claim) -> None:
+        """Stage a claim of a record staged here (an imported deal's id in the old CRM),
+        saved with the events at ``commit``."""
+        self.claims.append(claim)
+        self._set_claim((claim.scope, claim.value), str(claim.owner_id))
+
+    def _set_claim(self, key: tuple[str, str], owner: str | None) -> None:
+        self._claim_changes.append((key, self._claims.get(key), key in self._claims))
+        self._claims[key] = owner
+
+    # --- taking back ------------------------------------------------------------------
+
+    def mark(self) -> Mark:
+        return Mark(len(self.events), len(self.claims), len(self.releases), len(self._claim_changes))
+
+    def rollback(self, mark: Mark) -> None:
+        """Unstage everything staged since ``mark``, as if it had never been decided."""
+        for event in reversed(self.events[mark.events:]):
+            self._staged[event.originator_id].pop()  # each record's events are staged in order
+            if event.originator_version == 1:
+                self._born.discard(event.originator_id)
+                self._links.pop(event.originator_id, None)
+        del self.events[mark.events:], self.claims[mark.claims:], self.releases[mark.releases:]
+        for key, before, known in reversed(self._claim_changes[mark.claim_changes:]):
+            if known:
+                self._claims[key] = before
+            else:
+                self._claims.pop(key, None)
+        del self._claim_changes[mark.claim_changes:]
 
     def commit(self) -> int | None:
         """Write everything staged in one store transaction; the position of its last

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from crm_es.aggregates import Contact, Deal, Rep
 from crm_es.aggregates import activity_types as settings
+from crm_es.aggregates import rep as reps
 from crm_es.aggregates import task as tasks
 from crm_es.aggregates.activity_types import ACTIVITY_TYPES_ID, ActivityTypes
 from crm_es.aggregates.base import InvalidInput, RuleViolated
@@ -53,7 +54,9 @@ def activity_types(ctx: CommandContext) -> ActivityTypes:
 def plan_task(cmd: PlanTask, ctx: CommandContext) -> CommandResult:
     if cmd.owner_id is None:
         raise InvalidInput("owner_id", "a task goes in a rep's agenda: name the rep (owner_id)")
-    ctx.load(Rep, cmd.owner_id, "owner_id")
+    owner = ctx.load(Rep, cmd.owner_id, "owner_id")
+    meta = ctx.meta()
+    reps.check_assignable(owner, meta.occurred_at, "owner_id")
     if cmd.plan.contact_id is not None:
         contact = ctx.load(Contact, cmd.plan.contact_id, "contact_id")
         if contact.forgotten:
@@ -61,7 +64,7 @@ def plan_task(cmd: PlanTask, ctx: CommandContext) -> CommandResult:
     ctx.exists(Deal, cmd.plan.deal_id, "deal_id")
     known = {t.name for t in activity_types(ctx).types}
     task_id = ctx.new_id()
-    events = tasks.plan(task_id, cmd.plan, cmd.owner_id, known, ctx.meta())
+    events = tasks.plan(task_id, cmd.plan, cmd.owner_id, known, meta)
     return ctx.save(task_id, events, created=True)
 
 

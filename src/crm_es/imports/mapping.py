@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from crm_es.aggregates.base import InvalidInput
@@ -49,6 +49,10 @@ class ColumnMap:
 
     def column_of(self, target: str) -> str | None:
         return next((self.header[i] for i, t in self.by_index.items() if t.name == target), None)
+
+    @property
+    def targets(self) -> set[str]:
+        return {t.name for t in self.by_index.values()}
 
     def as_dict(self) -> dict[str, str]:
         return {self.header[i]: t.name + (f":{t.kind}" if t.kind != "text" else "") for i, t in self.by_index.items()}
@@ -97,16 +101,27 @@ def entries_of(given: Sequence[str]) -> list[tuple[str, str]]:
 def column_map(header: list[str], given: Sequence[str], dated: Collection[str] = ()) -> ColumnMap:
     """The mapping for this file: every entry must name a column of its header.
     ``dated``: the custom properties defined as dates (their cells are read as dates)."""
+    columns = map_columns(header, entries_of(given), parse_target, dated)
+    if "email" not in columns.targets:
+        raise InvalidInput("map", "no column is mapped to email: the e-mail identifies each contact "
+                                  "(map one, e.g. E-mail=email)")
+    return columns
+
+
+def map_columns(header: list[str], entries: Sequence[tuple[str, str]], parse: Callable[[str], Target | None],
+                dated: Collection[str] = ()) -> ColumnMap:
+    """The columns the entries name, then those whose header ``parse`` reads as a target
+    (of a kind of record: contacts, deals), and no target filled twice."""
     index = {name: i for i, name in reversed(list(enumerate(header)))}
     folded = {name.casefold(): i for name, i in index.items()}
     by_index: dict[int, Target] = {}
     explicit: set[int] = set()
-    for column, text in entries_of(given):
+    for column, text in entries:
         i = index.get(column.strip(), folded.get(column.strip().casefold()))
         if i is None:
             raise InvalidInput("map", f"no column {column!r} in the file (its columns: {', '.join(header)})")
         try:
-            target = parse_target(text)
+            target = parse(text)
         except ValueError as error:
             raise InvalidInput("map", f"{column}={text}: {error}") from error
         explicit.add(i)
@@ -117,7 +132,7 @@ def column_map(header: list[str], given: Sequence[str], dated: Collection[str] =
         if i in explicit:
             continue
         try:
-            target = parse_target(name)
+            target = parse(name)
         except ValueError:
             continue
         if target is not None and target.name not in taken:
@@ -130,7 +145,4 @@ def column_map(header: list[str], given: Sequence[str], dated: Collection[str] =
     doubled = sorted({n for n in names if names.count(n) > 1})
     if doubled:
         raise InvalidInput("map", f"several columns fill {', '.join(doubled)}: map one column to each property")
-    if "email" not in names:
-        raise InvalidInput("map", "no column is mapped to email: the e-mail identifies each contact "
-                                  "(map one, e.g. E-mail=email)")
     return ColumnMap(by_index, header)

@@ -14,6 +14,7 @@ import time
 
 import click
 
+from crm_es.channels import configured, describe
 from crm_es.clock import SystemClock
 from crm_es.console import fail, report
 from crm_es.policies.catalogue import POLICIES
@@ -43,7 +44,7 @@ def policies(once: bool, show_status: bool, poll: float, as_json: bool) -> None:
         fail(f"cannot reach the event store: {error}")
     try:
         if show_status:
-            items = status(store, POLICIES)
+            items = status(store, POLICIES, configured(settings))
             report(as_json, {"items": items}, "\n".join(_line(p) for p in items))
             return
         clock = SystemClock()
@@ -68,7 +69,9 @@ def policies(once: bool, show_status: bool, poll: float, as_json: bool) -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         worker = threading.Thread(target=automations.run, args=(stop, poll), name="automations", daemon=True)
         worker.start()
-        click.echo("crm-es policies: following the log (Ctrl-C stops)", err=True)
+        click.echo("crm-es policies: following the log (Ctrl-C stops); outgoing channels:", err=True)
+        for line in describe(settings):  # this process's outbox sends: its own settings say on what
+            click.echo(f"  {line}", err=True)
         try:
             while worker.is_alive() and not stop.is_set():
                 time.sleep(0.2)
@@ -85,4 +88,5 @@ def policies(once: bool, show_status: bool, poll: float, as_json: bool) -> None:
 
 def _line(policy: dict[str, object]) -> str:
     line = f"{policy['name']}: {'on' if policy['enabled'] else 'off'}, position {policy['position']}, lag {policy['lag']}"
-    return line + (f", last error: {policy['last_error']}" if policy["last_error"] else "")
+    line += f", last error: {policy['last_error']}" if policy["last_error"] else ""
+    return line + (f", warning: {policy['warning']}" if policy.get("warning") else "")

@@ -35,6 +35,7 @@ from crm_es.aggregates.company import Company
 from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.interactions import EmailClicked, EmailOpened, PageVisited, QuoteOpened
 from crm_es.aggregates.lead_score import LeadScore, RoundRobin, lead_score_id, round_robin_id
+from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.team import Team
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, cause_of, task_for
 
@@ -253,21 +254,25 @@ class LeadScoring(Policy):
 
     def _rep_for(self, contact: Contact, settings: Settings, ctx: PolicyContext,
                  meta: Meta) -> tuple[UUID, str, list[Event]] | None:
-        """The rep the lead goes to, how they were chosen, and the round-robin's turn (if taken)."""
+        """The rep the lead goes to, how they were chosen, and the round-robin's turn (if taken).
+        Only an active rep: the lead of a deactivated owner goes on to the next way of choosing."""
         if contact.owner_id is not None:
-            return contact.owner_id, leads.OWNER, []
+            owner = ctx.load(Rep, contact.owner_id)
+            if owner is None or owner.active:
+                return contact.owner_id, leads.OWNER, []
         if contact.details.company_id is not None:
             rows = ctx.rows(
-                "SELECT owner_id FROM contacts WHERE company_id = ? AND id <> ? AND owner_id IS NOT NULL "
-                "GROUP BY owner_id ORDER BY count(*) DESC, min(created_at), owner_id LIMIT 1",
+                "SELECT c.owner_id FROM contacts c JOIN reps r ON r.id = c.owner_id "
+                "WHERE c.company_id = ? AND c.id <> ? AND r.active "
+                "GROUP BY c.owner_id ORDER BY count(*) DESC, min(c.created_at), c.owner_id LIMIT 1",
                 [str(contact.details.company_id), str(contact.id)])
             if rows:
                 return _uuid(rows[0][0]), leads.COMPANY_OWNER, []
         team_id = settings.hand_over.team_id
         if team_id is None:
-            rows = ctx.rows("SELECT id FROM reps ORDER BY created_at, id")
+            rows = ctx.rows("SELECT id FROM reps WHERE active ORDER BY created_at, id")
         else:
-            rows = ctx.rows("SELECT id FROM reps WHERE team_id = ? ORDER BY created_at, id", [str(team_id)])
+            rows = ctx.rows("SELECT id FROM reps WHERE team_id = ? AND active ORDER BY created_at, id", [str(team_id)])
         pointer = ctx.load(RoundRobin, round_robin_id(team_id))
         rep_id = leads.next_rep(pointer, [_uuid(r[0]) for r in rows])
         if rep_id is None:

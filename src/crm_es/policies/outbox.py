@@ -14,6 +14,11 @@ document whose contact was forgotten cancels the message (nothing left to send),
 a document voided meanwhile. Once it has gone, each document records ``Document.Sent``
 and the contact's timeline shows ``document_sent`` beside the ``email_sent``, named after
 whoever queued the message (a rep, or the policy) and caused by the message it asked for.
+
+A message on a channel this dispatcher has no sender for (no SMTP server configured, say)
+is left as it is: not tried, not failed, not given up on, nothing written; it goes once
+the channel is configured. Its automation's status says it waits (policies/runtime.status);
+a person's send on such a channel is refused before it is queued (crm_es.channels).
 """
 
 from __future__ import annotations
@@ -65,6 +70,11 @@ class Dispatcher:
         if max_attempts < 1:
             raise ValueError("max_attempts is at least 1")
         self.store, self.clock, self.senders = store, clock, senders
+        for name in senders:  # written into the SQL: our own channel names only
+            if not name.isidentifier():
+                raise ValueError(f"not a channel name: {name!r}")
+        # What this dispatcher looks at: the timers, and the messages it has a sender for.
+        self._deliverable = "AND channel IN (" + ", ".join(f"'{c}'" for c in (timers.CHANNEL, *senders)) + ")"
         self.max_attempts, self.backoff, self.page = max_attempts, backoff, page
 
     def run_once(self) -> int:
@@ -92,16 +102,18 @@ class Dispatcher:
         return None if at is None else datetime.fromisoformat(at)
 
     def _but_paused(self, sql: str) -> tuple[str, tuple[str, ...]]:
-        """The query without the timers of the automations switched off, and their names.
+        """The query without the timers of the automations switched off, and their names;
+        nor the messages of the channels with no sender here (they wait: see the module).
         Such a timer waits and fires once its automation is on again: fired now, it would be
         passed over, and what waited on it (a sequence's next step) would wait for ever."""
         names = [row["policy"] for row in self.store.side_tables.read(TIMER_POLICIES, (timers.CHANNEL, PENDING))]
         states = self.store.load_many([(PolicySettings, policy_id(name)) for name in names]) if names else []
         paused = tuple(name for name, state in zip(names, states, strict=True) if state is not None and not state.enabled)
         if not paused:
-            return sql.replace(" {paused}", ""), ()
+            return sql.replace("{paused}", self._deliverable), ()
         marks = ", ".join("?" * len(paused))
-        return sql.replace("{paused}", f"AND NOT (channel = '{timers.CHANNEL}' AND policy IN ({marks}))"), paused
+        but_paused = f"AND NOT (channel = '{timers.CHANNEL}' AND policy IN ({marks}))"
+        return sql.replace("{paused}", f"{self._deliverable} {but_paused}"), paused
 
     def _fire(self, timer_id: str) -> int:
         """A timer's time has come: ``Timer.Fired`` and its row, saved together (the
@@ -142,6 +154,7 @@ class Dispatcher:
         sender = self.senders.get(message.channel)
         try:
             if sender is None:
+                # Not expected: such messages are not picked (_but_paused); kept as a guard.
                 raise LookupError(f"no sender is configured for {message.channel} messages")
             sender.send(message, delivery_id, attachments)
         except Exception as error:

@@ -27,14 +27,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from crm_es.aggregates.message import FAILED, HELD, PENDING
 from crm_es.aggregates.policy import PolicySettings, policy_id
+from crm_es.aggregates.timer import CHANNEL as TIMERS
+from crm_es.channels import LABEL, SETTING
 from crm_es.clock import Clock
 from crm_es.policies.base import Policy, PolicyContext
 from crm_es.projections.runner import Projector
@@ -187,12 +190,20 @@ class PolicyRunner:
         )
 
 
-def status(store: EventStore, policies: Sequence[Policy]) -> list[dict[str, Any]]:
+# The messages each automation queued that wait for a channel to be configured.
+WAITING = ("SELECT policy, channel, count(*) AS n FROM {outbox} WHERE status IN (?, ?, ?) "
+           "AND channel NOT IN ({channels}) GROUP BY policy, channel ORDER BY policy, channel")
+
+
+def status(store: EventStore, policies: Sequence[Policy], channels: Collection[str] | None = None) -> list[dict[str, Any]]:
     """Each policy: on or off, its settings, its place in the log, how far behind, its
-    last error (from the store: the runner may be another process)."""
+    last error (from the store: the runner may be another process). ``channels``: those
+    configured (crm_es.channels); each policy's ``warning`` then names the messages it
+    queued that wait for another one."""
     end = store.max_position()
     rows = {r["name"]: r for r in store.side_tables.read(
         "SELECT name, position, last_error, last_error_at, failed_position FROM {policy_positions}")}
+    warnings = _waiting(store, channels)
     answer = []
     for policy in policies:
         state = store.load(PolicySettings, policy_id(policy.name))
@@ -203,5 +214,20 @@ def status(store: EventStore, policies: Sequence[Policy]) -> list[dict[str, Any]
             "settings": settings.model_dump(mode="json"), "position": int(row["position"]),
             "lag": max(0, end - int(row["position"])), "last_error": row["last_error"],
             "last_error_at": row["last_error_at"], "failed_position": row["failed_position"],
+            "warning": warnings.get(policy.name),
         })
     return answer
+
+
+def _waiting(store: EventStore, channels: Collection[str] | None) -> dict[str, str]:
+    """{policy: what waits for which setting}, for the messages on channels not configured."""
+    if channels is None:
+        return {}
+    known = ", ".join(f"'{c}'" for c in sorted({*channels, TIMERS}) if c.isidentifier())
+    found: dict[str, list[str]] = {}
+    for row in store.side_tables.read(WAITING.replace("{channels}", known), (PENDING, FAILED, HELD)):
+        label, setting = LABEL.get(row["channel"], row["channel"]), SETTING.get(row["channel"], "?")
+        found.setdefault(row["policy"], []).append(
+            f"{row['n']} {label} message{'s wait' if row['n'] != 1 else ' waits'} in the outbox: {label} is not configured "
+            f"(set {setting} and restart)")
+    return {name: "; ".join(parts) for name, parts in found.items()}

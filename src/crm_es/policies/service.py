@@ -26,8 +26,8 @@ log = logging.getLogger("crm_es.policies")
 
 
 def dispatcher_for(store: EventStore, clock: Clock, settings: Settings) -> Dispatcher:
-    """The outbox with the senders the settings configure (a channel with none fails and
-    is retried, so configuring it later delivers what waited)."""
+    """The outbox with the senders the settings configure (crm_es.channels): the messages
+    of a channel with none wait, untouched, and go once it is configured."""
     senders: dict[str, object] = {"webhook": WebhookSender()}
     if settings.smtp_url:
         senders["email"] = SmtpSender(settings.smtp_url, settings.smtp_from)

@@ -4,8 +4,9 @@ Worked out from ``deal_history`` and kept as a table, so that the funnel and the
 are a scan and a sum instead of a window sort over every deal's versions at each report.
 
 A *transition* is a version where the deal's stage or status changed (its first version
-included). Each transition into an open stage starts a stay; the deal's next transition
-ends it (``next_status``, ``next_stage_id``: where the deal went) or none has yet. Whether
+included). Each transition into an open stage starts a stay (the first one, the deal's
+``opening``); the deal's next transition ends it (``next_status``, ``next_stage_id``: where
+the deal went) or none has yet. Whether
 a move *advanced* or *slipped back* is decided when a report reads the stays, by the
 stages' places then (a stage may be reordered later without touching this table).
 
@@ -34,10 +35,13 @@ def rewrite_statements() -> tuple[str, str]:
     delete = f"DELETE FROM deal_stays WHERE deal_id IN ({touched})"
     insert = (
         f"INSERT INTO deal_stays ({columns}) "
-        "SELECT deal_id, version, pipeline_id, stage_id, amount, currency, owner_id, source, opened_at, "
+        "SELECT deal_id, version, pipeline_id, stage_id, amount, currency, owner_id, source, opening, opened_at, "
         "valid_from, recorded_at, next_at, next_recorded_at, next_status, next_stage_id, next_amount, next_currency, "
         "won_at, won_recorded_at "
-        "FROM (SELECT *, first_value(valid_from) OVER w AS opened_at, lead(valid_from) OVER w AS next_at, "
+        # The opening is the deal's first transition, told by its place, never by its time:
+        # an import opens a deal and moves it at one instant, and only the first is its opening.
+        "FROM (SELECT *, row_number() OVER w = 1 AS opening, "
+        "first_value(valid_from) OVER w AS opened_at, lead(valid_from) OVER w AS next_at, "
         "lead(recorded_at) OVER w AS next_recorded_at, lead(status) OVER w AS next_status, "
         "lead(stage_id) OVER w AS next_stage_id, lead(amount) OVER w AS next_amount, "
         "lead(currency) OVER w AS next_currency, "

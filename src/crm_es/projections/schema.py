@@ -125,12 +125,14 @@ DEAL_STAYS = Table(
     "deal_stays", None,
     [("deal_id", "UUID"), ("version", "INTEGER"), ("pipeline_id", "UUID"), ("stage_id", "UUID"),
      ("amount", "DECIMAL(20,4)"), ("currency", "VARCHAR"), ("owner_id", "UUID"), ("source", "VARCHAR"),
-     ("opened_at", "TIMESTAMPTZ"), ("entered_at", "TIMESTAMPTZ"), ("entered_recorded_at", "TIMESTAMPTZ"),
+     ("opening", "BOOLEAN"), ("opened_at", "TIMESTAMPTZ"), ("entered_at", "TIMESTAMPTZ"),
+     ("entered_recorded_at", "TIMESTAMPTZ"),
      ("left_at", "TIMESTAMPTZ"), ("left_recorded_at", "TIMESTAMPTZ"), ("next_status", "VARCHAR"),
      ("next_stage_id", "UUID"), ("next_amount", "DECIMAL(20,4)"), ("next_currency", "VARCHAR"),
      ("won_at", "TIMESTAMPTZ"), ("won_recorded_at", "TIMESTAMPTZ")],
     "Each time a deal entered an open stage (`version`: the deal's version that moved it there), with its "
-    "amount, owner and source then, when the deal was opened, and how the stay ended: `left_at` (business "
+    "amount, owner and source then, whether it is the deal's `opening` (its first stay: a deal opened and moved at "
+    "one instant has one opening), when the deal was opened, and how the stay ended: `left_at` (business "
     "time), `next_status` and `next_stage_id` (won, lost, or the stage it moved to); all null while it is "
     "still there. `entered_recorded_at` and `left_recorded_at` say when each was recorded: a stay known at K "
     "has `entered_recorded_at <= K`, and its end was known then if `left_recorded_at <= K`. `won_at` and "
@@ -139,8 +141,10 @@ DEAL_STAYS = Table(
 )
 
 TABLES = [
-    Table("reps", "id", [("id", "UUID"), ("name", "VARCHAR"), ("email", "VARCHAR"), ("team_id", "UUID"), *RECORD],
-          "Sales reps; `team_id` is the team they belong to."),
+    Table("reps", "id", [("id", "UUID"), ("name", "VARCHAR"), ("email", "VARCHAR"), ("team_id", "UUID"),
+                         ("active", "BOOLEAN"), ("deactivated_at", "TIMESTAMPTZ"), *RECORD],
+          "Sales reps; `team_id` is the team they belong to. A deactivated rep (`active` false) keeps their records "
+          "and history; nothing new is given to them."),
     Table("teams", "id", [("id", "UUID"), ("name", "VARCHAR"), ("manager_id", "UUID"), *RECORD],
           "Teams of reps, with their manager (a rep)."),
     Table("quotas", None,

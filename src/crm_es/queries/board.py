@@ -9,6 +9,7 @@ from uuid import UUID
 
 import duckdb
 
+from crm_es.aggregates.money import money_text
 from crm_es.queries.past import Past
 from crm_es.queries.sql import fetch
 from crm_es.queries.visibility import EVERYONE, Visibility
@@ -40,13 +41,18 @@ def _stages(past: Past | None) -> tuple[str, list[Any]]:
 
 
 def board_currency(cur: duckdb.DuckDBPyConnection, pipeline_id: UUID, past: Past | None = None) -> str | None:
-    """The currency most of the pipeline's open deals are (were) in: the board sums in it."""
-    deals, params = _deals(past)
-    row = cur.execute(
-        f"SELECT currency FROM {deals} AS d WHERE pipeline_id = ? AND status = 'open' "
-        "GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
-        [*params, str(pipeline_id)],
-    ).fetchone()
+    """The currency the board sums in by default: the one most of the pipeline's deals are
+    in, over its whole history (open or closed, whatever their date), so a board keeps its
+    currency from one date to the next, empty or not. A board as known at a past moment
+    counts only the deals recorded by then. None: the pipeline never had a deal."""
+    if past is None or past.known_at is None:
+        deals, params = "(SELECT currency FROM deals WHERE pipeline_id = ?)", [str(pipeline_id)]
+    else:
+        deals = ("(SELECT DISTINCT ON (deal_id) currency FROM deal_history WHERE pipeline_id = ? AND recorded_at <= ? "
+                 "ORDER BY deal_id, version DESC)")
+        params = [str(pipeline_id), past.known_at]
+    row = cur.execute(f"SELECT currency FROM {deals} GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
+                      params).fetchone()
     return row[0] if row else None
 
 
@@ -100,6 +106,9 @@ def get_board(
 
 
 def stage_column(stage: dict[str, Any], deals: list[dict[str, Any]], currency: str | None) -> dict[str, Any]:
+    """One stage of the board. Money at each currency's scale (aggregates/money.py): ``amount``
+    and ``weighted_amount`` add up the deals in ``currency``, the board's (2 places when there
+    is none: the pipeline never had a deal); ``totals``, every currency."""
     probability = Decimal(stage["probability"])
     totals: dict[str, Decimal] = {}
     for deal in deals:
@@ -110,11 +119,11 @@ def stage_column(stage: dict[str, Any], deals: list[dict[str, Any]], currency: s
         "name": stage["name"],
         "probability": stage["probability"],
         "count": len(deals),
-        "amount": str(amount),
-        "weighted_amount": str((amount * probability).quantize(Decimal("0.01"))),
+        "amount": money_text(amount, currency),
+        "weighted_amount": money_text(amount * probability, currency),
         "totals": [
-            {"currency": c, "amount": str(t), "weighted_amount": str((t * probability).quantize(Decimal("0.01")))}
+            {"currency": c, "amount": money_text(t, c), "weighted_amount": money_text(t * probability, c)}
             for c, t in sorted(totals.items())
         ],
-        "deals": deals,
+        "deals": [{**deal, "amount": money_text(deal["amount"], deal["currency"])} for deal in deals],
     }

@@ -5,11 +5,39 @@ The tables come from ``projections.schema.TABLES`` when the export runs, so a ta
 later is exported too. All of them are read in one transaction: the files and the
 manifest's position describe the same moment of the read side. Only the read side is
 read — a forgotten contact's personal columns are null there, so they are null here.
+
+The files are for other tools — pandas, polars, DuckDB, a spreadsheet — opened with their
+defaults, so each column is cast to a type they all read (``EXPORTED_AS``), not written
+with DuckDB's own. Why each:
+
+- ``UUID`` becomes text (36 characters, lower case). DuckDB writes Parquet's UUID type,
+  which pyarrow reads as its ``arrow.uuid`` extension: ``pandas.read_parquet`` then fails
+  on a list of them ("Not implemented type for Arrow list to pandas") and polars reads
+  16 raw bytes. ``UUID[]`` becomes a list of text for the same reason.
+- ``JSON`` becomes text holding the JSON: Parquet's JSON type reaches polars as bytes.
+- ``TIMESTAMPTZ`` stays an instant: a Parquet timestamp adjusted to UTC (pandas
+  ``datetime64[us, UTC]``, polars ``Datetime(us, UTC)``); in CSV, ISO 8601 in UTC with a
+  ``Z`` (``2026-03-01T09:00:00.000000Z``), which each tool's date parsing reads as UTC.
+- ``DECIMAL(p,s)`` stays a decimal of the same scale, never a float: money is exact
+  (pandas ``decimal.Decimal``, polars ``Decimal(p, s)``); CSV writes all ``s`` digits.
+- ``DATE``, ``BOOLEAN``, ``INTEGER``, ``BIGINT``, ``VARCHAR`` travel as they are. pandas
+  alone would still turn a column of integers with a null into floats, booleans with a
+  null into objects and dates into objects, so each Parquet file also carries the
+  ``pandas`` key-value metadata that pandas itself writes (the format of pandas'
+  developer guide, "Storing pandas DataFrame objects in Apache Parquet format"), naming
+  its nullable ``Int32``/``Int64``, ``boolean`` and Arrow ``date32`` dtypes. Polars and
+  DuckDB ignore it.
+
+A type the read side starts using without an entry here stops the export (ValueError)
+rather than writing something a tool may misread. CSV holds text only: lists are JSON
+arrays in one cell, and the manifest names each column's type (``columns``) so that a
+reader can give them back (docs/export.md shows how for each tool).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,12 +52,53 @@ from crm_es.projections.schema import TABLES, Table
 FORMATS = ("csv", "parquet")
 MANIFEST = "manifest.json"
 
+# The read side's types (projections/schema.py) and the type each is exported as.
+EXPORTED_AS = {
+    "UUID": "VARCHAR",
+    "JSON": "VARCHAR",
+    "VARCHAR": "VARCHAR",
+    "BOOLEAN": "BOOLEAN",
+    "INTEGER": "INTEGER",
+    "BIGINT": "BIGINT",
+    "DATE": "DATE",
+    "TIMESTAMPTZ": "TIMESTAMPTZ",
+}
+DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+CSV_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # ISO 8601, always UTC (the column is converted first)
+
+# pandas' Parquet metadata for each exported type: (pandas_type, numpy_type), the dtype
+# pandas builds the column with (decimals and lists are added by _pandas_column).
+_PANDAS_DTYPES = {
+    "VARCHAR": ("unicode", "object"),  # pandas 3 makes it its own string dtype
+    "BOOLEAN": ("bool", "boolean"),
+    "INTEGER": ("int32", "Int32"),
+    "BIGINT": ("int64", "Int64"),
+    "DATE": ("date", "date32[day][pyarrow]"),
+    "TIMESTAMPTZ": ("datetimetz", "datetime64[us]"),
+}
+
+
+def exported_type(declared: str) -> str:
+    """The portable type a column of the read side's ``declared`` type is exported as."""
+    if declared.endswith("[]"):
+        return exported_type(declared[:-2]) + "[]"
+    if decimal := DECIMAL.fullmatch(declared):
+        return f"DECIMAL({decimal[1]},{decimal[2]})"
+    if declared not in EXPORTED_AS:
+        raise ValueError(f"the read side's type {declared} has no exported type: add it to export.EXPORTED_AS")
+    return EXPORTED_AS[declared]
+
+
+def exported_columns(table: Table) -> dict[str, str]:
+    return {name: exported_type(type_) for name, type_ in table.columns}
+
 
 @dataclass(frozen=True)
 class ExportedTable:
     name: str
     file: str
     rows: int
+    columns: dict[str, str]  # name → exported type, in the file's order
 
 
 @dataclass(frozen=True)
@@ -61,9 +130,11 @@ def export_read_side(
     folder always describes a finished export."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    columns = {table.name: exported_columns(table) for table in TABLES}  # an unknown type fails before any file
     directory.mkdir(parents=True, exist_ok=True)
     (directory / MANIFEST).unlink(missing_ok=True)
-    # Times are written in UTC whatever the machine's zone (this cursor's session only).
+    # Parquet's instants are stored in UTC; the session's zone is set too so that nothing
+    # this cursor writes depends on the machine's zone.
     cur.execute("SET SESSION TimeZone = 'UTC'")
     cur.execute("BEGIN TRANSACTION READ ONLY")
     try:
@@ -71,7 +142,8 @@ def export_read_side(
         exported = []
         for table in TABLES:
             path = directory / f"{table.name}.{fmt}"
-            exported.append(ExportedTable(table.name, path.name, _copy(cur, table, path, fmt)))
+            rows = _copy(cur, table, columns[table.name], path, fmt)
+            exported.append(ExportedTable(table.name, path.name, rows, columns[table.name]))
             progress(1)
     finally:
         cur.execute("ROLLBACK")  # read only: nothing to keep
@@ -82,17 +154,47 @@ def export_read_side(
     return manifest
 
 
-def _copy(cur: duckdb.DuckDBPyConnection, table: Table, path: Path, fmt: str) -> int:
-    # Parquet keeps DuckDB's types (lists, UUIDs, decimals, JSON). CSV has only text, so
-    # lists and structs go in one cell as JSON, as the HTTP API's CSV lists write them.
-    columns = ", ".join(_csv_cell(name, type_) if fmt == "csv" else f'"{name}"' for name, type_ in table.columns)
+def _copy(cur: duckdb.DuckDBPyConnection, table: Table, columns: dict[str, str], path: Path, fmt: str) -> int:
+    cell = _csv_cell if fmt == "csv" else _parquet_cell
+    selected = ", ".join(f'{cell(name, declared, columns[name])} AS "{name}"' for name, declared in table.columns)
     order = f'ORDER BY "{table.key}"' if table.key else ""  # keyless tables keep log order
-    options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet"
+    if fmt == "csv":
+        options = "FORMAT csv, HEADER"
+    else:
+        pandas = json.dumps(_pandas_metadata(columns)).replace("'", "''")
+        options = f"FORMAT parquet, KV_METADATA {{pandas: '{pandas}'}}"
     target = str(path).replace("'", "''")
-    result = cur.execute(f"COPY (SELECT {columns} FROM {table.name} {order}) TO '{target}' ({options})").fetchone()
+    result = cur.execute(f"COPY (SELECT {selected} FROM {table.name} {order}) TO '{target}' ({options})").fetchone()
     return int(result[0]) if result else 0
 
 
-def _csv_cell(name: str, type_: str) -> str:
-    nested = type_.endswith("]") or type_.upper().startswith(("STRUCT", "MAP", "UNION"))
-    return f'to_json("{name}") AS "{name}"' if nested else f'"{name}"'
+def _parquet_cell(name: str, declared: str, exported: str) -> str:
+    return f'"{name}"' if declared == exported else f'CAST("{name}" AS {exported})'
+
+
+def _csv_cell(name: str, declared: str, exported: str) -> str:
+    # CSV has only text: a list goes in one cell as a JSON array (as the HTTP API's CSV
+    # lists write them), an instant as ISO 8601 in UTC.
+    if exported.endswith("[]"):
+        return f'to_json(CAST("{name}" AS {exported}))'
+    if exported == "TIMESTAMPTZ":
+        return f"strftime(\"{name}\" AT TIME ZONE 'UTC', '{CSV_TIME}')"
+    return _parquet_cell(name, declared, exported)
+
+
+def _pandas_metadata(columns: dict[str, str]) -> dict[str, Any]:
+    return {"index_columns": [], "column_indexes": [], "columns": [_pandas_column(n, t) for n, t in columns.items()],
+            "creator": {"library": "crm-es"}}
+
+
+def _pandas_column(name: str, exported: str) -> dict[str, Any]:
+    metadata = None
+    if exported.endswith("[]"):
+        pandas_type, numpy_type = "list[unicode]", "object"
+    elif decimal := DECIMAL.fullmatch(exported):
+        pandas_type, numpy_type = "decimal", "object"
+        metadata = {"precision": int(decimal[1]), "scale": int(decimal[2])}
+    else:
+        pandas_type, numpy_type = _PANDAS_DTYPES[exported]
+        metadata = {"timezone": "UTC"} if exported == "TIMESTAMPTZ" else None
+    return {"name": name, "field_name": name, "pandas_type": pandas_type, "numpy_type": numpy_type, "metadata": metadata}

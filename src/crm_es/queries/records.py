@@ -7,6 +7,8 @@ from uuid import UUID
 
 import duckdb
 
+from crm_es.aggregates.money import money_text
+from crm_es.queries.names import REPS, with_names
 from crm_es.queries.sql import Filters, Page, fetch, one, page
 from crm_es.queries.tasks import with_next_step
 from crm_es.queries.visibility import EVERYONE, Visibility
@@ -69,16 +71,27 @@ def list_deals(
     f.equal("source", source)
     f.equal("company_id", company)
     f.text(("title",), q)
-    return page(cur, "deals", f, limit, cursor, ("properties",))
+    found = page(cur, "deals", f, limit, cursor, ("properties",))
+    return Page(_shown_deals(cur, found.items), found.next_cursor)
 
 
 def get_deal(cur: duckdb.DuckDBPyConnection, deal_id: UUID) -> dict[str, Any] | None:
-    return with_next_step(cur, one(cur, "deals", "id", deal_id, ("properties",)), "deal_id")
+    deal = with_next_step(cur, one(cur, "deals", "id", deal_id, ("properties",)), "deal_id")
+    return None if deal is None else _shown_deals(cur, [deal])[0]
 
 
-def list_reps(cur: duckdb.DuckDBPyConnection, *, team: UUID | None = None, q: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+def _shown_deals(cur: duckdb.DuckDBPyConnection, deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Deals as answered: the amount at its currency's scale, the owner's name beside the id."""
+    for deal in deals:
+        deal["amount"] = money_text(deal["amount"], deal["currency"])
+    return with_names(cur, deals, "owner_id", "owner_name", REPS)
+
+
+def list_reps(cur: duckdb.DuckDBPyConnection, *, team: UUID | None = None, q: str | None = None, limit: int = 50, cursor: str | None = None,
+              active: bool | None = None) -> Page:
     f = Filters()
     f.equal("team_id", team)
+    f.equal("active", active)
     f.text(("name", "email"), q)
     return page(cur, "reps", f, limit, cursor)
 

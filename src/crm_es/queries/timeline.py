@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from crm_es.aggregates import Contact, Deal
 from crm_es.aggregates.base import Aggregate, Event
 from crm_es.aggregates.interactions import KINDS, DocumentSent
+from crm_es.queries.names import REPS, with_names
 from crm_es.queries.sql import BadCursor, Filters, Page, fetch
 from crm_es.queries.visibility import EVERYONE, Visibility
 from crm_es.store import EventStore, RawEvent
@@ -160,7 +161,8 @@ LEFT JOIN deals d ON f.record_type = 'deal' AND d.id = f.record_id
 
 def feed(cur: duckdb.DuckDBPyConnection, store: EventStore, *, limit: int = 50, cursor: str | None = None,
          visible: Visibility = EVERYONE) -> Page:
-    """The important events (F14), newest first, on the records the reader may see."""
+    """The important events (F14), newest first, on the records the reader may see; the
+    record's owner now, by id and name."""
     f = Filters()
     visible.restrict(f, "coalesce(c.owner_id, d.owner_id)")
     if cursor:
@@ -177,4 +179,4 @@ def feed(cur: duckdb.DuckDBPyConnection, store: EventStore, *, limit: int = 50, 
         title = r["deal_title"] if r["record_type"] == "deal" else " ".join(filter(None, (r["first_name"], r["last_name"])))
         items.append(item | {"record_type": r["record_type"], "record_id": r["record_id"], "owner_id": r["owner_id"],
                              "title": title or None})
-    return Page(items, encode_cursor("p", rows[-1]["position"]) if more else None)
+    return Page(with_names(cur, items, "owner_id", "owner_name", REPS), encode_cursor("p", rows[-1]["position"]) if more else None)

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from crm_es.api.answers import Answer
 from crm_es.api.auth import Caller
 from crm_es.api.deps import ReadCursor, ServicesDep
 from crm_es.api.schemas import Body
@@ -22,7 +23,7 @@ class SqlIn(Body):
     sql: str = Field(min_length=1, max_length=100_000, examples=["SELECT stage, count(*) FROM deals GROUP BY ALL"])
 
 
-class SqlOut(BaseModel):
+class SqlOut(Answer):
     columns: list[str]
     types: list[str] = Field(description="each column's DuckDB type: INTEGER, DECIMAL(20,4), VARCHAR[] …")
     rows: list[list[Any]] = Field(description="JSON-ready: times ISO 8601, decimals and UUIDs as strings")

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
+from crm_es.api import report_answers as answers
 from crm_es.api.auth import Visible
 from crm_es.api.deps import AsOf, KnownAt, ReadCursor, ServicesDep
 from crm_es.queries.analytics.activity import activity
@@ -28,21 +29,21 @@ PipelineId = Annotated[UUID, Query(description="the pipeline whose stages the re
 By = Annotated[Literal["rep", "team", "source"] | None, Query(description="one group per rep (owner then), team (now) or source")]
 
 
-@router.get("/movements")
+@router.get("/movements", response_model=answers.Movements)
 def get_movements(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: AsOf = None, known_at: KnownAt = None,
                   pipeline: UUID | None = None) -> dict[str, Any]:
     """Deals that entered, advanced, slipped back, were won, lost or reopened in the period."""
     return movements(cur, Period(start, to, as_of, known_at), pipeline, visible)
 
 
-@router.get("/funnel")
+@router.get("/funnel", response_model=answers.Funnel)
 def get_funnel(cur: ReadCursor, visible: Visible, start: From, to: To, pipeline: PipelineId, as_of: AsOf = None,
                known_at: KnownAt = None, by: By = None) -> dict[str, Any]:
     """Per stage: deals that entered it in the period and what became of them; conversions."""
     return funnel(cur, pipeline, Period(start, to, as_of, known_at), by, visible)
 
 
-@router.get("/velocity")
+@router.get("/velocity", response_model=answers.Velocity)
 def get_velocity(cur: ReadCursor, visible: Visible, start: From, to: To, pipeline: PipelineId, as_of: AsOf = None,
                  known_at: KnownAt = None, by: By = None) -> dict[str, Any]:
     """Time in each stage and to close, win rate, average won amount, sales velocity."""
@@ -53,7 +54,7 @@ ForecastBy = Annotated[Literal["rep", "team", "segment"] | None,
                        Query(description="one group per rep (owner then), team (now) or segment (Gold / Silver / Bronze)")]
 
 
-@router.get("/forecast")
+@router.get("/forecast", response_model=answers.Forecast)
 def get_forecast(cur: ReadCursor, services: ServicesDep, visible: Visible, start: From, to: To, as_of: AsOf = None,
                  known_at: KnownAt = None, pipeline: UUID | None = None, by: ForecastBy = None) -> dict[str, Any]:
     """The open deals as of `as_of` (default now) weighted by their stage's probability then, by
@@ -69,7 +70,7 @@ def get_forecast(cur: ReadCursor, services: ServicesDep, visible: Visible, start
 RepOrTeam = Annotated[Literal["rep", "team"] | None, Query(description="one group per rep or per team (the rep's now)")]
 
 
-@router.get("/sources")
+@router.get("/sources", response_model=answers.Sources)
 def get_sources(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: AsOf = None,
                 known_at: KnownAt = None) -> dict[str, Any]:
     """Per source: leads registered in the period, deals opened in it, deals won in it and their
@@ -78,7 +79,7 @@ def get_sources(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: A
     return sources(cur, Period(start, to, as_of, known_at), visible)
 
 
-@router.get("/activity")
+@router.get("/activity", response_model=answers.Activity)
 def get_activity(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: AsOf = None, known_at: KnownAt = None,
                  by: RepOrTeam = None) -> dict[str, Any]:
     """Per rep (an interaction's `rep_id`, a deal's owner when it closed, a task's owner): calls
@@ -87,7 +88,7 @@ def get_activity(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: 
     return activity(cur, Period(start, to, as_of, known_at), by, visible)
 
 
-@router.get("/kpis")
+@router.get("/kpis", response_model=answers.Kpis)
 def get_kpis(cur: ReadCursor, visible: Visible, start: From, to: To, as_of: AsOf = None, known_at: KnownAt = None,
              by: RepOrTeam = None) -> dict[str, Any]:
     """The CRM's KPIs: leads in 100 that became a deal, average won amount per currency, the

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from crm_es.aggregates import Contact, Deal
 from crm_es.aggregates.base import Aggregate, NotFound
+from crm_es.api.answers import Answer
 from crm_es.api.deps import AsOf, KnownAt, ServicesDep
 from crm_es.audit.history import record_then
 from crm_es.audit.verify import verify_store
@@ -20,23 +21,23 @@ router = APIRouter(tags=["audit"])
 
 
 
-class BrokenLink(BaseModel):
+class BrokenLink(Answer):
     position: int
     reason: str = Field(description="edited, deleted, inserted or reordered")
     detail: str
 
 
-class ChainHead(BaseModel):
+class ChainHead(Answer):
     position: int
     hash: str = Field(description="SHA-256, hex: keep it elsewhere, and pass it back as expect_head later")
 
 
-class ExpectedHead(BaseModel):
+class ExpectedHead(Answer):
     hash: str
     position: int | None = Field(description="where the log holds it; null: the log was cut or rewritten since")
 
 
-class Verification(BaseModel):
+class Verification(Answer):
     ok: bool
     checked: int = Field(description="events found intact before the first broken one (all of them when ok)")
     first_broken: BrokenLink | None
@@ -44,7 +45,7 @@ class Verification(BaseModel):
     expected_head: ExpectedHead | None = None
 
 
-class HistoryEvent(BaseModel):
+class HistoryEvent(Answer):
     version: int
     type: str
     occurred_at: str
@@ -55,7 +56,7 @@ class HistoryEvent(BaseModel):
     data: dict[str, Any]
 
 
-class RecordThen(BaseModel):
+class RecordThen(Answer):
     id: UUID
     as_of: str | None
     known_at: str | None

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from crm_es.aggregates.base import DomainError
 from crm_es.api.auth import Visible
 from crm_es.api.deps import Ctx, ReadCursor, ServicesDep
+from crm_es.api.report_answers import DashboardPublic
 from crm_es.api.respond import answer, found
 from crm_es.api.schemas import Body, CommandAnswer, Name
 from crm_es.commands import execute
@@ -60,7 +61,7 @@ def put_dashboard(dashboard_id: UUID, body: DashboardIn, ctx: Ctx, response: Res
     return answer(response, execute(change_dashboard, ChangeDashboard(dashboard_id, body.name, _checked(body)), ctx))
 
 
-@router.get("/dashboards/{dashboard_id}")
+@router.get("/dashboards/{dashboard_id}", response_model=DashboardPublic)
 def get_dashboard(dashboard_id: UUID, cur: ReadCursor, services: ServicesDep, visible: Visible,
                   response: Response) -> dict[str, Any]:
     """The dashboard with each report filled in, as the reader may see it (a manager: their

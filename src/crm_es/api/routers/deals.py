@@ -9,8 +9,9 @@ from fastapi import APIRouter, Response
 
 from crm_es.api.auth import Visible, readable
 from crm_es.api.deps import Ctx, Limit, ReadCursor
+from crm_es.api.answers import DealDetail, DealPage
 from crm_es.api.respond import answer, found
-from crm_es.api.schemas import CommandAnswer, DealClose, DealCreate, DealLoss, DealReopen, DealUpdate, PageOut, StageMove
+from crm_es.api.schemas import CommandAnswer, DealClose, DealCreate, DealLoss, DealReopen, DealUpdate, StageMove
 from crm_es.aggregates.deal import DealDetails
 from crm_es.commands import execute
 from crm_es.commands.deals import (
@@ -84,7 +85,7 @@ def post_reopen(deal_id: UUID, ctx: Ctx, response: Response, body: DealReopen | 
     return answer(response, execute(reopen_deal, ReopenDeal(deal_id, body.stage, body.occurred_at), ctx))
 
 
-@router.get("/deals", response_model=PageOut)
+@router.get("/deals", response_model=DealPage)
 def get_deals(
     cur: ReadCursor,
     visible: Visible,
@@ -104,6 +105,6 @@ def get_deals(
     )
 
 
-@router.get("/deals/{deal_id}")
+@router.get("/deals/{deal_id}", response_model=DealDetail)
 def get_deal(deal_id: UUID, cur: ReadCursor, visible: Visible, response: Response) -> dict[str, Any]:
     return found(response, readable(cur, visible, records.get_deal(cur, deal_id)), "deal", deal_id)

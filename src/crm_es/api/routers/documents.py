@@ -19,9 +19,10 @@ from crm_es.aggregates.base import NotFound
 from crm_es.aggregates.document import Document
 from crm_es.api.auth import Visible, contact_in_reach
 from crm_es.api.deps import Ctx, Limit, ReadCursor, ServicesDep
+from crm_es.api.answers import DocumentPage, DocumentPublic, DocumentTemplateList, DocumentTemplatePublic
 from crm_es.api.problems import ProblemError
 from crm_es.api.respond import answer
-from crm_es.api.schemas import Amount, Body, CommandAnswer, Currency, PageOut
+from crm_es.api.schemas import Amount, Body, CommandAnswer, Currency
 from crm_es.commands import execute
 from crm_es.commands.documents import (
     DefineTemplate, IssueDocument, RecordPayment, SendDocument, VoidDocument, define_template, issue_document,
@@ -34,6 +35,8 @@ from crm_es.queries.visibility import Visibility
 router = APIRouter(tags=["documents"])
 
 Kind = Literal["quote", "contract", "invoice"]
+# What a document whose contact was forgotten answers instead of its content (see _issued).
+ERASED: dict[str, Any] = {"description": "The contact was forgotten: the content is erased (410 document-erased)"}
 TemplateName = Annotated[str, Path(max_length=50, description="lower case letters, digits, - and _")]
 
 
@@ -96,7 +99,8 @@ class VoidIn(Body):
 # --- templates ---------------------------------------------------------------------------
 
 
-@router.put("/document-templates/{name}", response_model=CommandAnswer)
+@router.put("/document-templates/{name}", response_model=CommandAnswer,
+            responses={201: {"model": CommandAnswer, "description": "A template defined under a new name"}})
 def put_document_template(name: TemplateName, body: TemplateIn, ctx: Ctx, services: ServicesDep,
                           response: Response) -> dict[str, Any]:
     """Define a template, or revise it (a new version; documents keep naming the one they
@@ -106,14 +110,14 @@ def put_document_template(name: TemplateName, body: TemplateIn, ctx: Ctx, servic
     return answer(response, execute(define_template, command, ctx))
 
 
-@router.get("/document-templates")
+@router.get("/document-templates", response_model=DocumentTemplateList)
 def get_document_templates(services: ServicesDep) -> dict[str, Any]:
     """The templates defined, then the built-in ones of the kinds none replaces; and the
     variables a template may use."""
     return {"items": queries.list_templates(services.store), "variables": queries.variables()}
 
 
-@router.get("/document-templates/{name}")
+@router.get("/document-templates/{name}", response_model=DocumentTemplatePublic)
 def get_document_template(name: TemplateName, services: ServicesDep, response: Response,
                           version: Annotated[int | None, Query(ge=0, le=2**31, description="an earlier version")] = None,
                           ) -> dict[str, Any]:
@@ -158,7 +162,7 @@ def _issued(services: Services, document: Document) -> Document.Issued:
     return issued
 
 
-@router.get("/documents/{document_id}")
+@router.get("/documents/{document_id}", response_model=DocumentPublic)
 def get_document(document_id: UUID, cur: ReadCursor, visible: Visible, services: ServicesDep,
                  response: Response) -> dict[str, Any]:
     """The document's metadata (its lines, status, payments, sendings); not its HTML or PDF."""
@@ -168,7 +172,7 @@ def get_document(document_id: UUID, cur: ReadCursor, visible: Visible, services:
 
 
 @router.get("/documents/{document_id}/pdf", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}, "description": "the PDF as issued"}})
+            responses={200: {"content": {"application/pdf": {}}, "description": "the PDF as issued"}, 410: ERASED})
 def get_document_pdf(document_id: UUID, cur: ReadCursor, visible: Visible, services: ServicesDep) -> Response:
     """The PDF as issued (its SHA-256 is the metadata's `pdf_sha256`); 410 once erased."""
     document = _readable(services, cur, visible, document_id)
@@ -178,7 +182,7 @@ def get_document_pdf(document_id: UUID, cur: ReadCursor, visible: Visible, servi
                              "ETag": f'"{document.version}"'})
 
 
-@router.get("/documents/{document_id}/html", response_class=HTMLResponse)
+@router.get("/documents/{document_id}/html", response_class=HTMLResponse, responses={410: ERASED})
 def get_document_html(document_id: UUID, cur: ReadCursor, visible: Visible, services: ServicesDep) -> HTMLResponse:
     """The HTML the PDF was made from; 410 once erased. Served sandboxed (no scripts)."""
     document = _readable(services, cur, visible, document_id)
@@ -186,7 +190,7 @@ def get_document_html(document_id: UUID, cur: ReadCursor, visible: Visible, serv
     return HTMLResponse(issued.html, headers={"Content-Security-Policy": "sandbox", "ETag": f'"{document.version}"'})
 
 
-@router.get("/contacts/{contact_id}/documents", response_model=PageOut)
+@router.get("/contacts/{contact_id}/documents", response_model=DocumentPage)
 def get_contact_documents(contact_id: UUID, cur: ReadCursor, visible: Visible, services: ServicesDep,
                           limit: Limit = 50, cursor: str | None = None) -> Any:
     """The contact's documents, newest first."""

@@ -6,12 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from crm_es.api.answers import Health
 from crm_es.api.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health,
+            responses={503: {"model": Health, "description": "The event store cannot be reached"}})
 def health(request: Request, response: Response, services: ServicesDep) -> dict[str, Any]:
     read_position = services.projector.position
     request.state.read_position = read_position

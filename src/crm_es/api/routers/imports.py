@@ -1,21 +1,23 @@
-"""/imports/contacts: a CSV file uploaded with its column → property mapping."""
+"""/imports/contacts and /imports/deals: CSV files uploaded with their column mapping."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Form, Header, Request, Response, UploadFile
-from pydantic import BaseModel
 
+from crm_es.api.answers import Answer
 from crm_es.api.auth import Caller
 from crm_es.api.deps import ServicesDep
 from crm_es.api.problems import ProblemError
 from crm_es.auth.ownership import ownership_of
 from crm_es.commands import CommandContext
-from crm_es.commands.imports import first_answer, fingerprint, remember_answer
+from crm_es.commands.imports import fingerprint, first_answer, remember_answer
+from crm_es.imports import deals as deal_files
 from crm_es.imports.contacts import dated_properties, prepare, run
 from crm_es.imports.dates import DAY_FIRST
 from crm_es.queries.directory import ReadSideDirectory
@@ -23,16 +25,17 @@ from crm_es.queries.directory import ReadSideDirectory
 router = APIRouter(tags=["imports"])
 
 PATH = "/imports/contacts"  # its bodies may be larger than the others' (CRM_ES_MAX_IMPORT_BYTES)
+DEALS_PATH = "/imports/deals"  # likewise
 
 
-class RowError(BaseModel):
+class RowError(Answer):
     field: str
     column: str | None = None
     rule: str
     message: str
 
 
-class RowOutcome(BaseModel):
+class RowOutcome(Answer):
     row: int
     line: int
     status: Literal["imported", "updated", "skipped", "failed"]
@@ -41,7 +44,7 @@ class RowOutcome(BaseModel):
     errors: list[RowError] | None = None
 
 
-class FileRead(BaseModel):
+class FileRead(Answer):
     encoding: str
     delimiter: str
     columns: list[str]
@@ -49,7 +52,7 @@ class FileRead(BaseModel):
     blank_lines: int
 
 
-class ImportAnswer(BaseModel):
+class ImportAnswer(Answer):
     dry_run: bool
     position: int
     file: FileRead
@@ -57,6 +60,42 @@ class ImportAnswer(BaseModel):
     ignored_columns: list[str]
     counts: dict[str, int]
     rows: list[RowOutcome]
+
+
+class DealRowOutcome(Answer):
+    row: int
+    line: int
+    file: Literal["deals", "stages"]
+    kind: Literal["deal", "stage_change"]
+    old_id: str | None = None
+    status: Literal["imported", "updated", "skipped", "failed"]
+    id: UUID | None = None
+    note: str | None = None
+    errors: list[RowError] | None = None
+
+
+class StagesFileRead(FileRead):
+    mapping: dict[str, str]
+    ignored_columns: list[str]
+
+
+class CompanyRegistered(Answer):
+    id: UUID
+    name: str
+    occurred_at: datetime
+
+
+class DealImportAnswer(Answer):
+    dry_run: bool
+    position: int
+    file: FileRead
+    mapping: dict[str, str]
+    ignored_columns: list[str]
+    stages_file: StagesFileRead | None = None
+    counts: dict[str, int]
+    counts_by_kind: dict[str, dict[str, int]]
+    companies_created: list[CompanyRegistered]
+    rows: list[DealRowOutcome]
 
 
 def multipart_body(request: Request) -> None:
@@ -113,6 +152,53 @@ def post_contacts_import(
         prepared = prepare(data, mapping, ReadSideDirectory(cur), timezone=timezone, date_order=date_order,
                            dated=dated_properties(services.store))
     body = run(prepared, ctx, dry_run=dry_run)
+    if not dry_run:
+        remember_answer(ctx, body)
+    return body
+
+
+@router.post(DEALS_PATH, response_model=DealImportAnswer, response_model_exclude_none=True,
+             dependencies=[Depends(multipart_body)])
+def post_deals_import(
+    ctx: Annotated[CommandContext, Depends(import_context)],
+    services: ServicesDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="the deals: one row per deal (and stage change rows, with a "
+                                                 "`row_type` column); encodings and delimiters as for contacts")],
+    stages: Annotated[UploadFile | None, File(description="one row per stage change: the deal's id in the old CRM, "
+                                                          "the stage, when")] = None,
+    mapping: Annotated[list[str], Form(alias="map", description="`column=target`, repeated; or one JSON object; "
+                                                               "usual export headers need none")] = [],  # noqa: B006
+    dry_run: Annotated[bool, Form(description="decide every row, write nothing")] = False,
+    timezone: Annotated[str, Form(max_length=64, description="for times written without an offset")] = "UTC",
+    date_order: Annotated[Literal["dmy", "mdy"],
+                          Form(description="01/03/2026 is 1 March (dmy) or 3 January (mdy)")] = DAY_FIRST,
+    pipeline: Annotated[str | None, Form(max_length=200, description="the pipeline (name or id) of rows that "
+                                                                     "name none")] = None,
+    currency: Annotated[str | None, Form(max_length=3, description="the currency of rows that name none")] = None,
+) -> Any:
+    """Import deals from an old CRM with their history. Each deal is opened at its created
+    date, moved at each stage change's date and won or lost at its close date, through the
+    same rules as `POST /deals` and `POST /deals/{id}/stage` · `/won` · `/lost` (the pipeline
+    must exist from before the file's dates: create it with an earlier `occurred_at`). A
+    company named by no record is registered, dated at the earliest row naming it. The
+    answer reports every row: `imported`, `updated` (a deal imported before, closed since),
+    `skipped` (imported before) or `failed` (with each field's reason and rule); a bad row
+    never stops the others, and re-sending a file writes only what is new. 200 for a dry run
+    and a real one alike. Admins only: it registers companies and writes every rep's deals."""
+    data = file.file.read()
+    stages_data = stages.file.read() if stages is not None else None
+    ctx = replace(ctx, fingerprint=fingerprint(data, stages_data or b"", json.dumps(mapping), str(dry_run), timezone,
+                                               date_order, pipeline or "", currency or ""))
+    if not dry_run and (first := first_answer(ctx)) is not None:
+        response.headers["Idempotent-Replayed"] = "true"
+        return first
+    services.projector.catch_up()  # pipelines, reps, companies and contacts named by the file, as of now
+    with services.read_side.cursor() as cur:
+        prepared = deal_files.prepare(data, mapping, ReadSideDirectory(cur), stages=stages_data, timezone=timezone,
+                                      date_order=date_order, pipeline=pipeline, currency=currency,
+                                      dated=deal_files.dated_properties(services.store))
+    body = deal_files.run(prepared, ctx, dry_run=dry_run)
     if not dry_run:
         remember_answer(ctx, body)
     return body

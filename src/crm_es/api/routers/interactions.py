@@ -15,16 +15,15 @@ from crm_es.api.deps import Ctx, Limit, ReadCursor, ServicesDep
 from crm_es.api.interaction_schemas import (
     INTERACTION,
     BatchIn,
-    BatchOut,
     BatchTarget,
     InteractionBase,
     InteractionIn,
-    TimelinePage,
     own_fields,
 )
+from crm_es.api.answers import BatchOut, FeedPage, TimelinePage
 from crm_es.api.problems import untagged
 from crm_es.api.respond import answer
-from crm_es.api.schemas import CommandAnswer, PageOut
+from crm_es.api.schemas import CommandAnswer
 from crm_es.aggregates.base import NotFound
 from crm_es.commands import execute
 from crm_es.commands.interactions import BatchItem, ItemResult, RecordBatch, RecordInteraction, record_batch, record_interaction
@@ -40,7 +39,8 @@ def _spec(body: InteractionBase) -> InteractionSpec:
     return InteractionSpec(body.type, own_fields(body), body.rep_id, body.deal_id)  # type: ignore[attr-defined]
 
 
-@router.post("/contacts/{contact_id}/interactions", status_code=201, response_model=CommandAnswer)
+@router.post("/contacts/{contact_id}/interactions", status_code=201, response_model=CommandAnswer,
+             responses={200: {"model": CommandAnswer, "description": "Its event_id was sent before: nothing written"}})
 def post_interaction(contact_id: UUID, body: InteractionIn, ctx: Ctx, services: ServicesDep,
                      response: Response) -> dict[str, Any]:
     """Record one interaction on the contact (and on the deal it names). A call logged an
@@ -128,7 +128,7 @@ def get_deal_timeline(deal_id: UUID, cur: ReadCursor, visible: Visible, services
                               cursor=cursor)
 
 
-@router.get("/feed", response_model=PageOut)
+@router.get("/feed", response_model=FeedPage)
 def get_feed(cur: ReadCursor, visible: Visible, services: ServicesDep, limit: Limit = 50, cursor: str | None = None) -> Any:
     """The news feed (F14): deals opened, moved, won, lost or reopened, new contacts,
     meetings missed — newest first, on the records the caller may see."""

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from crm_es.aggregates.base import NotFound
+from crm_es.api.answers import LeadScore
 from crm_es.api.auth import Visible, readable
 from crm_es.api.deps import AsOf, ReadCursor
 from crm_es.queries.sql import fetch, jsonable
@@ -18,7 +19,7 @@ router = APIRouter(tags=["lead scoring"])
 CHANGES_SHOWN = 50
 
 
-@router.get("/contacts/{contact_id}/score")
+@router.get("/contacts/{contact_id}/score", response_model=LeadScore)
 def get_contact_score(contact_id: UUID, cur: ReadCursor, visible: Visible, as_of: AsOf = None) -> dict[str, Any]:
     """The score as of ``as_of`` (business time; default: now): the sum of the changes that
     occurred by then, and the last 50 of them, newest first."""

@@ -14,6 +14,7 @@ from crm_es.aggregates.base import NotFound
 from crm_es.aggregates.message import Message
 from crm_es.api.auth import Visible, contact_in_reach
 from crm_es.api.deps import Ctx, ReadCursor, ServicesDep
+from crm_es.api.answers import MessagePublic
 from crm_es.api.respond import answer
 from crm_es.api.schemas import Body, CommandAnswer
 from crm_es.commands import execute
@@ -53,7 +54,7 @@ def post_contact_message(contact_id: UUID, body: MessageIn, ctx: Ctx, response: 
     return {**answer(response, result), "delivery_id": str(result.id)}
 
 
-@router.get("/messages/{message_id}")
+@router.get("/messages/{message_id}", response_model=MessagePublic)
 def get_message(message_id: UUID, cur: ReadCursor, visible: Visible, services: ServicesDep,
                 response: Response) -> dict[str, Any]:
     """A message about a contact within the caller's reach: its text, when it goes, and

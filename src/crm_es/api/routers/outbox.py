@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Query
 
 from crm_es.aggregates.message import STATUSES, utc_text
+from crm_es.api.answers import OutboxPage
 from crm_es.api.deps import ServicesDep
 from crm_es.queries.sql import BadCursor
 from crm_es.store.recorders import OUTBOX_COLUMNS
@@ -35,7 +36,7 @@ def _after(cursor: str) -> tuple[str, str]:
         raise BadCursor("cursor is not one this service gave out") from error
 
 
-@router.get("/outbox")
+@router.get("/outbox", response_model=OutboxPage)
 def list_outbox(
     services: ServicesDep,
     status: Annotated[Status | None, Query(description="only the messages in this state")] = None,

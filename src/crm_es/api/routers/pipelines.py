@@ -9,8 +9,10 @@ from fastapi import APIRouter, Response
 
 from crm_es.api.auth import Visible
 from crm_es.api.deps import AsOf, Ctx, KnownAt, Limit, ReadCursor, ServicesDep
+from crm_es.api.answers import PipelinePage, PipelinePublic
+from crm_es.api.report_answers import Board
 from crm_es.api.respond import answer, found
-from crm_es.api.schemas import Board, CommandAnswer, Currency, PageOut, PipelineCreate, PipelineUpdate, StageIn
+from crm_es.api.schemas import CommandAnswer, Currency, PipelineCreate, PipelineUpdate, StageIn
 from crm_es.aggregates.base import NotFound
 from crm_es.aggregates.pipeline import StageSpec
 from crm_es.commands import execute
@@ -27,23 +29,24 @@ def _specs(stages: list[StageIn]) -> list[StageSpec]:
 
 @router.post("/pipelines", status_code=201, response_model=CommandAnswer)
 def post_pipeline(body: PipelineCreate, ctx: Ctx, response: Response) -> dict[str, Any]:
-    return answer(response, execute(create_pipeline, CreatePipeline(body.name, _specs(body.stages)), ctx))
+    return answer(response, execute(create_pipeline, CreatePipeline(body.name, _specs(body.stages), body.occurred_at), ctx))
 
 
 @router.patch("/pipelines/{pipeline_id}", response_model=CommandAnswer)
 def patch_pipeline(pipeline_id: UUID, body: PipelineUpdate, ctx: Ctx, response: Response) -> dict[str, Any]:
     """Rename the pipeline and/or give its wanted stages in order: stages are matched by
     id, else by name; a stage left out is removed (409 if it holds open deals)."""
-    command = RevisePipeline(pipeline_id, body.name, _specs(body.stages) if body.stages is not None else None)
+    command = RevisePipeline(
+        pipeline_id, body.name, _specs(body.stages) if body.stages is not None else None, body.occurred_at)
     return answer(response, execute(revise_pipeline, command, ctx))
 
 
-@router.get("/pipelines", response_model=PageOut)
+@router.get("/pipelines", response_model=PipelinePage)
 def get_pipelines(cur: ReadCursor, limit: Limit = 50, cursor: str | None = None) -> Any:
     return records.list_pipelines(cur, limit=limit, cursor=cursor)
 
 
-@router.get("/pipelines/{pipeline_id}")
+@router.get("/pipelines/{pipeline_id}", response_model=PipelinePublic)
 def get_pipeline(pipeline_id: UUID, cur: ReadCursor, response: Response) -> dict[str, Any]:
     return found(response, records.get_pipeline(cur, pipeline_id), "pipeline", pipeline_id)
 

@@ -9,9 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import Field, ValidationError
 
 from crm_es.aggregates.base import NotFound
+from crm_es.api.answers import PolicyList
 from crm_es.api.deps import Ctx, ServicesDep
 from crm_es.api.respond import answer
 from crm_es.api.schemas import Body, CommandAnswer
+from crm_es.channels import configured
 from crm_es.commands import execute
 from crm_es.commands.policies import ConfigurePolicy, configure_policy
 from crm_es.policies.catalogue import BY_NAME, POLICIES
@@ -26,11 +28,12 @@ class PolicyIn(Body):
                                      "their defaults (GET /policies shows them)")
 
 
-@router.get("/policies")
+@router.get("/policies", response_model=PolicyList)
 def get_policies(services: ServicesDep) -> dict[str, Any]:
     """Each automation: on or off, its settings, its place in the log, its lag behind the
-    log's end, and the last error it met (it stays on the event that failed)."""
-    return {"items": status(services.store, POLICIES)}
+    log's end, the last error it met (it stays on the event that failed), and a warning
+    when messages it queued wait for a channel that is not configured (SMTP, say)."""
+    return {"items": status(services.store, POLICIES, configured(services.settings))}
 
 
 @router.put("/policies/{name}", response_model=CommandAnswer)

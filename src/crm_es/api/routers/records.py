@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 
 from crm_es.api.auth import Visible, readable
 from crm_es.api.deps import Ctx, Limit, ReadCursor
+from crm_es.api.answers import CompanyPage, CompanyPublic, ContactCard, ContactPage
 from crm_es.api.respond import answer, found
 from crm_es.api.schemas import (
     CommandAnswer,
@@ -18,7 +19,6 @@ from crm_es.api.schemas import (
     ContactForget,
     ContactLeftCompany,
     ContactUpdate,
-    PageOut,
 )
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
@@ -61,12 +61,12 @@ def patch_company(company_id: UUID, body: CompanyUpdate, ctx: Ctx, response: Res
     return answer(response, execute(change_company, ChangeCompany(company_id, changes, body.occurred_at), ctx))
 
 
-@router.get("/companies", response_model=PageOut)
+@router.get("/companies", response_model=CompanyPage)
 def get_companies(cur: ReadCursor, sector: str | None = None, q: str | None = None, limit: Limit = 50, cursor: str | None = None) -> Any:
     return records.list_companies(cur, sector=sector, q=q, limit=limit, cursor=cursor)
 
 
-@router.get("/companies/{company_id}")
+@router.get("/companies/{company_id}", response_model=CompanyPublic)
 def get_company(company_id: UUID, cur: ReadCursor, response: Response) -> dict[str, Any]:
     return found(response, records.get_company(cur, company_id), "company", company_id)
 
@@ -122,7 +122,7 @@ def post_left_company(
     return answer(response, execute(leave_company, LeaveCompany(contact_id, body.note, body.occurred_at), ctx))
 
 
-@router.get("/contacts", response_model=PageOut)
+@router.get("/contacts", response_model=ContactPage)
 def get_contacts(
     cur: ReadCursor,
     visible: Visible,
@@ -141,6 +141,6 @@ def get_contacts(
     )
 
 
-@router.get("/contacts/{contact_id}")
+@router.get("/contacts/{contact_id}", response_model=ContactCard)
 def get_contact(contact_id: UUID, cur: ReadCursor, visible: Visible, response: Response) -> dict[str, Any]:
     return found(response, readable(cur, visible, records.get_contact(cur, contact_id)), "contact", contact_id)

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from crm_es.aggregates.setup import RECORD_TYPES, PropertyDefinition, Setup
+from crm_es.api.answers import Answer
 from crm_es.api.deps import Ctx, ServicesDep
 from crm_es.api.respond import answer
 from crm_es.api.schemas import Body, CommandAnswer, Currency, Name
@@ -76,7 +77,7 @@ class Change(Body):
     occurred_at: When = None
 
 
-class PropertyOut(BaseModel):
+class PropertyOut(Answer):
     name: str
     type: str
     required: bool
@@ -84,7 +85,7 @@ class PropertyOut(BaseModel):
     default_currency: str | None
 
 
-class SettingsOut(BaseModel):
+class SettingsOut(Answer):
     id: UUID
     version: int = Field(description="0 until the configuration is first changed: the defaults hold")
     properties: dict[str, list[PropertyOut]] = Field(description="the live properties by record type")

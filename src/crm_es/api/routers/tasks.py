@@ -16,11 +16,10 @@ from crm_es.api.auth import Caller, Visible, readable
 from crm_es.api.deps import Ctx, Limit, ReadCursor, ServicesDep
 from crm_es.api.problems import ProblemError
 from crm_es.api.respond import answer, found
-from crm_es.api.schemas import CommandAnswer, PageOut
+from crm_es.api.answers import ActivityTypeList, Agenda, TaskPage, TaskPublic
+from crm_es.api.schemas import CommandAnswer
 from crm_es.api.task_schemas import (
-    ActivityTypeList,
     ActivityTypeSet,
-    Agenda,
     TaskCancel,
     TaskCreate,
     TaskDone,
@@ -74,7 +73,7 @@ def post_task_cancel(task_id: UUID, ctx: Ctx, response: Response, body: TaskCanc
     return answer(response, execute(cancel_task, CancelTask(task_id), ctx))
 
 
-@router.get("/tasks", response_model=PageOut)
+@router.get("/tasks", response_model=TaskPage)
 def get_tasks(
     cur: ReadCursor,
     visible: Visible,
@@ -90,7 +89,7 @@ def get_tasks(
                             cursor=cursor, visible=visible)
 
 
-@router.get("/tasks/{task_id}")
+@router.get("/tasks/{task_id}", response_model=TaskPublic)
 def get_task(task_id: UUID, cur: ReadCursor, visible: Visible, response: Response) -> dict[str, Any]:
     return found(response, readable(cur, visible, tasks.get_task(cur, task_id)), "task", task_id)
 
@@ -102,7 +101,7 @@ def _zone(tz: str) -> ZoneInfo:
         raise _invalid("query.tz", f"not an IANA time zone: {tz!r}") from error
 
 
-@router.get("/agenda", response_model=Agenda)
+@router.get("/agenda", response_model=Agenda, responses={404: {"description": "The rep named by ?rep= does not exist"}})
 def get_agenda(
     cur: ReadCursor,
     visible: Visible,

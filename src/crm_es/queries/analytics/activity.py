@@ -14,8 +14,10 @@ from typing import Any
 import duckdb
 
 from crm_es.aggregates.base import InvalidInput
+from crm_es.aggregates.money import money_text
 from crm_es.queries.analytics.period import Period, grouping, text
 from crm_es.queries.analytics.sources import CLOSES, dicts, happened, in_order
+from crm_es.queries.names import key_names
 from crm_es.queries.visibility import EVERYONE, Visibility
 
 # Each figure of the interactions, and the rows it counts.
@@ -51,7 +53,8 @@ def activity(cur: duckdb.DuckDBPyConnection, period: Period, by: str | None = No
                    f"FROM {closes} AS c GROUP BY ALL ORDER BY currency", close_params)
     done = _tasks_done(cur, period, key, visible)
     keys = {r["key"] for r in (*touched, *closed, *done)} or ({None} if by is None else set())
-    return {**period.body(), "by": by, "groups": [_group(k, touched, closed, done) for k in in_order(keys)]}
+    groups = [_group(k, touched, closed, done) for k in in_order(keys)]
+    return {**period.body(), "by": by, "groups": key_names(cur, groups, by)}
 
 
 DONE = "SELECT * FROM (SELECT *, done_recorded_at AS recorded_at FROM tasks WHERE status = 'done') AS t WHERE {known}"
@@ -71,6 +74,7 @@ def _group(key: Any, touched: list[dict[str, Any]], closed: list[dict[str, Any]]
         **{name: counts.get(name, 0) for name in INTERACTIONS},
         "deals_won": sum(r["deals"] for r in won),
         "deals_lost": sum(r["deals"] for r in mine if r["status"] == "lost"),
-        "won_revenue": [{"currency": r["currency"], "deals": r["deals"], "amount": str(r["amount"])} for r in won],
+        "won_revenue": [{"currency": r["currency"], "deals": r["deals"], "amount": money_text(r["amount"], r["currency"])}
+                        for r in won],
         "tasks_done": next((r["done"] for r in done if r["key"] == key), 0),
     }

@@ -32,9 +32,11 @@ from uuid import UUID
 
 import duckdb
 
+from crm_es.aggregates.money import money_text
 from crm_es.aggregates.setup import DEFAULT_TAG_CATEGORIES
 from crm_es.queries.analytics.period import GROUPINGS, Period, grouping, text
 from crm_es.queries.analytics.stays import transitions_sql
+from crm_es.queries.names import REPS, TEAMS, key_names, names, with_names
 from crm_es.queries.past import Past
 from crm_es.queries.sql import jsonable
 from crm_es.queries.visibility import EVERYONE, Visibility
@@ -42,8 +44,6 @@ from crm_es.queries.visibility import EVERYONE, Visibility
 SEGMENT_CATEGORY = "potential"
 NO_DATE = "no date"
 MAX_ITEMS = 10_000
-CENTS = Decimal("0.01")
-NOTHING = Decimal("0.0000")  # won: at the scale amounts are kept in
 
 # What the forecast can be grouped by, over an open deal (``owner_id``: its owner then;
 # their team: the one they are in now, as in the other reports).
@@ -113,8 +113,9 @@ def forecast(cur: duckdb.DuckDBPyConnection, period: Period, now: datetime, pipe
     keys = {row["key"] for row in totals} or ({None} if by is None else set())
     return {
         **period.body(), **past.body(), "pipeline_id": text(pipeline), "by": by,
-        "groups": [_group(k, [r for r in totals if r["key"] == k]) for k in sorted(keys, key=_last_if_none)],
-        "deals": [_deal(row) for row in listed[:MAX_ITEMS]], "truncated": len(listed) > MAX_ITEMS,
+        "groups": key_names(cur, [_group(k, [r for r in totals if r["key"] == k]) for k in sorted(keys, key=_last_if_none)], by),
+        "deals": with_names(cur, [_deal(row) for row in listed[:MAX_ITEMS]], "owner_id", "owner_name", REPS),
+        "truncated": len(listed) > MAX_ITEMS,
         "reps": _progress(cur, period, past, visible),
     }
 
@@ -146,8 +147,11 @@ def _progress(cur: duckdb.DuckDBPyConnection, period: Period, past: Past, visibl
                  [*params, period.start, period.end, past.as_of, past.as_of, *reach_params])
     reps = sorted({str(r["rep_id"]) for r in (*quotas, *won)})
     teams = dict(cur.execute("SELECT CAST(id AS VARCHAR), CAST(team_id AS VARCHAR) FROM reps").fetchall()) if reps else {}
-    return [_rep(rep, teams.get(rep), [q for q in quotas if str(q["rep_id"]) == rep],
-                 [w for w in won if str(w["rep_id"]) == rep]) for rep in reps]
+    answers = [_rep(rep, teams.get(rep), [q for q in quotas if str(q["rep_id"]) == rep],
+                    [w for w in won if str(w["rep_id"]) == rep]) for rep in reps]
+    rep_names, team_names = names(cur, REPS, reps), names(cur, TEAMS, teams.values())
+    return [{"rep_id": a["rep_id"], "rep_name": rep_names.get(a["rep_id"]), "team_id": a["team_id"],
+             "team_name": None if a["team_id"] is None else team_names.get(a["team_id"]), **a} for a in answers]
 
 
 def _days(start: datetime, end: datetime) -> tuple[date, date]:
@@ -163,16 +167,18 @@ def _rep(rep: str, team: str | None, quotas: list[dict[str, Any]], won: list[dic
     wins = {w["currency"]: w for w in won}
     progress = []
     for currency in sorted({*targets, *wins}):
-        target, amount = targets.get(currency), wins[currency]["amount"] if currency in wins else NOTHING
+        target, amount = targets.get(currency), wins[currency]["amount"] if currency in wins else Decimal(0)
         progress.append({
-            "currency": currency, "quota": text(target), "won": str(amount),
+            "currency": currency, "quota": None if target is None else money_text(target, currency),
+            "won": money_text(amount, currency),
             "won_deals": wins[currency]["deals"] if currency in wins else 0,
             "progress": None if target is None else float(round(amount / target, 4)),
         })
     return {
         "rep_id": rep, "team_id": team,
         "quotas": [{"period_start": q["period_start"].isoformat(), "period_end": q["period_end"].isoformat(),
-                    "amount": str(q["amount"]), "currency": q["currency"], "set_at": q["set_at"].isoformat()}
+                    "amount": money_text(q["amount"], q["currency"]), "currency": q["currency"],
+                    "set_at": q["set_at"].isoformat()}
                    for q in quotas],
         "progress": progress,
     }
@@ -200,7 +206,7 @@ def _sums(rows: list[dict[str, Any]]) -> dict[str, Any]:
         total[0] += row["amount"]
         total[1] += row["weighted"] or 0
     return {"count": sum(row["deals"] for row in rows),
-            "amounts": [{"currency": c, "amount": str(a), "weighted_amount": str(w.quantize(CENTS))}
+            "amounts": [{"currency": c, "amount": money_text(a, c), "weighted_amount": money_text(w, c)}
                         for c, (a, w) in sorted(amounts.items())]}
 
 
@@ -209,7 +215,8 @@ def _deal(row: dict[str, Any]) -> dict[str, Any]:
     item = {name: jsonable(row[name]) for name in ("deal_id", "title", "pipeline_id", "stage_id", "stage", "probability",
                                                    "amount", "currency", "owner_id", "company_id", "expected_close",
                                                    "segment")}
-    item["weighted_amount"] = None if weighted is None else str(weighted.quantize(CENTS))
+    item["amount"] = money_text(row["amount"], row["currency"])
+    item["weighted_amount"] = None if weighted is None else money_text(weighted, row["currency"])
     item["month"] = NO_DATE if row["expected_close"] is None else row["expected_close"].strftime("%Y-%m")
     return item
 

@@ -1,6 +1,9 @@
 """The funnel (F27, F30): per stage, how many deals entered it in the period, moved on,
 slipped back, were lost there or are still there; stage and overall conversion, and the
-stage that loses the most. Outcomes count when they happened by ``as_of`` (default: all)."""
+stage that loses the most. Outcomes count when they happened by ``as_of`` (default: all).
+
+A deal is opened once, by its first stay (``opening``), even when it entered several
+stages at that instant (an import); "won" counts the opened deals won by ``as_of``."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import duckdb
 
 from crm_es.queries.analytics.period import Period, grouping, ratio, text
 from crm_es.queries.analytics.stays import PLACES, outcome, stays_sql
+from crm_es.queries.names import key_names
 from crm_es.queries.visibility import EVERYONE, Visibility
 
 OUTCOMES = ("advanced", "won", "slipped_back", "lost")
@@ -34,7 +38,8 @@ def funnel(cur: duckdb.DuckDBPyConnection, pipeline: UUID, period: Period, by: s
         groups[None] = {"key": None, "counts": {}, "opened": 0, "won": 0}
     return {
         "pipeline_id": str(pipeline), **period.body(), "by": by,
-        "groups": [_group(g, stages) for g in sorted(groups.values(), key=lambda g: (g["key"] is None, g["key"] or ""))],
+        "groups": key_names(cur, [_group(g, stages) for g in sorted(groups.values(),
+                                                                   key=lambda g: (g["key"] is None, g["key"] or ""))], by),
     }
 
 
@@ -47,7 +52,7 @@ def _rows(cur: duckdb.DuckDBPyConnection, stays: str, params: list[Any], by: str
     sql = (
         f"SELECT key, stage_id, o_status, o_stage, count(*) AS entered, count(*) FILTER (WHERE opening) AS opened, "
         f"count(*) FILTER (WHERE opening AND {won}) AS opened_won FROM ("
-        f"SELECT stage_id, entered_at = opened_at AS opening, won_at, {grouping(by)} AS key, "
+        f"SELECT stage_id, opening, won_at, {grouping(by)} AS key, "
         f"CASE WHEN {ended} THEN next_status END AS o_status, CASE WHEN {ended} THEN next_stage_id END AS o_stage "
         f"FROM {stays} AS s WHERE pipeline_id = ? AND (CAST(? AS TIMESTAMPTZ) IS NULL OR entered_at <= ?) "
         "AND entered_at >= ? AND entered_at < ?) AS here GROUP BY key, stage_id, o_status, o_stage"

@@ -21,15 +21,18 @@ moment" means just before it (a period is ``[from, to)``), or at ``as_of`` if ea
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 
 from crm_es.aggregates.base import InvalidInput
 from crm_es.aggregates.interactions import TOUCHES
+from crm_es.aggregates.money import money_text
 from crm_es.queries.analytics.activity import by_rep_or_team
 from crm_es.queries.analytics.period import Period, ratio, text
 from crm_es.queries.analytics.sources import CLOSES, LEADS, became_deal, dicts, every, happened, in_order, known
+from crm_es.queries.names import key_names
 from crm_es.queries.visibility import EVERYONE, Visibility
 
 # A rep's answer to a lead: every touch but an e-mail received (that is the lead writing).
@@ -53,7 +56,7 @@ def kpis(cur: duckdb.DuckDBPyConnection, period: Period, by: str | None = None,
         "renewals": _renewals(cur, period, key, visible),
     }
     keys = {r["key"] for rows in figures.values() for r in rows} or ({None} if by is None else set())
-    return {**period.body(), "by": by, "groups": [_group(k, figures, months) for k in in_order(keys)]}
+    return {**period.body(), "by": by, "groups": key_names(cur, [_group(k, figures, months) for k in in_order(keys)], by)}
 
 
 def _leads(cur: duckdb.DuckDBPyConnection, period: Period, key: str, visible: Visibility) -> list[dict[str, Any]]:
@@ -65,7 +68,8 @@ def _leads(cur: duckdb.DuckDBPyConnection, period: Period, key: str, visible: Vi
 
 def _won(cur: duckdb.DuckDBPyConnection, period: Period, key: str, visible: Visibility) -> list[dict[str, Any]]:
     closes, params = happened(CLOSES, "closed_at", period, visible)
-    return dicts(cur, f"SELECT {key} AS key, currency, count(*) AS won, avg(amount) AS average FROM {closes} AS c "
+    # The sum, exact: the average is worked out in decimals (avg() of a DECIMAL is a float).
+    return dicts(cur, f"SELECT {key} AS key, currency, count(*) AS won, sum(amount) AS amount FROM {closes} AS c "
                  "WHERE status = 'won' GROUP BY ALL ORDER BY currency", params)
 
 
@@ -168,8 +172,8 @@ def _group(key: Any, figures: dict[str, list[dict[str, Any]]], months: list[date
         "key": text(key),
         "leads": {"registered": leads["leads"], "became_deal": leads["converted"],
                   "per_100": None if not leads["leads"] else round(100 * leads["converted"] / leads["leads"], 2)},
-        "average_won_amount": [{"currency": r["currency"], "won": r["won"], "average": f"{r['average']:.2f}"}
-                               for r in mine("won")],
+        "average_won_amount": [{"currency": r["currency"], "won": r["won"],
+                                "average": money_text(Decimal(r["amount"]) / r["won"], r["currency"])} for r in mine("won")],
         "customer_base": _base(mine("base"), months),
         "response": {"answered": response.get("answered", 0), "unanswered": response.get("unanswered", 0),
                      "average_hours": _hours(response.get("average_hours")),
@@ -177,8 +181,8 @@ def _group(key: Any, figures: dict[str, list[dict[str, Any]]], months: list[date
         "retention": {"customers_at_start": retention["customers"], "retained": retention["retained"],
                       "rate": ratio(retention["retained"], retention["customers"])},
         "renewals": {"count": sum(r["renewals"] for r in renewals),
-                     "amounts": [{"currency": r["currency"], "deals": r["renewals"], "amount": str(r["amount"])}
-                                 for r in renewals]},
+                     "amounts": [{"currency": r["currency"], "deals": r["renewals"],
+                                  "amount": money_text(r["amount"], r["currency"])} for r in renewals]},
     }
 
 

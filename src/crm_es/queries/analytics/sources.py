@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from crm_es.aggregates.money import money_text
 from crm_es.queries.analytics.period import Period, ratio
 from crm_es.queries.visibility import EVERYONE, Visibility
 
@@ -108,6 +109,7 @@ def sources(cur: duckdb.DuckDBPyConnection, period: Period, visible: Visibility 
             "conversion": ratio(lead["converted"], lead["leads"]),
             "deals_opened": next((r["opened"] for r in opened if r["source"] == source), 0),
             "deals_won": sum(r["won"] for r in mine),
-            "won_revenue": [{"currency": r["currency"], "deals": r["won"], "amount": str(r["amount"])} for r in mine],
+            "won_revenue": [{"currency": r["currency"], "deals": r["won"], "amount": money_text(r["amount"], r["currency"])}
+                            for r in mine],
         })
     return {**period.body(), "sources": rows}

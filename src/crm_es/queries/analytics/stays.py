@@ -3,10 +3,13 @@
 A *transition* is a version of ``deal_history`` where the deal's stage or status changed
 (its first version included). A *stay* is a row of ``deal_stays`` (projections/deal_stays.py):
 a deal entered an open stage; its next transition ended it (``next_status``, ``next_stage_id``)
-or nothing has yet. Its ``outcome`` — ``advanced`` (to a stage placed later), ``slipped_back``
-(earlier), ``won`` or ``lost`` — goes by each stage's last known place (a removed stage keeps
-the place it had), read when the report runs: the reports group the stays first, then name
-the outcome of each group.
+or nothing has yet. A deal's first stay is its ``opening``: a deal opened and moved at one
+instant (as an import writes it) enters two stages at that instant but was opened once, so
+an opening is told by its place among the deal's stays, never by ``entered_at = opened_at``.
+Its ``outcome`` — ``advanced`` (to a stage placed later), ``slipped_back`` (earlier), ``won``
+or ``lost`` — goes by each stage's last known place (a removed stage keeps the place it had),
+read when the report runs: the reports group the stays first, then name the outcome of each
+group.
 
 ``known_at`` keeps only what was recorded by then: the versions recorded by K (a prefix
 of each deal's versions), the stays begun by K, and their ends only if recorded by K.
@@ -36,12 +39,12 @@ PLACES = """
 SELECT stage_id, sort_order AS place, name FROM pipeline_stage_history WHERE valid_to IS NULL
 """
 
-STAY_COLUMNS = ("deal_id, pipeline_id, stage_id, amount, currency, owner_id, source, entered_at, opened_at, left_at, "
+STAY_COLUMNS = ("deal_id, pipeline_id, stage_id, amount, currency, owner_id, source, opening, entered_at, opened_at, left_at, "
                 "next_status, next_stage_id, next_amount, next_currency, won_at")
 
 # The stays begun by K; an end recorded after K had not happened yet, as far as K knew.
 KNOWN_STAYS = """
-SELECT deal_id, pipeline_id, stage_id, amount, currency, owner_id, source, entered_at, opened_at,
+SELECT deal_id, pipeline_id, stage_id, amount, currency, owner_id, source, opening, entered_at, opened_at,
        CASE WHEN ended THEN left_at END AS left_at, CASE WHEN ended THEN next_status END AS next_status,
        CASE WHEN ended THEN next_stage_id END AS next_stage_id, CASE WHEN ended THEN next_amount END AS next_amount,
        CASE WHEN ended THEN next_currency END AS next_currency, CASE WHEN won_recorded_at <= ? THEN won_at END AS won_at
