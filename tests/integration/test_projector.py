@@ -40,7 +40,10 @@ from crm_es.commands.interactions import RecordInteraction, record_interaction
 from crm_es.aggregates import lead_score as leads
 from crm_es.aggregates.base import Meta, new_event
 from crm_es.commands.dashboards import ChangeDashboard, SaveDashboard, change_dashboard, save_dashboard
-from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, SetQuota, add_rep, add_team_member, form_team, set_quota
+from crm_es.commands.people import (
+    AddRep, AddTeamMember, ChangeRep, DeactivateRep, FormTeam, ReactivateRep, SetQuota, add_rep, add_team_member,
+    change_rep, deactivate_rep, form_team, reactivate_rep, set_quota,
+)
 from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pipeline, revise_pipeline
 from crm_es.commands.records import (
     ChangeCompany,
@@ -180,6 +183,13 @@ def a_story(services: Services) -> Story:
                                           amount=Decimal("2000.10"), owner_id=None, owner_given=True))
     team = run(services, form_team, FormTeam("EMEA", crm.rep)).id
     run(services, add_team_member, AddTeamMember(team, crm.rep))
+    # Bob joins, is renamed, changes address and leaves the team; leaves, comes back, leaves for good.
+    bob = run(services, add_rep, AddRep("Bob", "bob@crm.test")).id
+    run(services, add_team_member, AddTeamMember(team, bob))
+    run(services, change_rep, ChangeRep(bob, name="Robert", email="robert@crm.test", team_id=None, team_given=True))
+    run(services, deactivate_rep, DeactivateRep(bob, "left"))
+    run(services, reactivate_rep, ReactivateRep(bob))
+    run(services, deactivate_rep, DeactivateRep(bob, "left again"))
     run(services, set_quota, SetQuota(crm.rep, date(2026, 1, 1), date(2026, 4, 1), Decimal("50000"), "EUR"))
     week = [{"report": "funnel", "params": {"from": "2026-01-01T00:00:00Z", "to": "2026-04-01T00:00:00Z",
                                             "pipeline": str(crm.pipeline)}}]
@@ -305,7 +315,10 @@ def test_people_and_records_show_their_latest_changes(services: Services, story:
                                                   "WHERE email IS DISTINCT FROM 'cy@example.com' ORDER BY forgotten_at NULLS FIRST")
     [company] = rows(services.read_side, "SELECT id, name, sector, annual_revenue, properties::VARCHAR FROM companies")
     [(team_id, team_name, manager)] = rows(services.read_side, "SELECT id, name, manager_id FROM teams")
-    [rep] = rows(services.read_side, "SELECT id, name, team_id FROM reps")
+    [rep] = rows(services.read_side, "SELECT id, name, team_id FROM reps WHERE active")
+    # Bob, renamed, moved out of the team, gone: his row stays, inactive since his last departure.
+    assert rows(services.read_side, "SELECT name, email, team_id, active, deactivated_at IS NOT NULL FROM reps "
+                                     "WHERE NOT active") == [("Robert", "robert@crm.test", None, False, True)]
 
     # 4 changes, 15 interactions and the invalid address, then the new address (valid again)
     assert contact == ("ada.lovelace@example.com", "London", "customer", crm.rep, ["vip", "uk"], crm.company, 22)

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_es.aggregates.base import InvalidInput
 from crm_es.commands.context import CommandContext
 from crm_es.commands.imports import ContactRow, ImportReport, RowResult, import_contacts
 from crm_es.commands.setup import current_setup
 from crm_es.imports.csv_file import Table, UnreadableFile, read_table
-from crm_es.imports.dates import DATE_ORDERS, DAY_FIRST
+from crm_es.imports.dates import DAY_FIRST, time_options
 from crm_es.imports.mapping import ColumnMap, column_map
 from crm_es.imports.rows import Directory, ReadOptions, contact_rows
 from crm_es.store import EventStore
@@ -41,12 +40,7 @@ def prepare(data: bytes, mapping: Sequence[str], directory: Directory, *, timezo
             date_order: str = DAY_FIRST, dated: Collection[str] = ()) -> PreparedFile:
     """The file read and its rows typed; InvalidInput naming ``file``, ``map``,
     ``timezone`` or ``date_order`` when the file as a whole cannot be imported."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput("timezone", f"{timezone!r} is not a time zone name like Europe/Paris or UTC") from error
-    if date_order not in DATE_ORDERS:
-        raise InvalidInput("date_order", f"date_order is {' or '.join(DATE_ORDERS)} (day or month first in 01/03/2026)")
+    zone = time_options(timezone, date_order)
     try:
         table = read_table(data)
     except UnreadableFile as error:

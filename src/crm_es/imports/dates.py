@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crm_es.aggregates.base import InvalidInput
 
 DAY_FIRST, MONTH_FIRST = "dmy", "mdy"
 DATE_ORDERS = (DAY_FIRST, MONTH_FIRST)
@@ -60,3 +63,15 @@ def _other_formats(text: str, order: str) -> datetime:
         return datetime.combine(date(int(year), int(month), int(day)), time(hour, minute, second_))
     except ValueError as error:  # 31/02/2026, 25:00
         raise NotADate(f"not a real date or time ({error})") from error
+
+
+def time_options(timezone: str, date_order: str) -> ZoneInfo:
+    """The zone of the times a file writes without an offset, once both options of an
+    import are checked; InvalidInput naming ``timezone`` or ``date_order`` otherwise."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInput("timezone", f"{timezone!r} is not a time zone name like Europe/Paris or UTC") from error
+    if date_order not in DATE_ORDERS:
+        raise InvalidInput("date_order", f"date_order is {' or '.join(DATE_ORDERS)} (day or month first in 01/03/2026)")
+    return zone

@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_es.aggregates.base import InvalidInput
 from crm_es.aggregates.money import CURRENCIES
@@ -23,7 +22,7 @@ from crm_es.commands.deal_plans import (
 )
 from crm_es.commands.setup import current_setup
 from crm_es.imports.csv_file import Table, UnreadableFile, read_table
-from crm_es.imports.dates import DATE_ORDERS, DAY_FIRST
+from crm_es.imports.dates import DAY_FIRST, time_options
 from crm_es.imports.deal_columns import deal_columns, split_entries, stage_columns
 from crm_es.imports.deal_rows import (
     DealDirectory,
@@ -65,12 +64,7 @@ def prepare(data: bytes, mapping: Sequence[str], directory: DealDirectory, *, st
             currency: str | None = None, dated: Collection[str] = ()) -> PreparedDeals:
     """The files read and their rows typed; InvalidInput naming ``file``, ``stages``,
     ``map``, ``timezone``, ``date_order`` or ``currency`` when they cannot be imported at all."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput("timezone", f"{timezone!r} is not a time zone name like Europe/Paris or UTC") from error
-    if date_order not in DATE_ORDERS:
-        raise InvalidInput("date_order", f"date_order is {' or '.join(DATE_ORDERS)} (day or month first in 01/03/2026)")
+    zone = time_options(timezone, date_order)
     currency = currency.strip().upper() if currency and currency.strip() else None
     if currency is not None and currency not in CURRENCIES:
         raise InvalidInput("currency", f"{currency!r} is not an ISO 4217 currency code (EUR, USD …)")
