@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
-from tests.http.helpers import assert_problem, ok, pipeline
+from tests.http.helpers import assert_problem, ok, pipeline, read
 from tests.policies.conftest import Inbox
 from tests.policies.test_missed_meeting import World
 
@@ -82,6 +82,15 @@ def test_an_unsubscribed_customer_gets_the_rep_s_call_but_no_more_e_mails(world:
     assert not inbox.mails
     [call] = [t for t in world.tasks() if t["type"] == "call"]
     assert call["contact_id"] == world.jean
+
+
+def test_an_onboarding_call_is_given_to_no_rep_who_has_left(world: World, smtp: tuple[Inbox, int]) -> None:
+    won_deal(world)
+    world.settle()
+    ok(world.client.post(f"/reps/{world.alice}/deactivate", json={"reason": "left"}), 200)  # owner of deal and contact
+    world.days(8)
+    all_tasks = read(world.client, "/tasks?status=open", world.services.store.max_position())["items"]
+    assert not [t for t in all_tasks if t["type"] == "call"]  # nobody active to call: no task for a rep who left
 
 
 @pytest.mark.parametrize(("touches", "field"), [

@@ -71,6 +71,22 @@ def test_a_meeting_held_puts_one_task_in_the_reps_agenda_naming_the_policy_and_i
     assert planned.causation_id == f"{trigger.originator_id}:{trigger.version}"
 
 
+def test_the_task_of_a_meeting_with_a_rep_who_has_left_goes_to_the_contacts_owner(
+        client: TestClient, services: Services, clock: FrozenClock) -> None:
+    alice, bob = rep(client), rep(client, "Bob")
+    jean = contact(client, owner=bob)
+    switch(client, True)
+    meeting(client, jean, alice, occurred_at=clock.now() - timedelta(hours=1))  # she met them, then left
+    ok(client.post(f"/reps/{alice}/deactivate", json={"reason": "left"}), 200)
+    services.policies.run_once()
+    assert tasks_of(client, services, alice) == []
+    assert [t["contact_id"] for t in tasks_of(client, services, bob)] == [jean]
+    ok(client.post(f"/reps/{bob}/deactivate", json={}), 200)
+    meeting(client, jean, alice, occurred_at=clock.now() - timedelta(minutes=30))
+    services.policies.run_once()  # nobody active to give it to: no task at all
+    assert tasks_of(client, services, alice) == [] and len(tasks_of(client, services, bob)) == 1
+
+
 def task_id(services: Services, task: dict[str, Any]) -> Any:
     from uuid import UUID
 

@@ -36,7 +36,7 @@ class TaskAfterMeeting(Policy):
         contact = ctx.load(Contact, event.originator_id)
         if contact is None or contact.forgotten:
             return NOTHING
-        rep = event.rep_id or contact.owner_id
+        rep = ctx.active_rep(event.rep_id, contact.owner_id)  # the one who met them, else the owner
         if rep is None:
             return NOTHING
         settings: TaskAfterMeeting.Settings = ctx.settings

@@ -77,6 +77,17 @@ class PolicyContext:
     def load(self, cls: type[A], aggregate_id: Any) -> A | None:
         return self.store.load(cls, aggregate_id) if aggregate_id is not None else None
 
+    def active_rep(self, *candidates: UUID | None) -> UUID | None:
+        """The first of these reps still active: a deactivated rep is given nothing new
+        (their work goes to the next one named, or to no one)."""
+        from crm_es.aggregates.rep import Rep  # the policies' base stays free of any one aggregate
+
+        for rep_id in candidates:
+            rep = self.load(Rep, rep_id)
+            if rep is not None and rep.active:
+                return rep_id
+        return None
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of the read side (a rep's agenda, a team's reps), caught up with the log at
         least to the event reacted to."""

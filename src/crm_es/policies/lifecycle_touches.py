@@ -135,8 +135,9 @@ class LifecycleTouches(Policy):
         rep = ctx.load(Rep, rep_id)
         values = {**person_values(contact, rep), "deal_title": deal.details.title if deal else ""}
         if touch.action == "task":
+            rep_id = ctx.active_rep(deal.owner_id if deal is not None else None, contact.owner_id)
             if rep_id is None:
-                return NOTHING  # no agenda to put it in
+                return NOTHING  # no active rep's agenda to put it in
             plan = tasks.TaskPlan(touch.task_type, render(touch.task_title, values)[:200], ctx.now, contact_id=contact.id,
                                   deal_id=deal_id)
             known = {t.name for t in current_types(ctx.load(ActivityTypes, ACTIVITY_TYPES_ID)).types}
