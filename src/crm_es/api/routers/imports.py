@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -143,18 +144,13 @@ def post_contacts_import(
     was done, whatever its rows said. A rep's rows are theirs unless an `owner` column
     names another rep they may write for."""
     data = file.file.read()
-    ctx = replace(ctx, fingerprint=fingerprint(data, json.dumps(mapping), str(dry_run), timezone, date_order))
-    if not dry_run and (first := first_answer(ctx)) is not None:
-        response.headers["Idempotent-Replayed"] = "true"
-        return first
-    services.projector.catch_up()  # companies and reps named by the file are found as of now
-    with services.read_side.cursor() as cur:
-        prepared = prepare(data, mapping, ReadSideDirectory(cur), timezone=timezone, date_order=date_order,
-                           dated=dated_properties(services.store))
-    body = run(prepared, ctx, dry_run=dry_run)
-    if not dry_run:
-        remember_answer(ctx, body)
-    return body
+    parts = (data, json.dumps(mapping), str(dry_run), timezone, date_order)
+
+    def read(directory: ReadSideDirectory) -> Any:  # companies and reps named by the file
+        return prepare(data, mapping, directory, timezone=timezone, date_order=date_order,
+                       dated=dated_properties(services.store))
+
+    return _once(ctx, services, response, parts, dry_run, read, run)
 
 
 @router.post(DEALS_PATH, response_model=DealImportAnswer, response_model_exclude_none=True,
@@ -188,17 +184,31 @@ def post_deals_import(
     and a real one alike. Admins only: it registers companies and writes every rep's deals."""
     data = file.file.read()
     stages_data = stages.file.read() if stages is not None else None
-    ctx = replace(ctx, fingerprint=fingerprint(data, stages_data or b"", json.dumps(mapping), str(dry_run), timezone,
-                                               date_order, pipeline or "", currency or ""))
+    parts = (data, stages_data or b"", json.dumps(mapping), str(dry_run), timezone, date_order, pipeline or "",
+             currency or "")
+
+    def read(directory: ReadSideDirectory) -> Any:  # pipelines, reps, companies and contacts named by the file
+        return deal_files.prepare(data, mapping, directory, stages=stages_data, timezone=timezone,
+                                  date_order=date_order, pipeline=pipeline, currency=currency,
+                                  dated=deal_files.dated_properties(services.store))
+
+    return _once(ctx, services, response, parts, dry_run, read, deal_files.run)
+
+
+def _once(ctx: CommandContext, services: Any, response: Response, parts: tuple[Any, ...], dry_run: bool,
+          read: Callable[[ReadSideDirectory], Any], run_rows: Callable[..., Any]) -> Any:
+    """An import under its Idempotency-Key: the upload's fingerprint taken from its parts
+    (the form FastAPI has read), the first answer given back to a retry, the records the
+    file names looked up on the read side caught up to now, and the answer remembered
+    (a dry run writes nothing, so it is neither replayed nor remembered)."""
+    ctx = replace(ctx, fingerprint=fingerprint(*parts))
     if not dry_run and (first := first_answer(ctx)) is not None:
         response.headers["Idempotent-Replayed"] = "true"
         return first
-    services.projector.catch_up()  # pipelines, reps, companies and contacts named by the file, as of now
+    services.projector.catch_up()  # what the file names is found as of now
     with services.read_side.cursor() as cur:
-        prepared = deal_files.prepare(data, mapping, ReadSideDirectory(cur), stages=stages_data, timezone=timezone,
-                                      date_order=date_order, pipeline=pipeline, currency=currency,
-                                      dated=deal_files.dated_properties(services.store))
-    body = deal_files.run(prepared, ctx, dry_run=dry_run)
+        prepared = read(ReadSideDirectory(cur))
+    body = run_rows(prepared, ctx, dry_run=dry_run)
     if not dry_run:
         remember_answer(ctx, body)
     return body
