@@ -114,6 +114,14 @@ def test_a_truncated_answer_says_so_on_stderr(url, services):
     assert "only the first 3 rows" in result.stderr
 
 
+def test_an_answer_over_the_size_limit_is_refused_with_the_limit_named(url, services):
+    services.settings = replace(services.settings, sql_max_answer_bytes=100_000)
+    result = crm_es(url, "SELECT rpad('', 1000, 'x') AS line FROM range(400)")  # 400 KB of JSON
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "422 (sql-answer-too-large)" in result.stderr and "100,000 bytes" in result.stderr
+    assert "CRM_ES_SQL_MAX_ANSWER_BYTES" in result.stderr
+
+
 @SQLITE_ONLY
 def test_the_key_comes_from_the_option_or_the_environment(url, services):
     rep_id = execute(add_rep, AddRep("Ada", "ada@example.com"), services.context()).id

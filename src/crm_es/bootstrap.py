@@ -22,6 +22,7 @@ from crm_es.projections.read_side import ReadSide
 from crm_es.projections.runner import Projector
 from crm_es.settings import Settings
 from crm_es.store import EventStore
+from crm_es.store.outage import STORE, is_outage
 
 log = logging.getLogger("crm_es")
 
@@ -37,6 +38,13 @@ class ReadSideLookups:
         with self.projector.read_side.cursor() as c:
             row = c.execute("SELECT count(*) FROM deals WHERE stage_id = ? AND status = 'open'", [str(stage_id)]).fetchone()
             return row[0] if row else 0
+
+    def deals_naming(self, contact_id: UUID) -> list[UUID]:
+        self.projector.catch_up()
+        with self.projector.read_side.cursor() as c:
+            rows = c.execute("SELECT DISTINCT deal_id FROM deal_contacts WHERE contact_id = ? ORDER BY deal_id",
+                             [str(contact_id)]).fetchall()
+            return [row[0] for row in rows]
 
 
 @dataclass
@@ -86,14 +94,19 @@ class Services:
                 with psycopg.connect(
                     host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
                     user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None, autocommit=True,
+                    connect_timeout=2,
                 ) as conn:
                     conn.execute(SQL("LISTEN {}").format(Identifier(self.store.channel or "")))
+                    STORE.recovered()
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self.projector.wake()
                             self.automations.wake()
             except Exception as error:  # the poll keeps the read side moving meanwhile
-                log.warning("LISTEN failed (%s); retrying", error)
+                if is_outage(error):
+                    STORE.failed(error)  # one line for the whole outage, not one a second
+                else:
+                    log.warning("LISTEN failed (%s); retrying", error)
                 self._stop.wait(1.0)
 
     def stop(self) -> None:

@@ -69,6 +69,7 @@ def serve(host: str, port: int, demo: bool) -> None:
     import uvicorn
 
     from crm_es.api.app import create_app
+    from crm_es.api.middleware import log_config
 
     with _services() as services:
         if demo and services.store.max_position() == 0:
@@ -81,7 +82,9 @@ def serve(host: str, port: int, demo: bool) -> None:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         advertise(services.settings.data_dir, host, port)  # `crm-es status` asks this process
         try:
-            uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+            # Our access log, not uvicorn's: uvicorn's writes query strings (personal data).
+            uvicorn.run(create_app(services), host=host, port=port, log_level="info", access_log=False,
+                        log_config=log_config())
         finally:
             withdraw(services.settings.data_dir)
 

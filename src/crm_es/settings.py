@@ -25,6 +25,8 @@ class Settings:
     session_gap_minutes: int = 30  # a page visit after this long without one starts a new session
     sql_timeout_seconds: float = 10.0  # POST /sql: a query running longer is interrupted (422 sql-timeout)
     sql_max_rows: int = 10_000  # POST /sql: rows beyond these are left out (truncated: true)
+    sql_max_answer_bytes: int = 16_000_000  # POST /sql: an answer whose JSON would be larger is refused (422)
+    sql_max_cell_bytes: int = 1_000_000  # POST /sql: so is one holding a value whose JSON is larger
     smtp_url: str | None = None  # smtp://[user:password@]host:port — where the outbox sends e-mails
     smtp_from: str = "crm-es@localhost"  # the From of automated e-mails
     sms_url: str | None = None  # an HTTP SMS gateway: POST {to, body} (CRM_ES_SMS_URL)
@@ -49,6 +51,8 @@ class Settings:
             session_gap_minutes=_positive("CRM_ES_SESSION_GAP_MINUTES", env.get("CRM_ES_SESSION_GAP_MINUTES") or "30"),
             sql_timeout_seconds=_seconds("CRM_ES_SQL_TIMEOUT_SECONDS", env.get("CRM_ES_SQL_TIMEOUT_SECONDS") or "10"),
             sql_max_rows=_count("CRM_ES_SQL_MAX_ROWS", env.get("CRM_ES_SQL_MAX_ROWS") or "10000"),
+            sql_max_answer_bytes=_count("CRM_ES_SQL_MAX_ANSWER_BYTES", env.get("CRM_ES_SQL_MAX_ANSWER_BYTES") or "16000000"),
+            sql_max_cell_bytes=_count("CRM_ES_SQL_MAX_CELL_BYTES", env.get("CRM_ES_SQL_MAX_CELL_BYTES") or "1000000"),
             pdf_font=Path(env["CRM_ES_PDF_FONT"]) if env.get("CRM_ES_PDF_FONT") else None,
         )
 

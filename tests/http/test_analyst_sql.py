@@ -6,6 +6,7 @@ on time and rows hold; analysts never see a person's data, admins see it all."""
 from __future__ import annotations
 
 import time
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -277,7 +278,7 @@ class People:
 
 @pytest.fixture
 def people(client, services) -> People:
-    """A contact with every personal field, interactions and a task holding some too,
+    """A contact with every personal field, interactions, a lost deal and a task holding some too,
     written by an admin; the client goes on as that admin, beside an analyst's key."""
     _, admin = services.api_keys.create(Role.ADMIN, name="admin")
     _, analyst = services.api_keys.create(Role.ANALYST, name="analyst")
@@ -291,13 +292,16 @@ def people(client, services) -> People:
     ok(client.post(path, json={"type": "note", "text": "allergic-to-peanuts"}))
     ok(client.post(path, json={"type": "page_visited", "url": "https://example.com/pricing", "visitor_id": "visitor-v9",
                                "session_id": "session-s9"}))
+    pipeline_id = pipeline(client)["id"]
+    lost = deal(client, pipeline_id, title="Quixotte-renewal", contact_ids=[person])["id"]
+    ok(client.post(f"/deals/{lost}/lost", json={"reason": "lost-to-the-cousin"}), 200)
     task = ok(client.post("/tasks", json={"type": "call", "title": "Call back", "due_at": "2026-03-02T10:00:00Z",
                                           "owner_id": rep, "contact_id": person, "notes": "ask-about-the-surgery"}))
     done = ok(client.post(f"/tasks/{task['id']}/done", json={"outcome": "signs-after-surgery"}), 200)
     assert services.projector.wait_for(done["position"], 10)  # on the read side before the test looks
     secrets = ["Zebulon", "Quixotte", "zq@hidden.example", "+33 6 99 88 77 66", "sails-on-sundays",
                "About your divorce", "allergic-to-peanuts", "visitor-v9", "session-s9", "ask-about-the-surgery",
-               "signs-after-surgery"]
+               "signs-after-surgery", "Quixotte-renewal", "lost-to-the-cousin"]
     return People({"Authorization": f"Bearer {analyst}"}, secrets, done["position"])
 
 
@@ -328,9 +332,9 @@ def test_analysts_read_every_row_and_column_with_a_persons_data_null(client, peo
 @DUCKDB_ONLY
 def test_the_figures_are_the_same_for_analysts_and_admins(client, people):
     for query in ["SELECT status, city, count(*) FROM contacts GROUP BY ALL ORDER BY ALL",
-                  "SELECT type, count(*), count(url) FROM interactions GROUP BY ALL ORDER BY ALL",
+                  "SELECT type, count(*), count(url_path) FROM interactions GROUP BY ALL ORDER BY ALL",
                   "SELECT c.city, i.type FROM contacts c JOIN interactions i ON i.contact_id = c.id ORDER BY ALL",
-                  "SELECT t.status, t.title, r.name FROM tasks t JOIN reps r ON r.id = t.owner_id"]:
+                  "SELECT t.status, t.type, r.name FROM tasks t JOIN reps r ON r.id = t.owner_id"]:
         full = ok(sql(client, query, after=people.position), 200)
         assert full["rows"] and ok(sql(client, query, people.analyst), 200) == full, query
     counted = "SELECT count(*), count(first_name), count(email), count(properties), count(city) FROM contacts"
@@ -449,3 +453,45 @@ def test_a_read_side_opened_again_or_started_over_has_the_analyst_views(services
             assert answer.rows == [[1, 0, 1]], tampered
         finally:
             again.close()
+
+
+def test_an_answer_past_the_byte_limits_is_refused_before_it_is_held(client):
+    """400 rows of 1 MB were a 400 MB answer, built whole in the server's memory first."""
+    tracemalloc.start()
+    try:
+        response = sql(client, "SELECT rpad('', 1000000, 'x') AS big FROM range(400)")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    problem = assert_problem(response, 422, "sql-cell-too-large")
+    assert names_sql(problem) and problem["limit_bytes"] == 1_000_000 and problem["column"] == "big"
+    assert "CRM_ES_SQL_MAX_CELL_BYTES" in problem["detail"]
+    assert len(response.content) < 2_000
+    assert peak < 50_000_000  # the rows were never all held: only the first few were fetched
+
+    # Values within the cell limit, but 40 MB of them: refused at the answer's limit.
+    problem = assert_problem(sql(client, "SELECT rpad('', 100000, 'x') AS big FROM range(400)"), 422,
+                             "sql-answer-too-large")
+    assert names_sql(problem) and problem["limit_bytes"] == 16_000_000
+    assert "row 160" in problem["detail"] and "CRM_ES_SQL_MAX_ANSWER_BYTES" in problem["detail"]
+    # Up to the limits, the whole answer.
+    body = ok(sql(client, "SELECT rpad('', 100000, 'x') AS big FROM range(150)"), 200)
+    assert len(body["rows"]) == 150 and body["truncated"] is False
+
+
+def test_the_byte_limits_are_settings(client, services, tmp_path):
+    services.settings = replace(services.settings, sql_max_answer_bytes=1_000, sql_max_cell_bytes=100)
+    problem = assert_problem(sql(client, "SELECT rpad('', 99, 'x') AS line"), 422, "sql-cell-too-large")
+    assert problem["limit_bytes"] == 100  # 99 characters and their quotes
+    assert ok(sql(client, "SELECT rpad('', 98, 'x') AS line"), 200)["rows"] == [["x" * 98]]
+    problem = assert_problem(sql(client, "SELECT range AS n, 'x' AS line FROM range(200)"), 422, "sql-answer-too-large")
+    assert problem["limit_bytes"] == 1_000
+
+    settings = Settings.from_env({"CRM_ES_DATA_DIR": str(tmp_path), "CRM_ES_SQL_MAX_ANSWER_BYTES": "2000000",
+                                  "CRM_ES_SQL_MAX_CELL_BYTES": "5000"})
+    assert (settings.sql_max_answer_bytes, settings.sql_max_cell_bytes) == (2_000_000, 5_000)
+    defaults = Settings.from_env({"CRM_ES_DATA_DIR": str(tmp_path)})
+    assert (defaults.sql_max_answer_bytes, defaults.sql_max_cell_bytes) == (16_000_000, 1_000_000)
+    for name in ("CRM_ES_SQL_MAX_ANSWER_BYTES", "CRM_ES_SQL_MAX_CELL_BYTES"):
+        with pytest.raises(ValueError, match=name):
+            Settings.from_env({"CRM_ES_DATA_DIR": str(tmp_path), name: "16 MB"})

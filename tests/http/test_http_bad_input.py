@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -180,14 +179,6 @@ def test_a_retried_command_returns_the_first_answer_and_writes_nothing(client, s
     other = client.post("/deals", json={**body, "title": "other"}, headers={"Idempotency-Key": "k-1"})
     assert_problem(other, 422, "idempotency-key-reused")
     assert services.store.max_position() == position
-
-
-def test_reading_ahead_of_the_read_side_is_a_503_with_retry_after(client, services):
-    services.settings = replace(services.settings, read_wait_seconds=0.2)
-    problem = client.get("/contacts?after=999999")
-    assert_problem(problem, 503, "read-side-behind")
-    assert problem.headers["Retry-After"] == "1"
-    assert client.get("/contacts", headers={"X-After-Position": "999999"}).status_code == 503
 
 
 def test_a_fact_cannot_have_happened_in_the_future(client, services, unchanged):

@@ -178,6 +178,8 @@ def role_matrix(w: World) -> dict[str, Example]:
     contact_body = {"first_name": "Ann", "last_name": "Lee", "owner_id": ids["rob"]}
     return {
         "GET /health": (PUBLIC, lambda: ("/health", None)),
+        "GET /livez": (PUBLIC, lambda: ("/livez", None)),
+        "GET /readyz": (PUBLIC, lambda: ("/readyz", None)),
         "GET /openapi.json": (PUBLIC, lambda: ("/openapi.json", None)),
         "GET /docs": (PUBLIC, lambda: ("/docs", None)),
         "GET /docs/oauth2-redirect": (PUBLIC, lambda: ("/docs/oauth2-redirect", None)),

@@ -165,6 +165,7 @@ class Story:
     b: UUID  # opened in Qualified, lost, reopened (Qualified is then renamed Discovery)
     c: UUID  # opened in Lead, won
     d: UUID  # opened in Lead, its amount, owner and details changed
+    e: UUID  # opened in Lead about Bea, its title erased when she is forgotten
 
 
 def a_story(services: Services) -> Story:
@@ -208,6 +209,8 @@ def a_story(services: Services) -> Story:
     run(services, cancel_task, CancelTask(call))
     run(services, set_activity_type, SetActivityType("webinar", "#abcdef"))
     run(services, set_activity_type, SetActivityType("call", "#ff0000", "Phone call"))
+    bea_deal = DealDetails("Bea's shop", (bea,))
+    e = run(services, open_deal, OpenDeal(bea_deal, crm.pipeline, "Lead", Decimal("10"), "EUR", crm.rep)).id
     run(services, forget_contact, ForgetContact(bea, "ticket 1"))
     # The record configuration changed every way, and what it governs on a contact (Cy's).
     budget = PropertyDefinition("contact", "budget", "money", default_currency="EUR")
@@ -242,7 +245,7 @@ def a_story(services: Services) -> Story:
     # Rename the pipeline and Qualified (keeping its id), put Proposal first, drop the empty
     # Negotiation, add Closing.
     crm.stages(("Proposal", "0.6"), ("Lead", "0.1"), ("Discovery", "0.35", "Qualified"), ("Closing", "0.9"), name="Sales EMEA")
-    return Story(crm, a, b, c, d)
+    return Story(crm, a, b, c, d, e)
 
 
 def rows(read_side: ReadSide, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
@@ -274,6 +277,7 @@ def test_deals_show_their_stage_status_and_amount(services: Services, story: Sto
         story.b: ("Discovery", "open", Decimal("500"), "EUR", None, None, 3),  # reopened: no longer closed, no reason
         story.c: ("Lead", "won", Decimal("75.25"), "EUR", now, None, 2),
         story.d: ("Lead", "open", Decimal("2000.10"), "EUR", None, None, 4),
+        story.e: ("Lead", "open", Decimal("10"), "EUR", None, None, 2),  # its text erased with Bea
     }
     assert str(found[story.a][2]) == "1234.5600"
 

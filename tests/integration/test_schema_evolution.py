@@ -54,7 +54,7 @@ def test_new_events_are_stored_in_the_new_shape_beside_the_old(services):
     execute(lose_deal, LoseDeal(opened.id, "price", competitor="Globex"), services.context())
 
     stored = orjson.loads(services.store.read(opened.position, 1)[0].state)
-    assert stored["class_version"] == 2 and stored["competitor"] == "Globex"
+    assert stored["class_version"] == 3 and stored["competitor"] == "Globex"  # v3: its reason sealed
     services.projector.catch_up()
     with services.read_side.cursor() as c:
         rows = c.execute("SELECT title, lost_to FROM deals ORDER BY title").fetchall()

@@ -212,3 +212,27 @@ def test_a_follow_up_paused_by_switching_off_goes_on_when_switched_on(world: Wor
     world.days(10)
     assert len(inbox.mails) == 2
     assert len([t for t in world.tasks() if t["type"] == "call"]) == 1
+
+
+def test_the_call_goes_to_the_owner_when_the_rep_who_missed_it_has_left(world: World, smtp: tuple[Inbox, int]) -> None:
+    inbox, _ = smtp
+    bob = ok(world.client.post("/reps", json={"name": "Bob Leroy", "email": f"bob{next(emails)}@seller.example"}))["id"]
+    world.interaction("meeting_missed", mode="video")
+    world.settle()
+    ok(world.client.patch(f"/contacts/{world.jean}", json={"owner_id": bob}), 200)
+    ok(world.client.post(f"/reps/{world.alice}/deactivate", json={"reason": "left"}), 200)
+    world.days(3.1)  # the reminder, signed by the owner now
+    world.days(3.1)  # then the call
+    reminder = inbox.parsed()
+    assert len(inbox.mails) == 2 and reminder["Subject"] == "Shall we find another time?"
+    assert reminder.get_payload(decode=True).decode().rstrip().endswith("Bob Leroy")
+    calls = read(world.client, "/tasks?type=call&status=open", world.services.store.max_position())["items"]
+    assert [(t["owner_id"], t["contact_id"]) for t in calls] == [(bob, world.jean)]
+
+
+def test_a_miss_with_no_active_rep_left_starts_nothing(world: World, smtp: tuple[Inbox, int]) -> None:
+    inbox, _ = smtp
+    ok(world.client.post(f"/reps/{world.alice}/deactivate", json={"reason": "left"}), 200)  # rep and owner
+    world.interaction("meeting_missed", mode="video")
+    world.days(10)
+    assert inbox.mails == [] and not read(world.client, "/tasks?type=call", world.services.store.max_position())["items"]

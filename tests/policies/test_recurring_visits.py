@@ -207,3 +207,16 @@ def test_months_are_calendar_months_and_visits_fall_on_working_days() -> None:
     # Long past: the next working day after now instead.
     assert next_visit(datetime(2025, 1, 1, tzinfo=UTC), 4, 10, datetime(2026, 3, 6, 12, tzinfo=UTC)) == \
         datetime(2026, 3, 9, 10, tzinfo=UTC)
+
+
+def test_an_owner_who_left_is_booked_no_visit_and_the_new_owner_is(agenda: Agenda) -> None:
+    gold = agenda.customer("Gold")
+    [first] = agenda.visits(gold, "open")
+    agenda.done(first)
+    ok(agenda.client.post(f"/reps/{agenda.alice}/deactivate", json={"reason": "left"}), 200)
+    agenda.days(200)  # the next visit falls due: Alice has left, so no one is booked
+    assert agenda.visits(gold, "open") == []
+    bob = ok(agenda.client.post("/reps", json={"name": "Bob Leroy", "email": f"bob{next(unique)}@seller.example"}))["id"]
+    ok(agenda.client.patch(f"/contacts/{gold}", json={"owner_id": bob}), 200)
+    agenda.settle()
+    assert [v["owner_id"] for v in agenda.visits(gold, "open")] == [bob]

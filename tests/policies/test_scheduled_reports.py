@@ -212,3 +212,11 @@ def test_runs_and_periods_are_calendar_arithmetic_in_the_schedules_zone() -> Non
     monthly = Schedule(name="M", frequency="monthly", day=28, hour=0)
     start, end = period(monthly, next_run(monthly, datetime(2026, 3, 1, tzinfo=UTC)))
     assert (start.date().isoformat(), end.date().isoformat()) == ("2026-02-01", "2026-03-01")
+
+
+def test_a_manager_who_left_gets_no_report(office: Office, smtp: tuple[Inbox, int]) -> None:
+    inbox, _ = smtp
+    office.configure(WEEKLY)
+    ok(office.client.post(f"/reps/{office.sam['id']}/deactivate", json={"reason": "left"}), 200)
+    office.until(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    assert to(inbox, office.sam["email"]) == [] and len(to(inbox, office.mona["email"])) == 1

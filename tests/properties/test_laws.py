@@ -82,6 +82,10 @@ class MDeal:
     currency: str
     version: int
     changed_at: datetime  # a change dated before it is refused (before-last-change)
+    contact_ids: tuple[UUID, ...] = ()
+    # The log position where a contact it named was first forgotten: its text key (its own
+    # id) went then, and with it the request fingerprints of the answers about it before.
+    erased_at: int | None = None
 
 
 @dataclass
@@ -440,6 +444,8 @@ class Laws:
         stage = stage_for(p, ref)
         if p is None or any(cid not in m.contacts for cid in contact_ids):
             expect: Refused | Writes = Refused("not-found")
+        elif any(m.contacts[cid].forgotten for cid in contact_ids):
+            expect = Refused("contact-forgotten")  # a deal may not name a forgotten contact
         elif p.named(stage) is None:
             expect = Refused("unknown-stage")
         else:
@@ -454,7 +460,8 @@ class Laws:
             assert p is not None
             found = p.named(stage)
             assert found is not None and found.id is not None
-            m.deals[result.id] = MDeal(result.id, pipeline_id, found.id, "open", amount, currency, 1, self.when(at))
+            m.deals[result.id] = MDeal(result.id, pipeline_id, found.id, "open", amount, currency, 1, self.when(at),
+                                       contact_ids)
             assert (result.status, result.version) == (201, 1)
 
     def deal_step(self, kind: str, deal_id: UUID, args: tuple[Any, ...], c: dict[str, Any]) -> None:
@@ -575,7 +582,10 @@ class Laws:
     def forget_contact(self, contact_id: UUID, c: dict[str, Any]) -> None:
         m = self.model
         contact = m.contacts.get(contact_id)
-        expect: Refused | Writes = Refused("not-found") if contact is None else Writes(int(not contact.forgotten))
+        named = [d for d in m.deals.values() if contact is not None and contact.id in d.contact_ids]
+        # Forgetting writes its event, and one on each deal naming them (its text erased).
+        expect: Refused | Writes = Refused("not-found") if contact is None else \
+            Writes(0 if contact.forgotten else 1 + len(named))
         result = self.run(record_commands.forget_contact, record_commands.ForgetContact(contact_id), c, expect,
                           version=contact.version if contact else None)
         if result is None or contact is None:
@@ -584,6 +594,9 @@ class Laws:
             contact.forgotten_at, contact.version = result.position, contact.version + 1
             contact.changed_at = max(contact.changed_at, self.clock.now())
             del m.claims[claim_key(contact.email)]  # the e-mail may be registered again
+            for d in named:
+                d.version += 1
+                d.erased_at = d.erased_at or result.position
         assert (result.id, result.version) == (contact.id, contact.version)
 
     def retry(self, index: int, same_body: bool) -> None:
@@ -593,9 +606,11 @@ class Laws:
             return
         handler, cmd, key, fingerprint, expected_version, first = self.model.answers[index % len(self.model.answers)]
         # Forgetting a contact erases the request fingerprints of the answers kept before
-        # it about that contact: any body then gets the first answer.
-        contact = self.model.contacts.get(first.id)
-        erased = contact is not None and contact.forgotten_at is not None and first.position < contact.forgotten_at
+        # it about that contact, and about the deals naming them: any body then gets the
+        # first answer.
+        contact, deal = self.model.contacts.get(first.id), self.model.deals.get(first.id)
+        erased = (contact is not None and contact.forgotten_at is not None and first.position < contact.forgotten_at) or \
+            (deal is not None and deal.erased_at is not None and first.position < deal.erased_at)
         before = self.store.max_position()
         ctx = self.services.context(
             actor="rep:laws", idempotency_key=key, fingerprint=fingerprint if same_body else fingerprint + " (changed)",

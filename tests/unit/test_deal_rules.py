@@ -13,6 +13,7 @@ from crm_es.aggregates import pipeline as pipelines
 from crm_es.aggregates.base import Event, InvalidInput, Meta, RuleViolated
 from crm_es.aggregates.deal import Deal, DealDetails
 from crm_es.aggregates.pipeline import Pipeline, StageSpec
+from crm_es.store.codec import upcast
 
 META = Meta(
     occurred_at=datetime(2026, 2, 20, 15, 30, tzinfo=timezone(timedelta(hours=2))),
@@ -397,3 +398,57 @@ def test_an_amount_finer_than_its_currency_allows_is_refused_naming_the_field(am
 def test_an_amount_at_its_currency_scale_is_accepted(amount, currency):
     [event] = deals.open_deal(DEAL_ID, DealDetails("Fine"), PIPELINE, "Lead", Decimal(amount), currency, OWNER, META)
     assert event.amount == Decimal(amount)
+
+
+# --- its free text, sealed under a key the forgetting of a named contact erases ----------
+
+NEW_KEY = UUID(int=900)
+FORGOTTEN = UUID(int=7)  # the contact opened() names
+
+
+def test_the_title_and_the_lost_reason_are_sealed_under_the_deals_text_key() -> None:
+    assert (Deal.Opened.personal_fields, Deal.Opened.subject_field) == (("title",), "originator_id")
+    assert (Deal.DetailsChanged.personal_fields, Deal.DetailsChanged.subject_field) == (("title",), "text_key")
+    assert (Deal.Lost.personal_fields, Deal.Lost.subject_field) == (("reason",), "text_key")
+    deal = given(opened())
+    assert deals.key_of_text(deal) == DEAL_ID  # a new deal's: its own id
+    [changed] = deals.change(deal, {"title": "Acme renewal 2026"}, None, None, None, False, META)
+    [lost_] = deals.lose(deal, "no budget", META, competitor="Globex")
+    assert changed.text_key == lost_.text_key == DEAL_ID
+    assert lost_.competitor == "Globex"  # a company: in clear for the analysts
+
+
+def test_forgetting_a_named_contact_erases_the_title_and_names_the_next_key() -> None:
+    history = opened()
+    history += lost(history)
+    [erased] = deals.contact_forgotten(given(history), FORGOTTEN, NEW_KEY, later_meta())
+    assert isinstance(erased, Deal.ContactForgotten)
+    assert (erased.contact_id, erased.text_key, erased.originator_version) == (FORGOTTEN, NEW_KEY, 3)
+
+    deal = given(history, [erased])
+    assert deal.details.title is None and deal.text_key == NEW_KEY and deals.key_of_text(deal) == NEW_KEY
+    assert (deal.status, deal.amount, deal.details.contact_ids) == (deals.LOST, Decimal("1000.00"), (FORGOTTEN,))
+    assert deal.changed_at == given(history).changed_at, "an erasure is no business change"
+    # what is written next is sealed under the new key: the deal can still be renamed, reopened, lost
+    [renamed] = deals.change(deal, {"title": "Renewal"}, None, None, None, False, META)
+    assert (renamed.title, renamed.text_key) == ("Renewal", NEW_KEY)
+    reopened = deals.reopen(deal, PIPELINE, None, META)
+    [lost_again] = deals.lose(given(history, [erased], reopened), "price", META)
+    assert lost_again.text_key == NEW_KEY
+
+
+def later_meta() -> Meta:
+    """Recorded after the deal's last change, dated before it: an erasure may come at any time."""
+    return META._replace(occurred_at=META.occurred_at - timedelta(days=400))
+
+
+def test_details_and_lost_stored_before_v3_are_upcast_with_no_text_key() -> None:
+    """Their text was stored in clear: no key opens it, and none is needed."""
+    lost_v1 = {"stage_id": str(LEAD.id), "reason": "no budget"}
+    assert upcast(Deal.Lost, dict(lost_v1)) == {**lost_v1, "competitor": None, "text_key": None}
+    lost_v2 = {**lost_v1, "competitor": "Globex", "class_version": 2}
+    assert upcast(Deal.Lost, dict(lost_v2)) == {**lost_v1, "competitor": "Globex", "text_key": None}
+    details_v1 = {"title": "Acme", "contact_ids": [], "company_id": None, "source": None, "expected_close": None}
+    assert upcast(Deal.DetailsChanged, dict(details_v1)) == {**details_v1, "properties": {}, "text_key": None}
+    details_v2 = {**details_v1, "properties": {"seats": 3}, "class_version": 2}
+    assert upcast(Deal.DetailsChanged, dict(details_v2)) == {**details_v1, "properties": {"seats": 3}, "text_key": None}

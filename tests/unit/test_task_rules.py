@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
+import orjson
 import pytest
 
 from crm_es.aggregates import activity_types as settings
@@ -13,6 +14,8 @@ from crm_es.aggregates import task as tasks
 from crm_es.aggregates.activity_types import ACTIVITY_TYPES_ID, BUILT_IN, ActivityTypes
 from crm_es.aggregates.base import Event, InvalidInput, Meta, RuleViolated
 from crm_es.aggregates.task import Task, TaskPlan
+from crm_es.store import personal
+from crm_es.store.codec import upcast
 
 META = Meta(
     occurred_at=datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc),
@@ -85,10 +88,44 @@ def test_rescheduling_to_the_same_instant_records_nothing() -> None:
     assert tasks.reschedule(given(planned()), same_instant, META) == []
 
 
-def test_notes_and_outcome_are_the_contacts_personal_data() -> None:
-    assert (Task.Planned.personal_fields, Task.Planned.subject_field) == (("notes",), "contact_id")
-    assert (Task.Done.personal_fields, Task.Done.subject_field) == (("outcome",), "contact_id")
+def test_title_notes_and_outcome_are_personal_data_sealed_for_the_tasks_subject() -> None:
+    assert (Task.Planned.personal_fields, Task.Planned.subject_field) == (("title", "notes"), "subject_id")
+    assert (Task.Done.personal_fields, Task.Done.subject_field) == (("outcome",), "subject_id")
     assert Task.Rescheduled.personal_fields == Task.Cancelled.personal_fields == ()
+
+
+DEAL = UUID(int=4)
+DEAL_KEY = UUID(int=5)
+
+
+def test_the_subject_is_the_contact_else_the_deals_text_key_else_no_one() -> None:
+    about_both = TaskPlan("call", "Call Jean Dupont", DUE, None, CONTACT, DEAL)
+    about_deal = TaskPlan("call", "Call Jean Dupont", DUE, None, None, DEAL)
+    about_no_one = TaskPlan("call", "Order the brochures", DUE)
+    assert [tasks.plan(TASK_ID, p, OWNER, KNOWN, META, DEAL_KEY)[0].subject_id
+            for p in (about_both, about_deal, about_no_one)] == [CONTACT, DEAL_KEY, None]
+    assert tasks.plan(TASK_ID, about_deal, OWNER, KNOWN, META)[0].subject_id is None  # no key given (a policy's task)
+
+    task = given(tasks.plan(TASK_ID, about_deal, OWNER, KNOWN, META, DEAL_KEY))
+    assert task.subject_id == DEAL_KEY
+    # the deal's text key changed since (a contact it named was forgotten): the outcome goes under the new one
+    assert tasks.complete(task, "yes", META, UUID(int=6))[0].subject_id == UUID(int=6)
+    assert tasks.complete(task, "yes", META)[0].subject_id == DEAL_KEY
+    contact_task = given(planned())
+    assert tasks.complete(contact_task, "yes", META, UUID(int=6))[0].subject_id == CONTACT
+
+
+def test_v1_plans_and_dones_are_upcast_to_name_the_contact_as_their_subject() -> None:
+    """v1 sealed the notes and the outcome under ``contact_id`` (the title was in clear)."""
+    planned_v1 = {"type": "call", "title": "Call Acme back", "contact_id": str(CONTACT), "deal_id": None,
+                  "notes": {"$sealed": "..."}}
+    assert upcast(Task.Planned, dict(planned_v1))["subject_id"] == str(CONTACT)
+    assert upcast(Task.Planned, {**planned_v1, "contact_id": None})["subject_id"] is None
+    done_v1 = {"contact_id": str(CONTACT), "outcome": None}
+    assert upcast(Task.Done, dict(done_v1)) == {**done_v1, "subject_id": str(CONTACT)}
+    assert upcast(Task.Done, {**done_v1, "class_version": 2, "subject_id": "x"})["subject_id"] == "x"  # today's: as stored
+    # the store finds the key of a v1 event's notes by the subject its upcaster names
+    assert personal.raw_subject(Task.Planned, str(TASK_ID), orjson.dumps(planned_v1)) == str(CONTACT)
 
 
 # --- activity types ---------------------------------------------------------------------

@@ -247,7 +247,7 @@ def record_interaction(contact: Contact, spec: InteractionSpec, meta: Meta, sess
     """One interaction on the contact; a hard bounce also marks the address invalid."""
     _require_remembered(contact)
     cls = KINDS[spec.kind]
-    fields = dict(spec.fields)
+    fields = {**spec.fields, **cls.derived(spec.fields)}  # what stays in clear of the sealed fields
     if cls is PageVisited:
         fields["new_session"] = is_new_session(contact.last_visit_at, meta.occurred_at, session_gap)
     events: list[Event] = [contact.then(cls, meta, rep_id=spec.rep_id, deal_id=spec.deal_id, **fields)]

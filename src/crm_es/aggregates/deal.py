@@ -1,4 +1,12 @@
-"""A deal (opportunity): a potential sale moving through the stages of one pipeline."""
+"""A deal (opportunity): a potential sale moving through the stages of one pipeline.
+
+Its free text — the title, a lost deal's reason — often names a person ("Jean Dupont
+renewal"). It is sealed under a key of the deal's own (``text_key``: the deal's id at
+first), erased when any contact the deal ever named is forgotten (``ContactForgotten``):
+what was written before then reads as null everywhere, and what is written after is
+sealed under a new key. Amounts, stages, dates, owner, source and the competitor (a
+company, not a person) stay in clear for the analysts.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +25,7 @@ OPEN, WON, LOST = "open", "won", "lost"
 
 @dataclass(frozen=True)
 class DealDetails:
-    title: str
+    title: str | None  # None: erased (a contact the deal named was forgotten)
     contact_ids: tuple[UUID, ...] = ()
     company_id: UUID | None = None
     source: str | None = None
@@ -35,13 +43,18 @@ class Deal(Aggregate):
     owner_id: UUID | None
     status: str
     changed_at: datetime | None = None  # business time of the last change (interactions aside)
+    # The id of the key that seals the deal's free text now: the deal's own id, until a
+    # contact it named is forgotten (see the module's docstring). None: the deal's id.
+    text_key: UUID | None = None
 
     class Opened(Event):
-        """v2 added the custom ``properties``."""
+        """v2 added the custom ``properties``. The title is sealed under the deal's own key
+        (its id: a new deal's text key)."""
 
         class_version = 2
+        personal_fields = ("title",)
 
-        title: str
+        title: str | None  # None: erased (a contact the deal named was forgotten)
         pipeline_id: UUID
         stage_id: UUID
         stage: str
@@ -69,17 +82,25 @@ class Deal(Aggregate):
         stage_id: UUID
 
     class Lost(Event):
-        """v2 names the competitor the deal went to (None: not to a competitor, or not known)."""
+        """v2 names the competitor the deal went to (None: not to a competitor, or not known);
+        v3 seals the reason (free text, often about the person) under the deal's text key."""
 
-        class_version = 2
+        class_version = 3
+        personal_fields = ("reason",)
+        subject_field = "text_key"
 
         stage_id: UUID
-        reason: str
-        competitor: str | None
+        reason: str | None  # None: erased
+        competitor: str | None  # a company: kept in clear for the analysts
+        text_key: UUID | None  # None: stored before v3, its reason in clear
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["competitor"] = None  # v1 did not ask; "not known" is the truth for those
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["text_key"] = None  # the reason was stored in clear: no key opens it
 
     class Reopened(Event):
         pipeline_id: UUID
@@ -98,20 +119,37 @@ class Deal(Aggregate):
 
     class DetailsChanged(Event):
         """The deal's descriptive fields after the change (a whole snapshot). v2 added
-        the custom ``properties``."""
+        the custom ``properties``; v3 seals the title under the deal's text key."""
 
-        class_version = 2
+        class_version = 3
+        personal_fields = ("title",)
+        subject_field = "text_key"
 
-        title: str
+        title: str | None  # None: erased
         contact_ids: tuple[UUID, ...]
         company_id: UUID | None
         source: str | None
         expected_close: date | None
         properties: dict[str, Any]
+        text_key: UUID | None  # None: stored before v3, its title in clear
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["properties"] = {}
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["text_key"] = None  # the title was stored in clear: no key opens it
+
+    class ContactForgotten(Event):
+        """A contact the deal names (or once named) was forgotten: the key that sealed the
+        deal's free text until now was deleted with them (its title and lost reasons read
+        as null from then on); ``text_key`` is the new one, for what is written next."""
+
+        changes_state = False  # an erasure, not a business change: it may come after any date
+
+        contact_id: UUID
+        text_key: UUID
 
     class InteractionRecorded(Event):
         """An interaction on one of the deal's contacts that concerns this deal: the
@@ -134,6 +172,9 @@ class Deal(Aggregate):
         assert state is not None
         if isinstance(event, Deal.InteractionRecorded):
             return state.moved_on(version=event.originator_version)
+        if isinstance(event, Deal.ContactForgotten):
+            erased = replace(state.details, title=None)
+            return state.moved_on(version=event.originator_version, details=erased, text_key=event.text_key)
         state = replace(state, version=event.originator_version, changed_at=later(state.changed_at, event.occurred_at))
         match event:
             case Deal.StageChanged():
@@ -217,9 +258,15 @@ def win(deal: Deal, meta: Meta) -> list[Event]:
     return [deal.then(Deal.Won, meta, stage_id=deal.stage_id)]
 
 
+def key_of_text(deal: Deal) -> UUID:
+    """The id of the key that seals what the deal's free text says now."""
+    return deal.text_key or deal.id
+
+
 def lose(deal: Deal, reason: str, meta: Meta, competitor: str | None = None) -> list[Event]:
     _require_open(deal, "lost")
-    return [deal.then(Deal.Lost, meta, stage_id=deal.stage_id, reason=reason, competitor=competitor)]
+    return [deal.then(Deal.Lost, meta, stage_id=deal.stage_id, reason=reason, competitor=competitor,
+                      text_key=key_of_text(deal))]
 
 
 def reopen(deal: Deal, pipeline: Pipeline, stage_name: str | None, meta: Meta) -> list[Event]:
@@ -259,9 +306,15 @@ def change(
         decision.emit(
             Deal.DetailsChanged, title=new_details.title, contact_ids=tuple(new_details.contact_ids),
             company_id=new_details.company_id, source=new_details.source, expected_close=new_details.expected_close,
-            properties=dict(new_details.properties or {}),
+            properties=dict(new_details.properties or {}), text_key=key_of_text(deal),
         )
     return decision.events
+
+
+def contact_forgotten(deal: Deal, contact_id: UUID, new_text_key: UUID, meta: Meta) -> list[Event]:
+    """Record that the deal's text key was erased with a contact it named (the caller
+    deletes the key, ``key_of_text(deal)``, first) and name the key that follows it."""
+    return [deal.then(Deal.ContactForgotten, meta, contact_id=contact_id, text_key=new_text_key)]
 
 
 def record_interaction(deal: Deal, interaction: Event, meta: Meta) -> list[Event]:

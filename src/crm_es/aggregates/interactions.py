@@ -3,7 +3,12 @@ it concerns — and, when it names a deal, mirrored on that deal (``Deal.Interac
 
 Each class has the fields of its kind; all share who (``rep_id``) and which deal
 (``deal_id``). ``kind`` is the name clients use (``"call"``, ``"page_visited"`` …).
-Free text and identifiers of a person are personal fields, sealed with the contact's key.
+Free text and identifiers of a person are personal fields, sealed with the contact's key:
+notes, texts, subjects, a call's outcome, Message-IDs (they often hold an address), links,
+pages' addresses, titles and referrers, a bounce's reason. What analytics and automations
+need of them stays in clear in fields worked out when the fact is recorded (``derived``:
+a call's ``outcome_kind``, a page's host and path …, see clear_parts.py). Events stored
+before a field was sealed keep it in clear (no re-sealing migration).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from crm_es.aggregates.base import Event
+from crm_es.aggregates.clear_parts import host_of, outcome_kind, path_of, plain
 
 
 class Interaction(Event):
@@ -26,20 +32,39 @@ class Interaction(Event):
     rep_id: UUID | None
     deal_id: UUID | None
 
+    @classmethod
+    def derived(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        """The clear fields worked out from the given ones (the sealed ones among them), at
+        write time: what stays of them once the person is forgotten."""
+        return {}
+
 
 class CallLogged(Interaction):
+    """v2 sealed ``outcome`` (a rep may type anything, a name too) and keeps its kind in clear."""
+
     kind = "call"
-    personal_fields = ("notes",)
+    personal_fields = ("outcome", "notes")
+    class_version = 2
 
     direction: str  # inbound | outbound
     duration_seconds: int | None
     outcome: str | None  # connected, no_answer, busy, left_voicemail, wrong_number, … (free list)
+    outcome_kind: str | None  # the outcome if one of clear_parts.CALL_OUTCOMES, else "other"; None: no outcome
     notes: str | None
+
+    @classmethod
+    def derived(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        return {"outcome_kind": outcome_kind(fields.get("outcome"))}
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["outcome_kind"] = outcome_kind(plain(state.get("outcome")))
 
 
 class EmailSent(Interaction):
     kind = "email_sent"
-    personal_fields = ("subject",)  # a subject line often names the person
+    # A subject line often names the person; a Message-ID often holds an address.
+    personal_fields = ("subject", "message_id")
 
     subject: str | None
     message_id: str | None
@@ -47,7 +72,7 @@ class EmailSent(Interaction):
 
 class EmailReceived(Interaction):
     kind = "email_received"
-    personal_fields = ("subject",)
+    personal_fields = ("subject", "message_id")
 
     subject: str | None
     message_id: str | None
@@ -55,21 +80,36 @@ class EmailReceived(Interaction):
 
 class EmailOpened(Interaction):
     kind = "email_opened"
+    personal_fields = ("message_id",)
 
     message_id: str | None
 
 
 class EmailClicked(Interaction):
+    """v2 sealed ``link`` (its query string may name the person) and keeps its host in clear."""
+
     kind = "email_clicked"
+    personal_fields = ("message_id", "link")
+    class_version = 2
 
     message_id: str | None
     link: str
+    link_host: str | None  # None: the link is not an absolute address
+
+    @classmethod
+    def derived(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        return {"link_host": host_of(fields.get("link"))}
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["link_host"] = host_of(plain(state.get("link")))
 
 
 class EmailBounced(Interaction):
     """A hard bounce (the address does not exist) also marks the e-mail invalid."""
 
     kind = "email_bounced"
+    personal_fields = ("message_id", "reason")  # a server's reason often quotes the address
 
     message_id: str | None
     bounce: str  # hard | soft
@@ -120,22 +160,46 @@ class CustomerVisited(Interaction):
 
 
 class PageVisited(Interaction):
-    """``new_session``: the first page after a gap (a return visit), decided when recorded."""
+    """``new_session``: the first page after a gap (a return visit), decided when recorded.
+    v2 sealed the address, title and referrer; their hosts and the path stay in clear."""
 
     kind = "page_visited"
-    # Online identifiers are personal data (GDPR recital 30).
-    personal_fields = ("visitor_id", "session_id")
+    # Online identifiers are personal data (GDPR recital 30); an address's query string, a
+    # page's title ("Welcome back, Jean") and a referrer may name the person.
+    personal_fields = ("url", "title", "referrer", "visitor_id", "session_id")
+    class_version = 2
 
     url: str
+    url_host: str | None
+    url_path: str | None  # without query string or fragment (see clear_parts.path_of)
     title: str | None
     seconds_on_page: int | None
     referrer: str | None
+    referrer_host: str | None
     visitor_id: str | None
     session_id: str | None
     new_session: bool
 
+    @classmethod
+    def derived(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        url = fields.get("url")
+        return {"url_host": host_of(url), "url_path": path_of(url), "referrer_host": host_of(fields.get("referrer"))}
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        url = plain(state.get("url"))
+        state.update(url_host=host_of(url), url_path=path_of(url), referrer_host=host_of(plain(state.get("referrer"))))
+
+    @property
+    def page(self) -> str:
+        """The page as automations match it: host and path (``acme.example/pricing``)."""
+        return f"{self.url_host or ''}{self.url_path or ''}"
+
 
 class QuoteOpened(Interaction):
+    """``quote_id`` stays in clear: the seller's reference of its quote (as a document's
+    number is), what opens are counted by."""
+
     kind = "quote_opened"
 
     quote_id: str
@@ -164,6 +228,7 @@ class DocumentSent(Interaction):
     send), and the customer card counts the e-mail, not this."""
 
     kind = "document_sent"
+    personal_fields = ("message_id",)
 
     document_id: UUID
     document_kind: str  # quote | contract | invoice (``kind`` is the interaction's type)

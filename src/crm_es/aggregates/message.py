@@ -13,6 +13,7 @@ PDFs when it sends), and may be held until ``send_at`` (not sent before: its row
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -54,11 +55,12 @@ class Message(Aggregate):
     attempts: int
     queued_at: datetime
     next_attempt_at: datetime
-    last_error: str | None = None
+    last_error: str | None = None  # what went wrong, or why it was cancelled (a person's note: theirs)
     sent_at: datetime | None = None
     attachments: tuple[UUID, ...] = ()  # documents whose PDFs the e-mail carries
     send_at: datetime | None = None  # not to be sent before
     actor: str = ""  # who queued it: a policy (policy:<name>) or a person (a rep sending a document)
+    cancelled_because: str | None = None  # the service's words for a cancel, never the canceller's note
 
     @property
     def forgotten(self) -> bool:
@@ -112,7 +114,25 @@ class Message(Aggregate):
         error: str
 
     class Cancelled(Event):
+        """Not sent. ``reason`` is the service's words (who cancelled it, or why it could not go:
+        the contact was forgotten, its document voided), kept in clear for the outbox row;
+        ``note`` is the words of the person who cancelled it ("she called first"), free text
+        about the contact, sealed with their key like the message itself."""
+
+        personal_fields = ("note",)
+        subject_field = "contact_id"
+        # v2: ``note`` and ``contact_id`` (whose key seals it). A v1 reason was the person's
+        # words or the service's, stored as given: it stays in clear.
+        class_version = 2
+
         reason: str
+        contact_id: UUID | None
+        note: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["contact_id"] = None
+            state["note"] = None
 
     class HeldBack(Event):
         """Not sent now: the contact-frequency cap (F37) is reached; due again ``until``,
@@ -145,7 +165,8 @@ class Message(Aggregate):
                 return state.moved_on(status=DEAD, attempts=event.attempt, last_error=event.error,
                                       next_attempt_at=event.timestamp)
             case Message.Cancelled():
-                return state.moved_on(status=CANCELLED, last_error=event.reason, next_attempt_at=event.timestamp)
+                return state.moved_on(status=CANCELLED, last_error=event.note or event.reason,
+                                      cancelled_because=event.reason, next_attempt_at=event.timestamp)
             case Message.HeldBack():  # the row's last_error says why it waits (GET /outbox shows it)
                 return state.moved_on(status=HELD, last_error=event.reason, next_attempt_at=event.until)
         raise TypeError(f"Message cannot apply {type(event).__qualname__}")
@@ -153,10 +174,12 @@ class Message(Aggregate):
 
 def outbox_row(message: Message) -> OutboxRow:
     """The message's row in the outbox, in OUTBOX_COLUMNS order: what the dispatcher
-    selects on, and what GET /outbox shows (never the address or the text)."""
+    selects on, and what GET /outbox shows (never the address, the text, or a canceller's note:
+    the row is in clear and stays when the person is forgotten)."""
+    error = message.cancelled_because if message.status == CANCELLED else message.last_error
     return (str(message.id), message.policy, message.channel,
             None if message.contact_id is None else str(message.contact_id), message.status, message.attempts,
-            utc_text(message.next_attempt_at), message.last_error, utc_text(message.queued_at),
+            utc_text(message.next_attempt_at), error, utc_text(message.queued_at),
             None if message.sent_at is None else utc_text(message.sent_at))
 
 
@@ -246,14 +269,16 @@ def header_message_id(message_id: UUID) -> str:
     return f"<{message_id}@crm-es>"
 
 
-def cancel(message: Message, reason: str, meta: Meta) -> tuple[list[Event], OutboxRow]:
+def cancel(message: Message, reason: str, meta: Meta, note: str | None = None) -> tuple[list[Event], OutboxRow]:
+    """``reason``: the service's words (kept in clear); ``note``: a person's own (sealed)."""
     _require_open(message, "cancelled")
-    return _decided(message, [message.then(Message.Cancelled, meta, reason=reason)])
+    return _decided(message, [message.then(Message.Cancelled, meta, reason=reason, contact_id=message.contact_id,
+                                           note=note)])
 
 
 def redacted(error: str, message: Message) -> str:
-    """The error without the recipient's address (a server's refusal often quotes it):
-    the outbox row keeps it in clear, where GET /outbox shows it."""
+    """The error without the recipient's address (a server's refusal often quotes it, in
+    whatever case): the outbox row and the service's log keep it in clear."""
     if message.to:
-        error = error.replace(message.to, "<recipient>")
+        error = re.sub(re.escape(message.to), "<recipient>", error, flags=re.IGNORECASE)
     return error[:MAX_ERROR]

@@ -202,7 +202,7 @@ class ContactPage(Page):
 
 class DealPublic(Answer):
     id: UUID
-    title: str
+    title: str | None = Field(description="null once a contact the deal named is forgotten (it may name them)")
     pipeline_id: UUID
     stage_id: UUID | None
     stage: str | None
@@ -218,7 +218,7 @@ class DealPublic(Answer):
     properties: Properties
     stage_entered_at: Timestamp | None
     closed_at: Timestamp | None
-    lost_reason: str | None
+    lost_reason: str | None = Field(description="free text: null once a contact the deal named is forgotten")
     lost_to: str | None = Field(description="the competitor a lost deal went to")
     created_at: CreatedAt
     updated_at: UpdatedAt
@@ -494,3 +494,17 @@ class Health(Answer):
     status: str = Field(description="ok or degraded")
     store: StoreHealth
     read_side: ReadSideHealth
+
+
+class Liveness(Answer):
+    status: str = Field(description="always ok: the process answers")
+
+
+class ReadyCheck(Answer):
+    ok: bool
+    detail: str
+
+
+class Readiness(Answer):
+    ready: bool
+    checks: dict[str, ReadyCheck] = Field(description="store, read_side, and automations when this process runs them")

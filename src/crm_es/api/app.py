@@ -26,7 +26,7 @@ log = logging.getLogger("crm_es")
 DESCRIPTION = """An event-sourced CRM: every command records immutable events; reads come from
 a DuckDB read side built from them. See the README for the conventions (Idempotency-Key,
 If-Match / ETag, ?after= read-your-writes, problem+json errors) and for the roles an API key
-may carry. Send the key as `Authorization: Bearer <key>`; /health and these docs need none."""
+may carry. Send the key as `Authorization: Bearer <key>`; /health, /livez, /readyz and these docs need none."""
 
 
 OPEN_MODE_BANNER = [
@@ -46,7 +46,7 @@ def announce_access(api_keys: ApiKeys) -> None:
         return
     keys = api_keys.list()
     active = sum(key.revoked_at is None for key in keys)
-    log.warning("API keys: %d active, %d revoked; every request but /health and /docs needs "
+    log.warning("API keys: %d active, %d revoked; every request but /health, /livez, /readyz and /docs needs "
                 "Authorization: Bearer <key>", active, len(keys) - active)
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import duckdb
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from crm_es.aggregates.base import NotFound
@@ -24,15 +25,20 @@ bearer = HTTPBearer(auto_error=False, description="an API key made with `crm-es 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def authorize(
+async def authorize(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal | None:
     """The caller, allowed on this route: 401 without a valid key, 403 when their role
-    may not call it. None on the routes that need no key."""
-    method, path = request.method, request.scope["route"].path
-    rule = rule_for(method, path)
+    may not call it. None on the routes that need no key — answered on the event loop, so
+    /health and /readyz answer even while commands waiting on the store fill the thread pool."""
+    rule = rule_for(request.method, request.scope["route"].path)
     if rule is not None and rule.public:
         return None
+    return await run_in_threadpool(_key_holder, request, credentials)  # keys are read from the store
+
+
+def _key_holder(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    method, path = request.method, request.scope["route"].path
     api_keys = request.app.state.services.api_keys
     if not api_keys.configured():
         return OPEN_MODE

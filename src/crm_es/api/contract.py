@@ -38,8 +38,8 @@ WHY = {
     410: "Gone",
     412: "If-Match names another version than the record's (`current_version`)",
     413: "The body is over the size limit",
-    422: "A field is invalid: `errors` names each one (`amount`, `query.limit`, `path.deal_id`, `header.if-match`); "
-         "or an Idempotency-Key was first used for another request",
+    422: "A field is invalid: `errors` names each one (`amount`, `query.limit`, `path.deal_id`, `header.if-match`, "
+         "`query.after` beyond the end of the log); or an Idempotency-Key was first used for another request",
     503: "The event store or the read side cannot be reached, or the read side has not reached ?after= in time: "
          "retry after Retry-After",
 }
@@ -74,6 +74,11 @@ def true_to_the_server(doc: dict[str, Any], routes: list[Any]) -> dict[str, Any]
         for method in context.methods - {"HEAD"}:
             path = context.path_format
             operation = doc["paths"][path][method.lower()]
+            if (rule := rule_for(method, path)) is not None and rule.public:
+                operation["security"] = []  # no key: FastAPI lists the app-wide bearer dependency's scheme on every route
+            for parameter in operation.get("parameters", []):
+                absent_not_null(parameter)
+            form_parts_not_null(operation, schemas)
             responses = operation["responses"]
             responses.pop("422", None)  # FastAPI's HTTPValidationError: never sent here
             for status in statuses(path, method.lower(), operation, schemas):
@@ -91,6 +96,31 @@ def true_to_the_server(doc: dict[str, Any], routes: list[Any]) -> dict[str, Any]
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     return doc
+
+
+def absent_not_null(parameter: dict[str, Any]) -> None:
+    """An optional parameter (``int | None``) is one a request leaves out: a header or a
+    query has no null, and FastAPI's `anyOf [..., null]` would let a client send the text
+    "null" (`If-Match: null`), which the server refuses."""
+    if parameter.get("in") in ("header", "query", "cookie"):
+        parameter["schema"] = not_null(parameter.get("schema", {}))
+
+
+def form_parts_not_null(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """The same for the parts of a form (a CSV upload): an optional file or field is a part
+    the request leaves out; as `anyOf [file, null]` a client would send it as text."""
+    form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data", {}).get("schema", {})
+    properties = schemas.get(form.get("$ref", "").removeprefix(REF), {}).get("properties", {})
+    for name, schema in properties.items():
+        properties[name] = not_null(schema)
+
+
+def not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`anyOf [X, null]` as X, beside the schema's own title and description."""
+    kinds = [kind for kind in schema.get("anyOf", []) if kind != {"type": "null"}]
+    if len(kinds) != 1 or len(schema["anyOf"]) != 2:
+        return schema
+    return {**{k: v for k, v in schema.items() if k != "anyOf"}, **kinds[0]}
 
 
 def statuses(path: str, method: str, operation: dict[str, Any], schemas: dict[str, Any]) -> set[int]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
-from crm_es.api.schemas import Body, Email, Name, Text
+from crm_es.api.schemas import Body, Email, Instant, Name, Text
 
 Seconds = Annotated[int, Field(ge=0, le=7 * 86_400)]
 Minutes = Annotated[int, Field(ge=0, le=7 * 1_440)]
@@ -19,7 +19,7 @@ MeetingMode = Literal["on_site", "phone", "video"]
 
 
 class InteractionBase(Body):
-    occurred_at: AwareDatetime | None = Field(default=None, description="when it happened (default: now)")
+    occurred_at: Instant | None = Field(default=None, description="when it happened (default: now)")
     rep_id: UUID | None = Field(default=None, description="who did it (default: the rep whose key this is)")
     deal_id: UUID | None = Field(default=None, description="the deal it concerns: the deal records it too")
     event_id: EventId | None = None

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from crm_es.api.problems import problem
 
 MAX_DEPTH = 64  # our deepest body is a few levels; properties may nest, but not like this
+UNSTORABLE = "unstorable"  # the `type` of these errors in a 422: values the store cannot keep, whatever the schema
 
 # A JSON string, escapes included; an unterminated one runs to the end. Possessive
 # quantifiers keep it linear on hostile input (no backtracking into a string).
@@ -92,16 +93,17 @@ def _find_unstorable(value: Any, field: str, errors: list[dict[str, str]]) -> No
     where = field or "body"
     if isinstance(value, str):
         if "\x00" in value:
-            errors.append({"field": where, "message": "must not contain a NUL character"})
+            errors.append({"field": where, "message": "must not contain a NUL character", "type": UNSTORABLE})
         elif _SURROGATE.search(value):
-            errors.append({"field": where, "message": "must not contain an unpaired UTF-16 surrogate"})
+            errors.append({"field": where, "message": "must not contain an unpaired UTF-16 surrogate", "type": UNSTORABLE})
     elif (isinstance(value, int) and value not in _INT64) or (isinstance(value, float) and not math.isfinite(value)):
-        errors.append({"field": where, "message": "number out of range (integers are 64-bit, decimals finite)"})
+        errors.append({"field": where, "message": "number out of range (integers are 64-bit, decimals finite)", "type": UNSTORABLE})
     elif isinstance(value, dict):
         for key, item in value.items():
             name = f"{field}.{_printable(key)}" if field else _printable(key)
             if "\x00" in key or _SURROGATE.search(key):
-                errors.append({"field": name, "message": "a key must not contain a NUL character or an unpaired surrogate"})
+                errors.append({"field": name, "message": "a key must not contain a NUL character or an unpaired surrogate",
+                           "type": UNSTORABLE})
             _find_unstorable(item, name, errors)
     elif isinstance(value, list):
         for index, item in enumerate(value):

@@ -1,8 +1,12 @@
-"""Request plumbing: request ids, body size and JSON shape limits, and the X-Position header."""
+"""Request plumbing: request ids, body size and JSON shape limits, the X-Position header,
+and the access log."""
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
+import time
 import uuid
 from typing import Any
 
@@ -14,6 +18,21 @@ from crm_es.api.problems import problem
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODILESS = {"GET", "HEAD", "OPTIONS"}  # no route reads a body there
+ACCESS_LOGGER = "crm_es.access"
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus our access log (``crm_es.access``, INFO, on stdout where
+    uvicorn's own went). Serve it with uvicorn's access log off: that one writes each
+    request's query string, and a query names people (``?q=jean.dupont@…``)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["handlers"]["crm_es_access"] = {"formatter": "default", "class": "logging.StreamHandler",
+                                           "stream": "ext://sys.stdout"}
+    config["loggers"][ACCESS_LOGGER] = {"handlers": ["crm_es_access"], "level": "INFO", "propagate": False}
+    return config
 
 
 class RequestPlumbing:
@@ -24,7 +43,9 @@ class RequestPlumbing:
       the few routes allowed more, by path — file uploads — so no other route is weakened);
     - refuses JSON bodies nested too deep, malformed or holding what the store cannot
       write, before any parser sees them (``json_guard``);
-    - adds ``X-Position`` (the read side's position when the data was read) to GETs.
+    - adds ``X-Position`` (the read side's position when the data was read) to GETs;
+    - logs one line per request: method, route, status and time — the route's template
+      (``/contacts/{contact_id}``), or the path when no route matched, never the query.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, larger_bodies: dict[str, int] | None = None) -> None:
@@ -36,6 +57,21 @@ class RequestPlumbing:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started, status = time.perf_counter(), 500  # the server answers 500 when the app raises
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, noting_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or scope["path"]  # the router sets it on a match
+            access_log.info("%s %s %d %.1f ms", scope["method"], route, status, (time.perf_counter() - started) * 1000)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope["headers"]}
         given = headers.get("x-request-id", "")
         request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())

@@ -10,12 +10,15 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from crm_es.aggregates.base import DomainError
 from crm_es.queries.sql import BadCursor
 from crm_es.store import StoreUnavailable
+from crm_es.store.outage import STORE
 
 log = logging.getLogger("crm_es.api")
 
@@ -136,10 +139,25 @@ def install(app: FastAPI) -> None:
     async def unavailable(_: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, IntegrityError):  # not an outage: a race that outlived the retries
             return problem(409, "conflict", "another writer changed this record; try again")
-        log.error("event store unavailable: %s", exc)
+        STORE.failed(exc)  # one line for the whole outage (store/outage.py), not one per answer
         return problem(503, "store-unavailable", "the event store cannot be reached; try again", {"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
-    async def http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         rule = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(exc.status_code, "http-error")
-        return problem(exc.status_code, rule, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        return problem(exc.status_code, rule, str(exc.detail), headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path answers (RFC 9110's Allow). Starlette names only
+    those of the first route with that path: `PUT /contacts` would hear `Allow: POST`,
+    though `GET /contacts` answers too."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):  # the routers' routes, with their prefixes
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))

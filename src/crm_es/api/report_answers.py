@@ -38,7 +38,7 @@ class WonAmount(Answer):
 
 class BoardDeal(Answer):
     id: UUID
-    title: str
+    title: str | None = Field(description="null once a contact the deal named is forgotten (it may name them)")
     amount: DecimalText
     currency: str
     owner_id: UUID | None

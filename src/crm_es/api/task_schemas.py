@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from crm_es.api.schemas import Body, Name, Text
+from crm_es.api.schemas import Body, Instant, Name, Text
 
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description='"#rrggbb"')]
 
@@ -16,7 +16,7 @@ Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description='"#rrggb
 class TaskCreate(Body):
     type: Annotated[str, Field(min_length=1, max_length=50, description="an activity type (GET /settings/activity-types)")]
     title: Name
-    due_at: AwareDatetime
+    due_at: Instant
     duration_minutes: Annotated[int, Field(ge=1, le=10_080)] | None = None
     owner_id: UUID | None = Field(default=None, description="the rep whose agenda; by default the caller (a rep's key)")
     contact_id: UUID | None = None
@@ -26,11 +26,11 @@ class TaskCreate(Body):
 
 class TaskDone(Body):
     outcome: Text | None = Field(default=None, description="what came of it (personal data of the contact)")
-    occurred_at: AwareDatetime | None = Field(default=None, description="when it was done; default now")
+    occurred_at: Instant | None = Field(default=None, description="when it was done; default now")
 
 
 class TaskReschedule(Body):
-    due_at: AwareDatetime
+    due_at: Instant
 
 
 class TaskCancel(Body):

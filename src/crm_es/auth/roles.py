@@ -78,7 +78,7 @@ ADMINS_ONLY: set[Role] = set()
 SALES = {Role.MANAGER, Role.REP}
 
 RULES: list[Rule] = [
-    *_rules(set(Role), "GET /health", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
+    *_rules(set(Role), "GET /health", "GET /livez", "GET /readyz", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
             "GET /docs/assets/{name}",  # the docs pages' scripts and styles (api/docs_pages.py)
             public=True),
     # The team and the catalogue: whoever works with them reads them; admins change them.

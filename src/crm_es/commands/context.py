@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from crm_es.aggregates.base import Aggregate, DomainError, Event, InvalidInput, Meta, NotFound, RuleViolated
+from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.message import CHANNELS
 from crm_es.clock import Clock
 from crm_es.store import Claim, EventStore, IdempotencyRecord
@@ -27,24 +32,37 @@ class Lookups(Protocol):
 
     def open_deals_in_stage(self, stage_id: UUID) -> int: ...
 
+    def deals_naming(self, contact_id: UUID) -> list[UUID]:
+        """Every deal that names the contact or once did (whose text may name them)."""
+
 
 class Ownership(Protocol):
-    """Whose contacts and deals the actor may change. The edge decides (an API key's
-    role); the domain knows nothing of it."""
+    """Whose contacts and deals the actor may change, and may name in a command (those
+    they may read). The edge decides (an API key's role); the domain knows nothing of it."""
 
     @property
     def default_owner(self) -> UUID | None:
         """Who owns what the actor creates without naming an owner (a rep: themselves)."""
 
+    @property
+    def limited(self) -> bool:
+        """True when some contacts and deals are out of the actor's reach."""
+
     def may_write_for(self, owner_id: UUID | None) -> bool: ...
+
+    def may_read(self, owner_id: UUID | None) -> bool: ...
 
 
 class Anyone:
     """No limit: admins, open development mode, the demo, policies."""
 
     default_owner = None
+    limited = False
 
     def may_write_for(self, owner_id: UUID | None) -> bool:
+        return True
+
+    def may_read(self, owner_id: UUID | None) -> bool:
         return True
 
 
@@ -54,6 +72,10 @@ ANYONE = Anyone()
 class NotYours(DomainError):
     rule = "not-your-record"
     status = 403
+
+    def __init__(self, detail: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.field = field  # the body field naming the record, when one did (a batch's item says it too)
 
 
 class PreconditionFailed(DomainError):
@@ -126,7 +148,40 @@ class CommandContext:
 
     def exists(self, cls: type[Aggregate], aggregate_id: UUID | None, field: str) -> None:
         if aggregate_id is not None:
-            self.load(cls, aggregate_id, field)
+            self.referenced(cls, aggregate_id, field)
+
+    def referenced(self, cls: type[A], aggregate_id: UUID, field: str, *, changed: bool = False) -> A:
+        """A record the command names in ``field`` besides the one it changes (a task's
+        contact, a deal's contacts, an interaction's deal), checked against the actor's
+        reach: see ``check_reference``."""
+        return self.check_reference(cls, aggregate_id, self.store.load(cls, aggregate_id), field, changed=changed)
+
+    def check_reference(self, cls: type[A], aggregate_id: UUID | str, state: A | None, field: str, *,
+                        changed: bool = False) -> A:
+        """A record named in ``field`` (``state``: as loaded, None if absent). Contacts and
+        deals, and what is about a contact (its documents), are named only within the
+        actor's reach — else a task or a deal would put a record on another team's card.
+        An actor whose reach is limited hears 403 naming the field for an id that does not
+        exist too, in the same words: the answer must not tell whether it exists. Others
+        (admins) hear 404. The catalogue (companies, pipelines, reps, teams) has no owner:
+        every sales role reads all of it, so it is named freely. ``changed``: the command
+        changes that record too (an interaction mirrored on its deal): the actor must be
+        able to write for its owner, not only to read it."""
+        if self.ownership.limited and _has_owner(cls):
+            allowed = self.ownership.may_write_for if changed else self.ownership.may_read
+            if state is None or not allowed(self._owner_of(state)):
+                raise NotYours(f"{field} {aggregate_id} is not a record this key may name", field=field)
+        if state is None:
+            raise NotFound(cls.__name__.lower(), aggregate_id, field)
+        return state
+
+    def _owner_of(self, state: Aggregate) -> UUID | None:
+        """Whose a record is: its owner's, or (a document, a message) its contact's."""
+        if hasattr(state, "owner_id"):
+            return state.owner_id
+        contact_id = getattr(state, "contact_id", None)
+        contact = self.store.load(Contact, contact_id) if contact_id is not None else None
+        return contact.owner_id if contact is not None else None
 
     def target(self, cls: type[A], aggregate_id: UUID) -> A:
         """The record the command changes: 404 if absent, 403 if not the actor's to
@@ -230,11 +285,12 @@ class CommandContext:
             raise _replayed_refusal(status, data["refusal"])
         return CommandResult(UUID(data["id"]), data["version"], position or 0, status, replayed=True)
 
-    def remember_refusal(self, refusal: DomainError) -> None:
+    def remember_refusal(self, refusal: DomainError) -> bool:
         """Keep a refusal as this key's first answer: the retry of a request whose answer
-        was lost must hear the same "no", even if the record has changed since."""
+        was lost must hear the same "no", even if the record has changed since. False when
+        a twin (a request with this key, at the same time) answered first."""
         if self.idempotency_key is None:
-            return
+            return True
         body = json.dumps({"refusal": {
             "rule": refusal.rule, "detail": refusal.detail, "field": getattr(refusal, "field", None), "extra": refusal.extra,
         }})
@@ -242,7 +298,53 @@ class CommandContext:
         try:
             self.store.save([], idempotency=record)
         except IntegrityError:
-            pass  # a concurrent request with this key answered first; the retry will hear that answer
+            return False
+        return True
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        """While this process answers a request with this Idempotency-Key, its twins here
+        wait, then hear its answer. For the long requests (an import) whose answer a twin
+        cannot decide the same way once the first has written; across processes the key's
+        row in the store still decides who answered first."""
+        if self.idempotency_key is None:
+            yield
+            return
+        with _ANSWERING.held((self.actor, self.idempotency_key)):
+            yield
+
+
+@cache
+def _has_owner(cls: type[Aggregate]) -> bool:
+    """Records with an owner (contacts, deals) or about a contact (documents, messages)."""
+    return bool({"owner_id", "contact_id"} & {f.name for f in dataclasses.fields(cls)})
+
+
+class _KeyLocks:
+    """One lock per Idempotency-Key being answered, dropped when no request holds it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str], tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def held(self, key: tuple[str, str]) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+_ANSWERING = _KeyLocks()
 
 
 def _replayed_refusal(status: int, refusal: dict[str, Any]) -> DomainError:
@@ -267,7 +369,10 @@ def execute(handler: Callable[[C, CommandContext], CommandResult], command: C, c
         try:
             return handler(command, ctx)
         except DomainError as refusal:
-            ctx.remember_refusal(refusal)
+            # Refused on the state a twin with this key has just written (its e-mail claim,
+            # its new version): the twin's answer is this request's, not the refusal.
+            if not ctx.remember_refusal(refusal) and (answer := ctx.first_answer()) is not None:
+                return answer
             raise
         except IntegrityError:
             # Someone else wrote first. Whatever they wrote, nothing of ours was

@@ -9,13 +9,14 @@ from typing import Any
 from uuid import UUID
 
 from crm_es.aggregates import Company, Contact, Deal, Pipeline, Rep
-from crm_es.aggregates.base import NotFound
+from crm_es.aggregates.base import Event, Meta, NotFound, RuleViolated
 from crm_es.aggregates import deal as deals
 from crm_es.aggregates import rep as reps
 from crm_es.aggregates.deal import DealDetails
 from crm_es.aggregates.record_values import RecordValues, checked
-from crm_es.commands.context import CommandContext, CommandResult
+from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult
 from crm_es.commands.setup import read_setup
+from crm_es.store.event_store import EventStore, IntegrityError, SubjectForgotten
 
 
 @dataclass(frozen=True)
@@ -68,19 +69,31 @@ class ReopenDeal:
     occurred_at: datetime | None = None
 
 
-def _check_links(ctx: CommandContext, details: dict[str, Any]) -> None:
+def _check_links(ctx: CommandContext, details: dict[str, Any], named_before: tuple[UUID, ...]) -> None:
     ctx.exists(Company, details.get("company_id"), "company_id")
     for i, contact_id in enumerate(details.get("contact_ids") or ()):
         ctx.exists(Contact, contact_id, f"contact_ids[{i}]")
+        if contact_id not in named_before:  # one the deal names already may stay, forgotten or not
+            _refuse_forgotten(ctx.store.load(Contact, contact_id), f"contact_ids[{i}]")
+
+
+def _refuse_forgotten(contact: Contact | None, field: str) -> None:
+    """A deal's title would name a person who asked to be forgotten, under a key that
+    forgetting them did not delete: a forgotten contact is not named by a deal anew."""
+    if contact is not None and contact.forgotten:
+        raise RuleViolated("contact-forgotten", f"contact {contact.id} has been forgotten: no deal can name them",
+                           field=field)
 
 
 def open_deal(cmd: OpenDeal, ctx: CommandContext) -> CommandResult:
     # The configuration and every record the deal names, in one read.
-    setup, [pipeline, owner, *_] = read_setup(
+    setup, [pipeline, owner, _, *named] = read_setup(
         ctx, (Pipeline, cmd.pipeline_id, "pipeline_id"), (Rep, cmd.owner_id, "owner_id"),
         (Company, cmd.details.company_id, "company_id"),
         *((Contact, contact_id, f"contact_ids[{i}]") for i, contact_id in enumerate(cmd.details.contact_ids)),
     )
+    for i, contact in enumerate(named):
+        _refuse_forgotten(contact, f"contact_ids[{i}]")
     values = checked(setup, "deal", RecordValues(properties=cmd.details.properties or {}, source=cmd.details.source))
     details = replace(cmd.details, properties=values.properties, source=values.source)
     deal_id = ctx.new_id()
@@ -89,13 +102,14 @@ def open_deal(cmd: OpenDeal, ctx: CommandContext) -> CommandResult:
     events = deals.open_deal(deal_id, details, pipeline, cmd.stage, cmd.amount, cmd.currency, cmd.owner_id, meta)
     result = ctx.save(deal_id, events, created=True)
     ctx.store.remember_fixed_link(deal_id, pipeline.id)
+    _erase_if_forgotten_meanwhile(ctx, deal_id, details.contact_ids)
     return result
 
 
 def change_deal(cmd: ChangeDeal, ctx: CommandContext) -> CommandResult:
     setup, [deal] = read_setup(ctx, (Deal, cmd.deal_id, None))
     deal = ctx.check_target(deal)
-    _check_links(ctx, cmd.changes)
+    _check_links(ctx, cmd.changes, deal.details.contact_ids)
     meta = ctx.meta(cmd.occurred_at)
     if cmd.owner_given and cmd.owner_id is not None:
         owner = ctx.load(Rep, cmd.owner_id, "owner_id")
@@ -104,7 +118,50 @@ def change_deal(cmd: ChangeDeal, ctx: CommandContext) -> CommandResult:
     values = checked(setup, "deal", RecordValues(cmd.changes.get("properties"), source=cmd.changes.get("source")))
     changes = {**cmd.changes, **{f: getattr(values, f) for f in ("properties", "source") if f in cmd.changes}}
     events = deals.change(deal, changes, cmd.amount, cmd.currency, cmd.owner_id, cmd.owner_given, meta)
-    return ctx.save(deal.id, events, current_version=deal.version)
+    result = ctx.save(deal.id, events, current_version=deal.version)
+    added = tuple(c for c in cmd.changes.get("contact_ids") or () if c not in deal.details.contact_ids)
+    _erase_if_forgotten_meanwhile(ctx, deal.id, added)
+    return result
+
+
+# --- erasure: a deal's free text goes with any contact it named -----------------------
+
+
+def erase_texts_naming(ctx: CommandContext, contact_id: UUID, meta: Meta) -> list[Event]:
+    """For ``forget_contact``, once the contact's key is deleted: delete the text key of
+    every deal that ever named them (found on the read side, caught up), and the events
+    that record it and name each deal's next key, to be saved with ``Contact.Forgotten``.
+    A deal saved after this look-up finds the contact's key gone itself (below)."""
+    found = ctx.store.load_many([(Deal, deal_id) for deal_id in ctx.lookups.deals_naming(contact_id)])
+    events: list[Event] = []
+    for deal in found:
+        if deal is not None:
+            ctx.erase_personal_data(deals.key_of_text(deal))
+            events += deals.contact_forgotten(deal, contact_id, ctx.new_id(), meta)
+    return events
+
+
+def _erase_if_forgotten_meanwhile(ctx: CommandContext, deal_id: UUID, contact_ids: tuple[UUID, ...]) -> None:
+    """Close the race with a forgetting that began while this deal was decided: it
+    deletes the contact's key, then looks the deals naming them up. A deal saved after
+    that look-up is not found, but it finds the key gone here, and erases its own text
+    as the forgetting would have."""
+    if not contact_ids or not isinstance(ctx.store, EventStore):
+        return  # an import's staged rows are saved later, in one transaction, by the import
+    try:
+        # Raises for a tombstone: a forgotten contact's key (it makes one for a contact who
+        # has none, registered before sealing existed: a key nothing uses, harmless).
+        ctx.store.keys.for_writing([str(c) for c in contact_ids])
+    except SubjectForgotten as gone:
+        for _ in range(ATTEMPTS):
+            deal = ctx.load(Deal, deal_id)
+            ctx.erase_personal_data(deals.key_of_text(deal))
+            events = deals.contact_forgotten(deal, UUID(gone.subject), ctx.new_id(), ctx.meta())
+            try:
+                ctx.store.save(events)  # not under the request's Idempotency-Key: its answer is the deal's opening
+                return
+            except IntegrityError:
+                continue  # the deal moved meanwhile: its new version erased again
 
 
 def _deal_and_pipeline(ctx: CommandContext, deal_id: UUID) -> tuple[Deal, Pipeline]:

@@ -112,13 +112,11 @@ def define_template(cmd: DefineTemplate, ctx: CommandContext) -> CommandResult:
 
 
 def issue_document(cmd: IssueDocument, ctx: CommandContext) -> CommandResult:
-    contact = ctx.load(Contact, cmd.contact_id, "contact_id")
-    ctx.check_reach(contact)
+    # Who may change the contact (and the deal) issues documents about them.
+    contact = ctx.referenced(Contact, cmd.contact_id, "contact_id", changed=True)
     if contact.forgotten:
         raise forgotten_refusal(contact.id)
-    deal = ctx.load(Deal, cmd.deal_id, "deal_id") if cmd.deal_id is not None else None
-    if deal is not None and not ctx.ownership.may_write_for(deal.owner_id):
-        raise NotYours(f"deal {deal.id} is not a record this key may change", field="deal_id")
+    deal = ctx.referenced(Deal, cmd.deal_id, "deal_id", changed=True) if cmd.deal_id is not None else None
     if cmd.rep_id is not None and not ctx.ownership.may_write_for(cmd.rep_id):
         raise NotYours(f"rep {cmd.rep_id} is not someone this key may sign for", field="rep_id")
     rep_id = cmd.rep_id or ctx.default_owner or contact.owner_id

@@ -214,14 +214,17 @@ def first_answer(ctx: CommandContext) -> dict[str, Any] | None:
     return None if stored is None else stored[1]["import"]
 
 
-def remember_answer(ctx: CommandContext, answer: dict[str, Any]) -> None:
+def remember_answer(ctx: CommandContext, answer: dict[str, Any]) -> dict[str, Any] | None:
     """Keep the report as the key's first answer. Its own transaction, after the rows':
     if the process dies in between, a retry imports again and finds every row already
-    there (skipped) — no duplicate either way."""
+    there (skipped) — no duplicate either way. Returns the first answer when a twin (the
+    same upload with this key, in another process) kept its report first: that one is
+    the answer, to this upload too."""
     if ctx.idempotency_key is None:
-        return
+        return None
     record = IdempotencyRecord(ctx.actor, ctx.idempotency_key, ctx.fingerprint, 200, json.dumps({"import": answer}))
     try:
         ctx.store.save([], idempotency=record)
     except IntegrityError:
-        pass  # a concurrent upload with this key answered first; a retry hears that answer
+        return first_answer(ctx)
+    return None

@@ -22,7 +22,7 @@ from crm_es.aggregates import contact as contacts
 from crm_es.aggregates import deal as deals
 from crm_es.aggregates.base import DomainError, Event, Meta, NotFound
 from crm_es.aggregates.interactions import DEFAULT_SESSION_GAP, InteractionSpec
-from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult, NotYours, TooMuchContention
+from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult, TooMuchContention
 from crm_es.commands.records import EMAIL_SCOPE
 from crm_es.store import Claim, IdempotencyRecord
 from crm_es.store.event_store import IntegrityError, SubjectForgotten
@@ -82,12 +82,8 @@ def item_error(index: int, error: DomainError) -> ItemResult:
 
 def _decide(ctx: CommandContext, contact: Contact, deal: Deal | None, spec: InteractionSpec, meta: Meta,
             gap: timedelta) -> list[Event]:
-    """The events of one interaction: on the contact, and mirrored on the deal it names.
-    Both records must be the actor's to write."""
-    if not ctx.ownership.may_write_for(contact.owner_id):
-        raise NotYours(f"contact {contact.id} is not a record this key may change")
-    if deal is not None and not ctx.ownership.may_write_for(deal.owner_id):
-        raise NotYours(f"deal {deal.id} is not a record this key may change", field="deal_id")
+    """The events of one interaction: on the contact, and mirrored on the deal it names
+    (both checked as the actor's to write by the callers, as they load them)."""
     events = contacts.record_interaction(contact, spec, meta, gap)
     if deal is not None:
         events += deals.record_interaction(deal, events[0], meta)
@@ -105,11 +101,13 @@ def record_interaction(cmd: RecordInteraction, ctx: CommandContext) -> CommandRe
     contact = ctx.target(Contact, cmd.contact_id)
     spec = _with_rep(cmd.spec, ctx)
     ctx.exists(Rep, spec.rep_id, "rep_id")
-    deal = ctx.load(Deal, spec.deal_id, "deal_id") if spec.deal_id else None
+    deal = ctx.referenced(Deal, spec.deal_id, "deal_id", changed=True) if spec.deal_id else None
     claims = []
     if cmd.event_id is not None:
         if ctx.store.claim_owner(EVENT_ID_SCOPE, cmd.event_id) is not None:  # sent before: nothing to write
-            return CommandResult(contact.id, contact.version, ctx.store.max_position(), 200, replayed=True)
+            # Sent by a twin with this Idempotency-Key, maybe: then its answer is this one's.
+            return ctx.first_answer() or CommandResult(contact.id, contact.version, ctx.store.max_position(), 200,
+                                                       replayed=True)
         claims.append(Claim(EVENT_ID_SCOPE, cmd.event_id, contact.id))
     events = _decide(ctx, contact, deal, spec, ctx.meta(cmd.occurred_at), cmd.session_gap)
     # 201: a new interaction (the answer names its contact, as every command's does).
@@ -131,6 +129,9 @@ def record_batch(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult]:
             try:
                 return _record_batch_once(cmd, ctx, forgotten)
             except IntegrityError:
+                # A twin with this Idempotency-Key may have saved first: its answers are these.
+                if (first := _first_answer(ctx)) is not None:
+                    return first
                 continue
             except SubjectForgotten as error:  # their items become errors; the others are saved
                 forgotten.add(error.subject)
@@ -216,19 +217,18 @@ def _record_batch_once(cmd: RecordBatch, ctx: CommandContext, forgotten: set[str
 
 def _decide_item(ctx: CommandContext, item: BatchItem, contact_id: UUID | None, records: _Records,
                  gap: timedelta, now: datetime) -> list[Event]:
-    if contact_id is None:
-        raise NotFound("contact", item.email or "", "email")
-    contact = records.contacts.get(contact_id)
-    if contact is None:
-        raise NotFound("contact", contact_id, "contact_id")
+    # Named by e-mail, an unknown e-mail and another team's contact are one answer to a rep.
+    # The answer never repeats the address: it is kept under an Idempotency-Key, where
+    # forgetting the person could not find it (the item's index says which one it was).
+    named = ("contact_id", item.contact_id) if item.email is None else ("email", "with this e-mail")
+    found = records.contacts.get(contact_id) if contact_id is not None else None
+    contact = ctx.check_reference(Contact, named[1] or "", found, named[0], changed=True)
     spec = item.spec
     if spec.rep_id is not None and records.reps.get(spec.rep_id) is None:
         raise NotFound("rep", spec.rep_id, "rep_id")
     deal = None
     if spec.deal_id is not None:
-        deal = records.deals.get(spec.deal_id)
-        if deal is None:
-            raise NotFound("deal", spec.deal_id, "deal_id")
+        deal = ctx.check_reference(Deal, spec.deal_id, records.deals.get(spec.deal_id), "deal_id", changed=True)
     decided = _decide(ctx, contact, deal, spec, ctx.meta(item.occurred_at, now), gap)
     # Later items see this one (a session, a bounce, the next version).
     for event in decided:

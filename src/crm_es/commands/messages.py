@@ -65,7 +65,7 @@ def send_message(cmd: SendMessage, ctx: CommandContext) -> CommandResult:
         raise InvalidInput("document_ids", "only an e-mail carries documents")
     to = _address(contact, cmd.channel)
     for i, document_id in enumerate(cmd.document_ids):
-        document = ctx.load(Document, document_id, f"document_ids[{i}]")
+        document = ctx.referenced(Document, document_id, f"document_ids[{i}]")
         if document.contact_id != contact.id:
             raise InvalidInput(f"document_ids[{i}]", f"document {document_id} is not one of this contact's")
         documents.check_sendable(document)
@@ -85,7 +85,8 @@ def cancel_message(cmd: CancelMessage, ctx: CommandContext) -> CommandResult:
         raise NotYours(f"message {message.id} is about no contact")
     ctx.check_reach(ctx.load(Contact, message.contact_id))
     ctx.check_version(message)
-    events, row = messages.cancel(message, cmd.reason or f"cancelled by {ctx.actor}", ctx.meta())
+    # The canceller's words are about the contact: a sealed note, not the row's reason.
+    events, row = messages.cancel(message, f"cancelled by {ctx.actor}", ctx.meta(), note=cmd.reason)
     return ctx.save(message.id, events, current_version=message.version, outbox=[row])
 
 

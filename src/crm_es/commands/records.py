@@ -16,6 +16,7 @@ from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.aggregates.record_values import RecordValues, checked
 from crm_es.commands.context import CommandContext, CommandResult
+from crm_es.commands.deals import erase_texts_naming
 from crm_es.commands.setup import read_setup
 from crm_es.store import Claim
 
@@ -148,12 +149,15 @@ def change_contact(cmd: ChangeContact, ctx: CommandContext) -> CommandResult:
 
 
 def forget_contact(cmd: ForgetContact, ctx: CommandContext) -> CommandResult:
-    """Erase first, then record: the key goes (with the e-mail claim) before the event
-    is saved, so a crash in between leaves the data erased and a retry finishes it."""
+    """Erase first, then record: the keys go — the contact's (with the e-mail claim), then
+    the text keys of the deals that ever named them — before the events are saved, so a
+    crash in between leaves the data erased and a retry finishes it."""
     contact = ctx.target(Contact, cmd.contact_id)
-    events = contacts.forget(contact, cmd.reason, ctx.meta())
+    meta = ctx.meta()
+    events = contacts.forget(contact, cmd.reason, meta)
     if events:
         ctx.erase_personal_data(contact.id)
+        events += erase_texts_naming(ctx, contact.id, meta)  # after: see commands/deals.py
     return ctx.save(contact.id, events, current_version=contact.version)
 
 

@@ -18,15 +18,18 @@ from crm_es.store import EventStore
 
 def read_setup(ctx: CommandContext, *records: tuple[type[Aggregate], UUID | None, str | None]) -> tuple[Setup, list[Any]]:
     """The configuration in force, and these records (class, id, the body field naming
-    it), in one read: 404 naming the field for a record that does not exist. An id of
-    None reads as None."""
+    it; None for the record the command changes), in one read: 404 naming the field for a
+    record that does not exist, or 403 for one a field names out of the actor's reach
+    (``CommandContext.check_reference``). An id of None reads as None."""
     wanted = [(cls, record_id) for cls, record_id, _ in records if record_id is not None]
     state, *found = current_setup(ctx.store, wanted)
     loaded = iter(found)
     result = []
     for cls, record_id, field in records:
         record = next(loaded) if record_id is not None else None
-        if record_id is not None and record is None:
+        if record_id is not None and field is not None:
+            record = ctx.check_reference(cls, record_id, record, field)
+        elif record_id is not None and record is None:
             raise NotFound(cls.__name__.lower(), record_id, field)
         result.append(record)
     return state, result

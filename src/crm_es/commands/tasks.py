@@ -8,6 +8,7 @@ from uuid import UUID
 
 from crm_es.aggregates import Contact, Deal, Rep
 from crm_es.aggregates import activity_types as settings
+from crm_es.aggregates import deal as deals
 from crm_es.aggregates import rep as reps
 from crm_es.aggregates import task as tasks
 from crm_es.aggregates.activity_types import ACTIVITY_TYPES_ID, ActivityTypes
@@ -58,19 +59,28 @@ def plan_task(cmd: PlanTask, ctx: CommandContext) -> CommandResult:
     meta = ctx.meta()
     reps.check_assignable(owner, meta.occurred_at, "owner_id")
     if cmd.plan.contact_id is not None:
-        contact = ctx.load(Contact, cmd.plan.contact_id, "contact_id")
+        contact = ctx.referenced(Contact, cmd.plan.contact_id, "contact_id")
         if contact.forgotten:
             raise RuleViolated("contact-forgotten", f"contact {contact.id} has been forgotten: no task can be planned about them")
     ctx.exists(Deal, cmd.plan.deal_id, "deal_id")
     known = {t.name for t in activity_types(ctx).types}
     task_id = ctx.new_id()
-    events = tasks.plan(task_id, cmd.plan, cmd.owner_id, known, meta)
+    events = tasks.plan(task_id, cmd.plan, cmd.owner_id, known, meta, _deal_text_key(ctx, cmd.plan.deal_id))
     return ctx.save(task_id, events, created=True)
+
+
+def _deal_text_key(ctx: CommandContext, deal_id: UUID | None) -> UUID | None:
+    """The key the deal's free text is sealed under now: a task about the deal and no
+    contact seals its own under it (see aggregates/task.py)."""
+    deal = None if deal_id is None else ctx.store.load(Deal, deal_id)
+    return None if deal is None else deals.key_of_text(deal)
 
 
 def complete_task(cmd: CompleteTask, ctx: CommandContext) -> CommandResult:
     task = ctx.target(Task, cmd.task_id)
-    return ctx.save(task.id, tasks.complete(task, cmd.outcome, ctx.meta(cmd.occurred_at)), current_version=task.version)
+    deal_key = _deal_text_key(ctx, task.plan.deal_id) if task.plan.contact_id is None else None
+    events = tasks.complete(task, cmd.outcome, ctx.meta(cmd.occurred_at), deal_key)
+    return ctx.save(task.id, events, current_version=task.version)
 
 
 def reschedule_task(cmd: RescheduleTask, ctx: CommandContext) -> CommandResult:

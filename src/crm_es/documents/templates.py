@@ -125,7 +125,7 @@ def values(contact: Contact, company: Company | None, rep: Rep | None, deal: Dea
                     "company_name": company.details.name if company is not None else "", "status": contact.status},
         "rep": {"name": rep.name if rep else "", "email": rep.email if rep else "",
                 "signature": (rep.signature or "") if rep else ""},
-        "deal": None if deal is None else {"title": deal.details.title, "amount": deal.amount, "currency": deal.currency,
+        "deal": None if deal is None else {"title": deal.details.title or "", "amount": deal.amount, "currency": deal.currency,
                                            "stage": stage or ""},
         "document": document_values(draft, number),
     }

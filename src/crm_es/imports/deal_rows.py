@@ -278,7 +278,8 @@ def _contacts(cell: str | None, directory: DealDirectory, _o: DealReadOptions) -
             pass
         found = directory.contact_with_email(part)
         if found is None:
-            raise _Refused(RowProblem("contacts", f"no contact has the e-mail {part!r}: import the contacts first "
+            # Not the address itself: the report names no one, and is kept with an Idempotency-Key.
+            raise _Refused(RowProblem("contacts", "no contact has this e-mail: import the contacts first "
                                                   "(crm-es import contacts), or leave it out", "unknown-contact"))
         ids.append(found)
     return tuple(dict.fromkeys(ids))

@@ -1,11 +1,12 @@
 """Lead scoring and the hand-over to a rep (F18).
 
-Points per page visited (URL patterns), per behaviour (an e-mail opened or clicked, a
-quote opened, a return visit) and per profile field (once, when the field takes the
-value); each change is a ``LeadScoreChanged`` on the contact's ``LeadScore`` saying which
-rule, how many points, and which event caused it. Scores may decay: the loss since the
-last change is recorded, lazily, when the next scoring event comes (dated by that event,
-never by a clock read).
+Points per page visited (patterns of its host and path: the address itself is sealed),
+per behaviour (an e-mail opened or clicked, a quote opened, a return visit) and per
+profile field (once, when the field takes the value); each change is a
+``LeadScoreChanged`` on the contact's ``LeadScore`` saying which rule, how many points,
+and which event caused it. Scores may decay: the loss since the last change is
+recorded, lazily, when the next scoring event comes (dated by that event, never by a
+clock read).
 
 The first time the score reaches the threshold the lead is handed over, in the same
 reaction: its owner if it has one (no reassignment), else the rep who owns its company
@@ -46,7 +47,9 @@ Value = str | int | float | bool
 
 class PageRule(PolicySettingsModel):
     match: Literal["glob", "regex"] = "glob"  # before ``pattern``: its check depends on it
-    pattern: str = Field(min_length=1, max_length=500, description="matched against the whole URL, ignoring case")
+    pattern: str = Field(min_length=1, max_length=500,
+                         description="matched against the page's host and path (`acme.example/pricing`: no scheme, "
+                                     "query string or fragment), ignoring case")
     points: Points = Field(ge=-1000, le=1000)
 
     @field_validator("pattern")
@@ -59,10 +62,10 @@ class PageRule(PolicySettingsModel):
                 raise ValueError(f"not a regular expression: {error}") from None
         return pattern
 
-    def matches(self, url: str) -> bool:
+    def matches(self, page: str) -> bool:
         if self.match == "regex":
-            return re.search(self.pattern, url, re.IGNORECASE) is not None
-        return fnmatch.fnmatchcase(url.lower(), self.pattern.lower())
+            return re.search(self.pattern, page, re.IGNORECASE) is not None
+        return fnmatch.fnmatchcase(page.lower(), self.pattern.lower())
 
 
 class Behaviours(PolicySettingsModel):
@@ -162,7 +165,8 @@ class LeadScoring(Policy):
 
     class Settings(PolicySettingsModel):
         pages: list[PageRule] = Field(default_factory=_default_pages, max_length=200,
-                                      description="the first pattern matching a visited URL gives its points")
+                                      description="the first pattern matching a visited page (host and path) "
+                                                  "gives its points")
         behaviours: Behaviours = Field(default_factory=Behaviours)
         profile: list[ProfileRule] = Field(default_factory=list, max_length=200)
         threshold: Points = Field(50, ge=0)
@@ -207,8 +211,10 @@ class LeadScoring(Policy):
         behaviours = settings.behaviours
         match event:
             case PageVisited():
-                page = next((p for p in settings.pages if p.matches(event.url)), None)
-                if page is not None:  # named by its pattern: the URL itself may name the person
+                # The clear part of the address (the address itself is sealed: its query string
+                # may name the person), so a rule never reads what forgetting erases.
+                page = next((p for p in settings.pages if p.matches(event.page)), None)
+                if page is not None:  # named by its pattern, not by the page
                     gains.append((page.points, "page", page.pattern))
                 if event.new_session and behaviours.return_visit and _visited_before(event, ctx):
                     gains.append((behaviours.return_visit, "behaviour", "return_visit"))

@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from crm_es.store import EventStore
+from crm_es.store.outage import STORE, one_line
 
 
 def _lock_key(name: str) -> int:
@@ -26,22 +27,42 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+ACTIVE, STANDING_BY = "this process runs them", "another runner runs them"
+CONNECT_SECONDS = 2  # libpq's least connect_timeout: a silent host must not hold the automations' thread
+
+
 class Leadership:
     def __init__(self, store: EventStore, lock_file: Path) -> None:
         self.store, self.lock_file = store, lock_file
         self._held: Any = None  # the connection or the open file that holds the lock
+        # What the last try found: ACTIVE, STANDING_BY, or why no runner is known (the
+        # store could not be asked: an outage is not "another runner is active").
+        self.status = "not asked yet"
 
     @property
     def held(self) -> bool:
         return self._held is not None
+
+    @property
+    def known(self) -> bool:
+        """Whether the automations' runner is known (this process or another)."""
+        return self.status in (ACTIVE, STANDING_BY)
 
     def acquire(self) -> bool:
         """True when this runner holds the lock (kept, or just won)."""
         if self._held is not None and self._still_held():
             return True
         self.release()
-        with contextlib.suppress(OSError, psycopg.Error):
+        try:
             self._held = self._try_postgres() if self.store.is_postgres else self._try_file()
+        except (OSError, psycopg.Error) as error:
+            self.status = f"unknown: the lock could not be asked for ({one_line(error)})"
+            if self.store.is_postgres:
+                STORE.failed(error)
+            return False
+        self.status = STANDING_BY if self._held is None else ACTIVE
+        if self.store.is_postgres:
+            STORE.recovered()
         return self._held is not None
 
     def release(self) -> None:
@@ -53,7 +74,8 @@ class Leadership:
     def _try_postgres(self) -> Any:
         env = self.store.env
         conn = psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-                               user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None, autocommit=True)
+                               user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
+                               connect_timeout=CONNECT_SECONDS)
         key = _lock_key(f"{env.get('POSTGRES_SCHEMA', 'public')}.{self.store.recorder.events_table_name}.policies")
         if conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
             return conn

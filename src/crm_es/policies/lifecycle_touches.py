@@ -133,7 +133,7 @@ class LifecycleTouches(Policy):
         deal = ctx.load(Deal, deal_id)
         rep_id = (deal.owner_id if deal is not None else None) or contact.owner_id
         rep = ctx.load(Rep, rep_id)
-        values = {**person_values(contact, rep), "deal_title": deal.details.title if deal else ""}
+        values = {**person_values(contact, rep), "deal_title": (deal.details.title or "") if deal else ""}
         if touch.action == "task":
             rep_id = ctx.active_rep(deal.owner_id if deal is not None else None, contact.owner_id)
             if rep_id is None:

@@ -102,7 +102,8 @@ class MissedMeetingFollowUp(Policy):
     def _missed(self, event: MeetingMissed, ctx: PolicyContext) -> Reaction:
         contact = ctx.load(Contact, event.originator_id)
         state = ctx.load(FollowUp, follow_up_id(event.originator_id))
-        rep_id = event.rep_id or (contact.owner_id if contact else None)
+        # The rep who missed it writes, or the contact's owner: whichever is still with us.
+        rep_id = ctx.active_rep(event.rep_id, contact.owner_id) if contact else None
         if contact is None or contact.forgotten or rep_id is None or self._following(state, ctx):
             return NOTHING  # no one to write to or for, or already following up
         settings: MissedMeetingFollowUp.Settings = ctx.settings
@@ -136,7 +137,8 @@ class MissedMeetingFollowUp(Policy):
         if event.purpose == REMINDER and state.stage == follow_ups.PROPOSED:
             slots = [datetime.fromisoformat(s) for s in event.data.get("slots", [])]
             reaction = Reaction(follow_ups.remind(state, ctx.meta()))
-            reaction += self._email(contact, state.rep_id, slots, state.cycle, settings.reminder_subject,
+            signer = ctx.active_rep(state.rep_id, contact.owner_id) or state.rep_id  # a rep who left signs no more
+            reaction += self._email(contact, signer, slots, state.cycle, settings.reminder_subject,
                                     settings.reminder_body, ctx, REMINDER)
             return reaction + self._timer(contact.id, state.cycle, CALL, settings.call_after_days, slots, ctx)
         if event.purpose == CALL and state.stage == follow_ups.REMINDED:
@@ -157,7 +159,11 @@ class MissedMeetingFollowUp(Policy):
         task_id = uuid5(NAMESPACE_URL, f"urn:crm-es:{self.name}:{state.id}:{state.cycle}:call")
         title = settings.call_title.format(**_variables(contact, None, []))[:200]
         plan = tasks.TaskPlan("call", title, ctx.now, contact_id=contact.id)
-        return Reaction([*tasks.plan(task_id, plan, state.rep_id, {"call"}, ctx.meta()),
+        # Days have passed since the miss: a rep who has left since gives the call to the owner.
+        rep_id = ctx.active_rep(state.rep_id, contact.owner_id)
+        if rep_id is None:
+            return NOTHING  # no one left to call them; a new miss starts afresh
+        return Reaction([*tasks.plan(task_id, plan, rep_id, {"call"}, ctx.meta()),
                          *follow_ups.call_planned(state, task_id, ctx.meta())])
 
     def _email(self, contact: Contact, rep_id: UUID, slots: list[datetime], cycle: int, subject: str, body: str,

@@ -36,7 +36,7 @@ from crm_es.aggregates.document import VOID, Document
 from crm_es.aggregates.interactions import DocumentSent, EmailSent, SmsSent
 from crm_es.aggregates.message import (
     FAILED, HELD, OPEN, PENDING, Message, OutboxRow, cancel, exponential_backoff, failed, header_message_id, hold_back,
-    outbox_row, sent, utc_text,
+    outbox_row, redacted, sent, utc_text,
 )
 from crm_es.aggregates import timer as timers
 from crm_es.aggregates.timer import Timer
@@ -158,7 +158,9 @@ class Dispatcher:
                 raise LookupError(f"no sender is configured for {message.channel} messages")
             sender.send(message, delivery_id, attachments)
         except Exception as error:
-            log.warning("outbox: %s message %s not delivered: %s", message.channel, delivery_id, error)
+            # Not the error as it came: a server's refusal quotes the address (the log is kept in clear).
+            log.warning("outbox: %s message %s not delivered: %s", message.channel, delivery_id,
+                        redacted(str(error), message))
             return self._save(message, *failed(message, str(error), self.max_attempts, meta, self.backoff))
         for _ in range(RETRIES):  # the contact may be changed by another writer meanwhile: read it again
             events, row = sent(message, meta)

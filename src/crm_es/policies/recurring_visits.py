@@ -121,6 +121,8 @@ class RecurringVisits(Policy):
             return "tag removed"
         if contact.owner_id is None:
             return "no owner"
+        if ctx.active_rep(contact.owner_id) is None:
+            return "owner left"  # a rep who has left is booked nothing; a new owner starts the visits again
         return None
 
     def _sync(self, contact_id: UUID, ctx: PolicyContext) -> Reaction:

@@ -51,7 +51,7 @@ UTC = timezone.utc
 DAILY, WEEKLY, MONTHLY = "daily", "weekly", "monthly"
 
 MANAGERS = ("SELECT t.id, t.name, m.email FROM teams t JOIN reps m ON m.id = t.manager_id "
-            "WHERE m.email IS NOT NULL ORDER BY t.name, t.id")
+            "WHERE m.email IS NOT NULL AND m.active ORDER BY t.name, t.id")  # a manager who left gets none
 MEMBERS = "SELECT id, name FROM reps WHERE team_id = ? ORDER BY name, id"
 # What each rep did in [start, end), business time. A call "made" is an outbound one.
 ACTIVITY = ("SELECT rep_id, type, count(*) FROM interactions WHERE occurred_at >= ? AND occurred_at < ? "

@@ -22,11 +22,20 @@ The log stays the truth. What is due is decided inside the round by the injected
 only decides when to look. A job lost costs at most one poll, a job run twice finds
 nothing due. Only the active runner runs a scheduler: APScheduler 3 does not coordinate
 two schedulers sharing one job store.
+
+A busy service stays quiet: a burst of saves asks for one round, not one each (a round
+already asked for and not yet started will read them all), and a round asked for while
+one runs and another waits is dropped rather than refused with APScheduler's warning.
+When the store is out of reach, the job store's reads say "nothing due" and its writes
+are dropped, with one line for the whole outage (store/outage.py): APScheduler 3 lets an
+error of ``get_next_run_time`` end its thread, and logs one of ``get_due_jobs`` at every
+look. The next round after the outage writes the next due time again.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -38,8 +47,10 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import URL
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crm_es.store import EventStore
+from crm_es.store.outage import STORE
 
 log = logging.getLogger("crm_es.policies")
 # A round every half-second would fill an INFO log with "Running job …" lines: its failures
@@ -65,15 +76,61 @@ def run_round(key: str) -> None:
     round_()
 
 
+class OutageProofJobStore(SQLAlchemyJobStore):
+    """The SQLAlchemy job store in the event store's PostgreSQL, through an outage: reads find
+    nothing due, writes are dropped (see the module's docstring), each failure reported to
+    the outage log."""
+
+    def _quietly(self, call: Callable[..., Any], fallback: Any, *args: Any) -> Any:
+        try:
+            answer = call(*args)
+        except (OperationalError, InterfaceError) as error:
+            STORE.failed(error)
+            return fallback
+        STORE.recovered()
+        return answer
+
+    def lookup_job(self, job_id: str) -> Any:
+        return self._quietly(super().lookup_job, None, job_id)
+
+    def get_due_jobs(self, now: datetime) -> Any:
+        return self._quietly(super().get_due_jobs, [], now)
+
+    def get_next_run_time(self) -> Any:
+        return self._quietly(super().get_next_run_time, None)
+
+    def add_job(self, job: Any) -> None:
+        self._quietly(super().add_job, None, job)
+
+    def update_job(self, job: Any) -> None:
+        self._quietly(super().update_job, None, job)
+
+    def remove_job(self, job_id: str) -> None:
+        self._quietly(super().remove_job, None, job_id)
+
+
+class RoundsExecutor(ThreadPoolExecutor):
+    """One worker. A round asked for while one runs and another waits adds nothing (the one
+    waiting reads the log to its end): dropped here rather than refused by APScheduler,
+    which logs a warning each time (~1,800 in a burst of 2,000 commands)."""
+
+    def submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        assert self._lock is not None, "started by the scheduler"
+        with self._lock:  # the base class's check, under the same (reentrant) lock
+            if self._instances[job.id] >= job.max_instances:
+                return
+            super().submit_job(job, run_times)
+
+
 def job_store_for(store: EventStore, data_dir: Path) -> SQLAlchemyJobStore:
     """The persistent job store beside the event store."""
     if store.is_postgres:
         env = store.env
         url = URL.create("postgresql+psycopg", username=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
                          host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), database=env["POSTGRES_DBNAME"])
-        return SQLAlchemyJobStore(url=url, tablename=JOBS_TABLE, tableschema=env.get("POSTGRES_SCHEMA") or None,
-                                  engine_options={"pool_pre_ping": True})
-    data_dir.mkdir(parents=True, exist_ok=True)
+        return OutageProofJobStore(url=url, tablename=JOBS_TABLE, tableschema=env.get("POSTGRES_SCHEMA") or None,
+                                   engine_options={"pool_pre_ping": True, "connect_args": {"connect_timeout": 2}})
+    data_dir.mkdir(parents=True, exist_ok=True)  # a local file: no outage to ride out
     return SQLAlchemyJobStore(url=f"sqlite:///{data_dir / SQLITE_FILE}", tablename=JOBS_TABLE)
 
 
@@ -93,6 +150,7 @@ class AutomationScheduler:
         self.key, self.round, self.job_store = key, round_, job_store
         self._scheduler: BackgroundScheduler | None = None
         self._next_due: datetime | None = None  # as last written to the job store
+        self._asked = threading.Event()  # a round was asked for (wake) and has not started yet
 
     @property
     def running(self) -> bool:
@@ -102,10 +160,10 @@ class AutomationScheduler:
         # One worker: rounds never overlap. A round asked for while one runs waits its turn.
         scheduler = BackgroundScheduler(
             jobstores={"default": self.job_store(), "memory": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={"default": RoundsExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 2},
             timezone=timezone.utc)
-        _ROUNDS[self.key] = self.round
+        _ROUNDS[self.key] = self._round
         scheduler.start()
         self._scheduler = scheduler
         # The first round now; then every poll_seconds. The next-due job is kept as it was.
@@ -128,19 +186,26 @@ class AutomationScheduler:
         scheduler.add_job(run_round, "date", run_date=at, args=[self.key], id=NEXT_DUE, replace_existing=True)
         self._next_due = at
 
+    def _round(self) -> None:
+        self._asked.clear()  # before the round reads the log: a save from now on asks for another
+        self.round()
+
     def wake(self) -> None:
         scheduler = self._scheduler
-        if scheduler is None:
+        if scheduler is None or self._asked.is_set():  # a round asked for will read this save too
             return
+        self._asked.set()
         try:  # the poll, brought forward: a job that stays (a one-off would be removed after its run,
             # which APScheduler cannot do once shutting down)
             scheduler.modify_job(ROUND, jobstore="memory", next_run_time=datetime.now(timezone.utc))
         except Exception:  # shutting down meanwhile: the next start runs a round anyway
+            self._asked.clear()
             log.debug("scheduler: wake-up not scheduled", exc_info=True)
 
     def stop(self) -> None:
         scheduler, self._scheduler = self._scheduler, None
-        if _ROUNDS.get(self.key) is self.round:
+        self._asked.clear()
+        if _ROUNDS.get(self.key) == self._round:
             del _ROUNDS[self.key]
         if scheduler is not None:
             scheduler.pause()  # no new submissions while the executor shuts down

@@ -21,6 +21,7 @@ from crm_es.policies.scheduler import AutomationScheduler, job_store_for, store_
 from crm_es.policies.senders import SmsSender, SmtpSender, WebhookSender
 from crm_es.settings import Settings
 from crm_es.store import EventStore
+from crm_es.store.outage import STORE, is_outage
 
 log = logging.getLogger("crm_es.policies")
 
@@ -59,8 +60,11 @@ class Automations:
             due = self.dispatcher.next_due()
             # Due by the injected clock; APScheduler waits the same span by the wall clock.
             self.scheduler.next_due_in(None if due is None else (due - self.dispatcher.clock.now()).total_seconds())
-        except Exception:  # the store went away: the next round tries again, places and rows are safe in it
-            log.exception("automation round failed")
+        except Exception as error:  # the store went away: the next round tries again, places and rows are safe in it
+            if is_outage(error):
+                STORE.failed(error)  # one line for the whole outage (store/outage.py)
+            else:
+                log.exception("automation round failed")
 
     def run(self, stop: threading.Event, poll_seconds: float) -> None:
         """Keep (or wait for) the lead until ``stop``; run the scheduler while leading."""
@@ -68,7 +72,8 @@ class Automations:
         try:
             while not stop.is_set():
                 leading = self.leadership is None or self.leadership.acquire()
-                if leading != active:
+                known = self.leadership is None or self.leadership.known  # not known: the store is out of reach
+                if known and leading != active:
                     log.warning("policies: %s", "active" if leading else "standing by (another runner is active)")
                     active = leading
                 try:
@@ -76,8 +81,11 @@ class Automations:
                         self.scheduler.start(poll_seconds)
                     elif not leading and self.scheduler.running:
                         self.scheduler.stop()
-                except Exception:  # the job store is out of reach: try again at the next look
-                    log.exception("policies: the scheduler could not start")
+                except Exception as error:  # the job store is out of reach: try again at the next look
+                    if is_outage(error):
+                        STORE.failed(error)
+                    else:
+                        log.exception("policies: the scheduler could not start")
                     self.scheduler.stop()
                 stop.wait(poll_seconds)
         finally:

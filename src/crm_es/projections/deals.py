@@ -1,4 +1,4 @@
-"""deals and deal_stage_changes."""
+"""deals, deal_stage_changes and deal_contacts; the erasure of a deal's free text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 
 from crm_es.aggregates import Deal
-from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp, version
+from crm_es.projections.rows import EventRow, Insert, Op, Patch, PatchWhere, created, on, stamp, version
+from crm_es.projections.schema import DEAL_TEXT
 
 DETAILS = ("title", "contact_ids", "company_id", "source", "expected_close")
 HISTORY = "deal_history"
@@ -16,6 +17,12 @@ HISTORY_DETAILS = ("title", "company_id", "source", "expected_close")  # contact
 
 def _details(d: dict[str, Any]) -> dict[str, Any]:
     return {**{name: d[name] for name in DETAILS}, "properties": orjson.dumps(d["properties"]).decode()}
+
+
+def _named(e: EventRow) -> list[Op]:
+    """The contacts the event names: whom forgetting must find the deal by."""
+    return [Insert("deal_contacts", {"position": e.position, "deal_id": e.id, "contact_id": contact_id})
+            for contact_id in e.data["contact_ids"]]
 
 
 def _move(e: EventRow, kind: str, pipeline_id: str, from_id: Any, from_name: Any, to_id: str, to_name: str) -> Insert:
@@ -61,6 +68,7 @@ def deal_opened(e: EventRow) -> list[Op]:
         Insert("deals", row),
         _move(e, "opened", d["pipeline_id"], None, None, d["stage_id"], d["stage"]),
         version(HISTORY, e, **first),
+        *_named(e),
     ]
 
 
@@ -113,4 +121,18 @@ def deal_amount_changed(e: EventRow) -> list[Op]:
 @on(Deal.DetailsChanged)
 def deal_details_changed(e: EventRow) -> list[Op]:
     details = {c: e.data[c] for c in HISTORY_DETAILS}
-    return [Patch("deals", e.id, {**stamp(e), **_details(e.data)}), version(HISTORY, e, **details)]
+    return [Patch("deals", e.id, {**stamp(e), **_details(e.data)}), version(HISTORY, e, **details), *_named(e)]
+
+
+@on(Deal.ContactForgotten)
+def deal_text_erased(e: EventRow) -> list[Op]:
+    """The key of the deal's free text is gone: its title and lost reason wherever they
+    were copied (every version), and the text of its tasks about no contact (sealed
+    under that key), read as null — as a rebuild reads them. Not a business change: no
+    version of its history, its ``updated_at`` stays."""
+    erased = dict.fromkeys(DEAL_TEXT)
+    return [
+        Patch("deals", e.id, {"version": e.version, "position": e.position, **erased}),
+        PatchWhere(HISTORY, {"deal_id": e.id}, erased),
+        PatchWhere("tasks", {"deal_id": e.id, "contact_id": None}, {"title": None, "notes": None, "outcome": None}),
+    ]

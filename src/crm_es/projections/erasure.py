@@ -1,6 +1,9 @@
 """Forgetting a person in the read side: every table's personal columns about them
 become null, wherever they are (the contact's own row today; timelines and notes as
-they arrive, by declaring ``personal`` and ``subject`` on their table)."""
+they arrive, by declaring ``personal`` and ``subject`` on their table). A deal's free text
+has no one subject (one title, several contacts): each deal that named the person records
+``Deal.ContactForgotten`` beside their ``Contact.Forgotten``, and projections/deals.py nulls
+its copies (and those of its tasks about no contact)."""
 
 from __future__ import annotations
 

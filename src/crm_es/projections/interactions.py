@@ -22,10 +22,11 @@ COUNTER = {
     "meeting_missed": "meetings_missed",
 }
 
-# Event fields copied as they are into the interactions table.
-SAME_NAME = ("rep_id", "deal_id", "direction", "duration_seconds", "outcome", "mode", "subject", "message_id", "link",
-             "bounce", "url", "title", "referrer", "seconds_on_page", "new_session", "visitor_id", "session_id",
-             "quote_id")
+# Event fields copied as they are into the interactions table (the personal ones opened
+# by the contact's key; the clear parts derived from them beside them).
+SAME_NAME = ("rep_id", "deal_id", "direction", "duration_seconds", "outcome", "outcome_kind", "mode", "subject",
+             "message_id", "link", "link_host", "bounce", "url", "url_host", "url_path", "title", "referrer",
+             "referrer_host", "seconds_on_page", "new_session", "visitor_id", "session_id", "quote_id")
 
 
 def interaction_row(e: EventRow, kind: str) -> dict[str, Any]:

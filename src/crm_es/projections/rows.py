@@ -52,7 +52,8 @@ class Patch:
 
 @dataclass(frozen=True, slots=True)
 class PatchWhere:
-    """Set some columns of every row matching ``where`` (rare: a renamed stage)."""
+    """Set some columns of every row matching ``where`` (rare: a renamed stage); a None
+    there matches the rows where that column is null."""
 
     table: str
     where: dict[str, Any]

@@ -13,6 +13,7 @@ releases the GIL while it works). Batches still commit one at a time and in log 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -25,7 +26,9 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
+from eventsourcing.utils import get_topic
 
+from crm_es.aggregates import Contact
 from crm_es.projections import (  # noqa: F401  (they register their handlers)
     contact_history, dashboards, deals, erasure, interactions, lead_scores, news, people, pipelines, records, setup, tasks,
 )
@@ -36,10 +39,17 @@ from crm_es.projections.rows import HANDLERS, Count, Delete, EventRow, Insert, O
 from crm_es.projections.schema import TABLES_BY_NAME, Table
 from crm_es.store import EventStore, RawEvent, personal
 from crm_es.store.codec import event_class, upcast
+from crm_es.store.outage import STORE, is_outage, one_line
+
+log = logging.getLogger("crm_es.projections")
 
 SOURCE = "batch_rows"  # what a batch's Arrow data is registered as in DuckDB
 YIELD_EVERY = 255  # planning gives up the GIL every 256 events (see Batch.add)
 REWRITE_STAYS = rewrite_statements()
+# A batch with one of these is checkpointed once committed: until then DuckDB's WAL keeps the
+# rows as they were before, the forgotten person's values in clear (a SIGKILL leaves them there).
+# Contact.Forgotten, and the erasures it brings on other records (Deal.ContactForgotten …).
+ERASURES = frozenset({get_topic(Contact.Forgotten), *(topic for topic in HANDLERS if topic.endswith("Forgotten"))})
 
 # One statement of a batch: SQL with a ``{rows}`` slot and the Arrow rows that fill it,
 # or (rare: a set-based change) SQL with parameters.
@@ -137,8 +147,11 @@ class Batch:
                 self.flush()  # set-based changes see every earlier row
                 spec = TABLES_BY_NAME[table]
                 sets = ", ".join(f"{c} = CAST(? AS {spec.type_of(c)})" for c in values)
-                conds = " AND ".join(f"{c} = CAST(? AS {spec.type_of(c)})" for c in where)
-                self.steps.append((f"UPDATE {table} SET {sets} WHERE {conds}", None, [*values.values(), *where.values()]))
+                # A None in ``where`` asks for the rows where that column is null.
+                conds = " AND ".join(f"{c} IS NULL" if v is None else f"{c} = CAST(? AS {spec.type_of(c)})"
+                                     for c, v in where.items())
+                params = [*values.values(), *(v for v in where.values() if v is not None)]
+                self.steps.append((f"UPDATE {table} SET {sets} WHERE {conds}", None, params))
             case Delete(table, key):
                 self.flush()
                 spec = TABLES_BY_NAME[table]
@@ -244,6 +257,10 @@ class Batch:
             self.steps.extend((statement, keys, None) for statement in REWRITE_STAYS)
 
 
+def _erases(events: list[RawEvent]) -> bool:
+    return any(e.topic in ERASURES for e in events)
+
+
 def _count_into(row: dict[str, Any], op: Count) -> None:
     """Merge a count into a row (a pending insert's, or the batch's sum for the key)."""
     for column, n in op.add.items():
@@ -305,15 +322,16 @@ class Projector:
     def process(self, events: list[RawEvent]) -> None:
         """Apply one batch and its position in one transaction."""
         if events:
-            self._write(plan(events, self._keys(events)), events[-1].position)
+            self._write(plan(events, self._keys(events)), events[-1].position, _erases(events))
 
     def _keys(self, events: list[RawEvent]) -> dict[str, bytes]:
         """The keys for the personal fields of the events a projection reads (those of a
         forgotten person are gone: their fields project as null)."""
         return self.store.keys_for([e for e in events if e.topic in SEALED])
 
-    def _write(self, steps: list[Step], position: int) -> None:
-        """One transaction: the batch's statements, then its position.
+    def _write(self, steps: list[Step], position: int, checkpoint: bool = False) -> None:
+        """One transaction: the batch's statements, then its position; then, for a batch
+        that erases a person (``checkpoint``), a checkpoint, before anyone reads it.
 
         The statements go to DuckDB as one script over one registered Arrow table, a
         column per statement: each call into DuckDB gives up the GIL and must win it back
@@ -346,9 +364,21 @@ class Projector:
             with contextlib.suppress(duckdb.TransactionException):  # raised when none is open
                 conn.execute("ROLLBACK")
             raise
+        if checkpoint:
+            self._checkpoint()
         with self._advanced:
             self._position = position
             self._advanced.notify_all()
+
+    def _checkpoint(self) -> None:
+        """Move the WAL into the file and empty it. FORCE: a plain CHECKPOINT gives up while
+        any query runs; this one waits for them. The batch is committed already: a failure
+        is told, not raised (raising would make the batch be applied again)."""
+        try:
+            self.conn.execute("FORCE CHECKPOINT")
+        except duckdb.Error as error:
+            log.warning("projector: no checkpoint after an erasure (%s); the WAL keeps the erased values "
+                        "until the next one", error)
 
     def _release(self) -> None:
         """Let go of the last batch's Arrow data after a long catch-up (the next write
@@ -398,7 +428,7 @@ class Projector:
                         finally:
                             if writing is not None:
                                 finish()  # the batch before commits (or fails) first
-                        writing = writer.submit(self._write, steps, events[-1].position), len(events)
+                        writing = writer.submit(self._write, steps, events[-1].position, _erases(events)), len(events)
                         events = self.store.read(events[-1].position, self.batch_size)
                 finally:
                     if writing is not None:
@@ -426,5 +456,10 @@ class Projector:
                 self.catch_up()
                 self.last_error = None
             except Exception as error:  # keep following; /health shows the error
-                self.last_error = f"{type(error).__name__}: {error}"
+                failure = f"{type(error).__name__}: {error}"
+                if is_outage(error):
+                    STORE.failed(error)  # one line for the whole outage (store/outage.py)
+                elif failure != self.last_error:  # once, not at every poll
+                    log.warning("projector: failed after position %s (%s); retrying", self._position, one_line(failure))
+                self.last_error = failure
                 stop.wait(poll_seconds)

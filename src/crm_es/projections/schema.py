@@ -83,6 +83,10 @@ SETUP_TABLES = [
           "One row per lifecycle stage change of a contact, with business and recorded time."),
 ]
 
+# A deal's free text (it may name a person): no single subject column, the deal's own
+# events null it (Deal.ContactForgotten, projections/deals.py).
+DEAL_TEXT = ("title", "lost_reason")
+
 # What every history table keeps about a version: when it held in business time
 # ([valid_from, valid_to): null, still), and when it was known ([recorded_at, superseded_at)).
 VALIDITY = [
@@ -103,8 +107,9 @@ HISTORY_TABLES = [
           "from the change's business time (`occurred_at`) to the next one's, and known from when it was recorded "
           "to when the next one was. " + _AS_OF + " A stage's name and probability then are in "
           "`pipeline_stage_history`. `previous_stage_id` and `previous_status` are the version before's (null for the "
-          "first): a row where they differ from `stage_id` and `status` is a move.", versioned=True,
-          previous=("stage_id", "status")),
+          "first): a row where they differ from `stage_id` and `status` is a move. `title` and `lost_reason` are "
+          "personal data, as in `deals`.", versioned=True,
+          previous=("stage_id", "status"), personal=DEAL_TEXT),
     Table("contact_history", "contact_id",
           [("contact_id", "UUID"), ("status", "VARCHAR"), ("lifecycle", "VARCHAR"), ("owner_id", "UUID"),
            ("company_id", "UUID"), ("source", "VARCHAR"), ("tags", "VARCHAR[]"), ("email_invalid", "BOOLEAN"),
@@ -177,7 +182,14 @@ TABLES = [
            ("status", "VARCHAR"), ("amount", "DECIMAL(20,4)"), ("currency", "VARCHAR"), ("owner_id", "UUID"),
            ("contact_ids", "UUID[]"), ("company_id", "UUID"), ("source", "VARCHAR"), ("expected_close", "DATE"),
            ("properties", "JSON"), ("stage_entered_at", "TIMESTAMPTZ"), ("closed_at", "TIMESTAMPTZ"), ("lost_reason", "VARCHAR"), ("lost_to", "VARCHAR"), *RECORD],
-          "Deals, current state: `status` is open, won or lost; a lost deal's reason and the competitor it went to."),
+          "Deals, current state: `status` is open, won or lost; a lost deal's reason and the competitor it went to. "
+          "`title` and `lost_reason` are free text that may name a person: null for analysts, and null once a "
+          "contact the deal names (or once named) is forgotten, until they are written again.",
+          personal=DEAL_TEXT),
+    Table("deal_contacts", None,
+          [("position", "BIGINT"), ("deal_id", "UUID"), ("contact_id", "UUID")],
+          "Every contact each deal named, once or still: a row per contact per event naming it (the deal's opening "
+          "and each change of its details). Forgetting a contact erases the text of every deal found here."),
     Table("deal_stage_changes", None,
           [("position", "BIGINT"), ("deal_id", "UUID"), ("pipeline_id", "UUID"), ("kind", "VARCHAR"),
            ("from_stage_id", "UUID"), ("from_stage", "VARCHAR"), ("to_stage_id", "UUID"), ("to_stage", "VARCHAR"),
@@ -187,17 +199,21 @@ TABLES = [
           [("position", "BIGINT"), ("contact_id", "UUID"), ("version", "INTEGER"), ("type", "VARCHAR"),
            ("occurred_at", "TIMESTAMPTZ"), ("recorded_at", "TIMESTAMPTZ"), ("actor", "VARCHAR"), ("rep_id", "UUID"),
            ("deal_id", "UUID"), ("direction", "VARCHAR"), ("duration_seconds", "INTEGER"), ("outcome", "VARCHAR"),
-           ("mode", "VARCHAR"), ("subject", "VARCHAR"), ("message_id", "VARCHAR"), ("link", "VARCHAR"),
-           ("bounce", "VARCHAR"), ("url", "VARCHAR"), ("title", "VARCHAR"), ("referrer", "VARCHAR"),
-           ("seconds_on_page", "INTEGER"), ("new_session", "BOOLEAN"), ("visitor_id", "VARCHAR"),
-           ("session_id", "VARCHAR"), ("quote_id", "VARCHAR"), ("text", "VARCHAR")],
+           ("outcome_kind", "VARCHAR"), ("mode", "VARCHAR"), ("subject", "VARCHAR"), ("message_id", "VARCHAR"),
+           ("link", "VARCHAR"), ("link_host", "VARCHAR"), ("bounce", "VARCHAR"), ("url", "VARCHAR"),
+           ("url_host", "VARCHAR"), ("url_path", "VARCHAR"), ("title", "VARCHAR"), ("referrer", "VARCHAR"),
+           ("referrer_host", "VARCHAR"), ("seconds_on_page", "INTEGER"), ("new_session", "BOOLEAN"),
+           ("visitor_id", "VARCHAR"), ("session_id", "VARCHAR"), ("quote_id", "VARCHAR"), ("text", "VARCHAR")],
           "One row per interaction (`type`: call, email_sent, email_received, email_opened, email_clicked, "
           "email_bounced, voicemail, meeting_held, meeting_missed, demo, visit, page_visited, quote_opened, note, "
           "sms_sent), with the contact's `version` it made; a column is null where the type has no such field. "
           "`new_session`: a page visit after a gap (a return visit). `text` holds a note's or SMS's text and the "
-          "notes of calls and meetings; with `subject`, `visitor_id` and `session_id` it is the contact's personal "
-          "data, null once the contact is forgotten.",
-          personal=("subject", "visitor_id", "session_id", "text"), subject="contact_id"),
+          "notes of calls and meetings; with `outcome`, `subject`, `message_id`, `link`, `url`, `title`, `referrer`, "
+          "`visitor_id` and `session_id` it is the contact's personal data, null once the contact is forgotten "
+          "(and for analysts). What analytics need of them stays: `outcome_kind`, `link_host`, `url_host`, "
+          "`url_path` and `referrer_host`, worked out when the interaction was recorded.",
+          personal=("outcome", "subject", "message_id", "link", "url", "title", "referrer", "visitor_id", "session_id",
+                    "text"), subject="contact_id"),
     Table("news", None,
           [("position", "BIGINT"), ("type", "VARCHAR"), ("record_type", "VARCHAR"), ("record_id", "UUID")],
           "What the news feed shows besides deal moves (in `deal_stage_changes`): `type` contact_registered, "
@@ -210,9 +226,10 @@ TABLES = [
            ("outcome", "VARCHAR"),
            ("notes", "VARCHAR"), *RECORD],
           "Tasks in the reps' agendas, current state: `owner_id` is the rep, `status` open, done or cancelled; "
-          "`done_by` is who marked it done. `notes` and `outcome` are the contact's personal data: null once "
-          "the contact is forgotten.",
-          personal=("notes", "outcome"), subject="contact_id"),
+          "`done_by` is who marked it done. `title`, `notes` and `outcome` are free text about the contact: null "
+          "for analysts, and once the contact is forgotten; a task about a deal and no contact loses them with the "
+          "deal's text (see `deals`).",
+          personal=("title", "notes", "outcome"), subject="contact_id"),
     Table("activity_types", "name", [("name", "VARCHAR"), ("label", "VARCHAR"), ("colour", "VARCHAR")],
           "The activity types tasks are planned with, and their colour in the agenda. Empty until the types "
           "are first changed (`PUT /settings/activity-types/{name}`): the built-in ones hold until then."),

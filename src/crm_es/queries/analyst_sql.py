@@ -1,5 +1,6 @@
 """Analysts' SQL (POST /sql, `crm-es sql`): one SELECT over the read side, checked on
-DuckDB's own parse, then run read-only under a time limit and a row limit.
+DuckDB's own parse, then run read-only under a time limit, a row limit and limits on the
+answer's size and on each value's.
 
 What is checked, and why not on the text: DuckDB reads files, URLs, other databases and
 Python variables from inside a SELECT (``read_csv(...)``, ``FROM 'x.parquet'``, a name no
@@ -60,8 +61,8 @@ VIEWS_REFUSED = frozenset({"duckdb_logs", "duckdb_databases", "pragma_database_l
 class SqlProblem(DomainError):
     """Analysts' SQL said no; ``rule`` names why, the field is always ``sql``."""
 
-    def __init__(self, rule: str, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, rule: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail, **extra)
         self.rule = rule
         self.field = FIELD
 
@@ -82,6 +83,8 @@ class SqlInvalid(SqlProblem):
 class SqlLimits:
     timeout_seconds: float
     max_rows: int
+    max_answer_bytes: int = 16_000_000  # the answer's JSON, all rows together
+    max_cell_bytes: int = 1_000_000  # one value's JSON
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,8 @@ def run_select(cur: duckdb.DuckDBPyConnection, query: str, limits: SqlLimits) ->
             try:
                 result = cur.execute(query)
                 described = result.description or []
-                rows = result.fetchmany(limits.max_rows + 1)
+                columns, types = [d[0] for d in described], [str(d[1]) for d in described]
+                rows, truncated = _rows_within(result, SqlAnswer(columns, types, [], False), limits)
             except duckdb.InterruptException as error:
                 if not deadline.fired:
                     raise SqlInvalid("sql-error", str(error)) from error
@@ -349,9 +353,44 @@ def run_select(cur: duckdb.DuckDBPyConnection, query: str, limits: SqlLimits) ->
                 raise SqlInvalid("sql-error", str(error)) from error
     finally:
         cur.execute("ROLLBACK")
-    truncated = len(rows) > limits.max_rows
-    rows = [[cell(v) for v in row] for row in rows[: limits.max_rows]]
-    return SqlAnswer([d[0] for d in described], [str(d[1]) for d in described], rows, truncated)
+    return SqlAnswer(columns, types, rows, truncated)
+
+
+FIRST_BATCH = 8  # rows fetched before their size is known
+BATCH_BYTES = 1_000_000  # then about this much at a time: DuckDB hands a whole batch over as Python objects
+
+
+def _rows_within(result: duckdb.DuckDBPyConnection, empty: SqlAnswer, limits: SqlLimits) -> tuple[list[list[Any]], bool]:
+    """The first ``max_rows`` rows, JSON-ready, and whether there were more. Fetched a
+    batch at a time and measured as each is encoded, so an answer past the byte limits
+    is refused once it gets there: never held whole (400 rows of 1 MB would be 400 MB)."""
+    size = len(orjson.dumps(empty.as_dict()))
+    rows: list[list[Any]] = []
+    batch = FIRST_BATCH
+    while fetched := result.fetchmany(min(batch, limits.max_rows + 1 - len(rows))):
+        for raw in fetched:
+            if len(rows) == limits.max_rows:
+                return rows, True
+            row = [cell(v) for v in raw]
+            encoded = len(orjson.dumps(row))
+            if encoded > limits.max_cell_bytes:
+                _refuse_large_cell(row, empty.columns, len(rows), limits.max_cell_bytes)
+            size += encoded + 1  # and its comma
+            if size > limits.max_answer_bytes:
+                raise SqlInvalid("sql-answer-too-large", f"the answer is over the limit of {limits.max_answer_bytes:,} "
+                                 f"bytes of JSON by row {len(rows) + 1} (CRM_ES_SQL_MAX_ANSWER_BYTES): aggregate, "
+                                 "select fewer columns or add a LIMIT", limit_bytes=limits.max_answer_bytes)
+            rows.append(row)
+        batch = max(1, min(2048, BATCH_BYTES * len(rows) // size))
+    return rows, False
+
+
+def _refuse_large_cell(row: list[Any], columns: list[str], index: int, limit: int) -> None:
+    for column, value in zip(columns, row, strict=True):
+        if len(orjson.dumps(value)) > limit:
+            raise SqlInvalid("sql-cell-too-large", f"the value of {column!r} in row {index + 1} is over the limit of "
+                             f"{limit:,} bytes of JSON for one value (CRM_ES_SQL_MAX_CELL_BYTES): select a part of "
+                             f"it (left({column}, n)) or its length", limit_bytes=limit, column=column)
 
 
 def cell(value: Any) -> Any:

@@ -18,8 +18,10 @@ from psycopg.sql import SQL, Identifier
 from crm_es.aggregates.base import Aggregate, Event
 from crm_es.audit.chain import ChainRow, uuid_text
 from crm_es.store import personal
+from crm_es.store.claims import ClaimDigests
 from crm_es.store.codec import OrjsonTranscoder, TypedMapper, event_class
 from crm_es.store.keys import SubjectForgotten, SubjectKeys
+from crm_es.store.pg_pool import prepare_for_outages
 from crm_es.store.recorders import MOVE_TRACKING, UPSERT_OUTBOX, CrmPostgresRecorder, CrmSQLiteRecorder, moved_elsewhere
 from crm_es.store.side_tables import SideTables
 
@@ -34,7 +36,8 @@ class StoreUnavailable(Exception):
 
 
 class Claim(NamedTuple):  # a tuple: a tracking batch makes one per item
-    """A value only one record may hold at a time (scope 'contact-email', say)."""
+    """A value only one record may hold at a time (scope 'contact-email', say). The store
+    keeps a keyed digest of the value, never the value (``crm_es.store.claims``)."""
 
     scope: str
     value: str
@@ -94,6 +97,11 @@ class CrmApplication(Application):
     def construct_mapper(self) -> TypedMapper:
         return TypedMapper(transcoder=OrjsonTranscoder())
 
+    def construct_factory(self, env: Any) -> Any:
+        factory = super().construct_factory(env)
+        prepare_for_outages(factory)  # PostgreSQL's pool: quick 503s and quick recovery (store/pg_pool.py)
+        return factory
+
 
 def sqlite_env(path: str) -> dict[str, str]:
     return {
@@ -143,6 +151,7 @@ class EventStore:
         self.recorder: Any = self.app.recorder
         self.mapper: TypedMapper = self.app.mapper  # type: ignore[assignment]
         self.keys = SubjectKeys(self.recorder, self.is_postgres)
+        self.claim_digests = ClaimDigests(self.recorder, self.is_postgres)  # after the key table: its secret is there
         self.side_tables = SideTables(self.recorder, self.is_postgres)
         self._listeners: list[Callable[[int], None]] = []
         # Links that never change once recorded (a deal's pipeline), remembered so that a
@@ -323,7 +332,8 @@ class EventStore:
         # collection checks each event against runtime Protocols (~20 µs a save).
         new_tails: dict[str, tuple[int, bytes]] = {}
         positions = self.recorder.insert_events(
-            stored, idempotency=idempotency, claims=claims, releases=releases, record_tails=self._known_tails(events),
+            stored, idempotency=idempotency, claims=self.claim_digests.claims(claims),
+            releases=self.claim_digests.claims(releases), record_tails=self._known_tails(events),
             new_tails=new_tails, tracking=tracking, outbox=outbox,
         )
         self._remember_new_tails(new_tails)
@@ -379,21 +389,23 @@ class EventStore:
         return self.recorder.find_idempotency(scope, key)
 
     def claim_owner(self, scope: str, value: str) -> str | None:
-        return self.recorder.claim_owner(scope, value)
+        return self.recorder.claim_owner(scope, self.claim_digests.of(scope, value))
 
     def claim_owners(self, scope: str, values: Collection[str]) -> dict[str, str]:
         """Who holds each of these values, for those held: ``claim_owner`` for a batch."""
-        wanted, owners = sorted(set(values)), {}
+        by_digest = {self.claim_digests.of(scope, value): value for value in set(values)}
+        wanted, owners = sorted(by_digest), {}
         if self.is_postgres and wanted:  # one round trip, whatever the number
             # The values as one JSON text: psycopg dumps a list of 10,000 strings in Python.
             statement = ("SELECT value, owner_id FROM {unique_claims} WHERE scope = ? "
                          "AND value = ANY(ARRAY(SELECT jsonb_array_elements_text(?::jsonb)))")
             rows = self.side_tables.read(statement, (scope, orjson.dumps(wanted).decode()))
-            return {row["value"]: row["owner_id"] for row in rows}
+            return {by_digest[row["value"]]: row["owner_id"] for row in rows}
         for start in range(0, len(wanted), CLAIMS_CHUNK):
             chunk = wanted[start:start + CLAIMS_CHUNK]
             statement = f"SELECT value, owner_id FROM {{unique_claims}} WHERE scope = ? AND value IN ({', '.join('?' * len(chunk))})"
-            owners.update((row["value"], row["owner_id"]) for row in self.side_tables.read(statement, (scope, *chunk)))
+            owners.update((by_digest[row["value"]], row["owner_id"])
+                          for row in self.side_tables.read(statement, (scope, *chunk)))
         return owners
 
     # --- following the log ----------------------------------------------------------

@@ -3,9 +3,13 @@
 A row with no key is a tombstone: the person was forgotten, their key deleted, and
 no new key may ever be made for them (their old tokens must stay unreadable).
 Forgetting also removes what else in the store is derived from the person's data:
-their uniqueness claims (the e-mail, in clear) and the request fingerprints (hashes of
-request bodies) of the idempotency records of commands about them. Those records stay,
-so a retried command still gets its first answer and writes nothing.
+their uniqueness claims (keyed digests of their e-mail, see ``claims``) and the request
+fingerprints (hashes of request bodies) of the idempotency records of commands about
+them. Those records stay, so a retried command still gets its first answer and writes
+nothing.
+
+One row is no person's: the store's secret for the claims' digests (``CLAIMS_SECRET``).
+It lives here, beside the persons' keys, so it is never in the log nor in an export.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from crm_es.store.personal import forget_ciphers, new_key
 from crm_es.store.side_tables import SideTables
 
 ERASED_FINGERPRINT = "erased"
+CLAIMS_SECRET = "store:claims-secret"  # a person's id is a UUID: this one is no one's
 SELECT_CHUNK = 1000  # subjects per query: well under either backend's limit on parameters
 
 

@@ -165,5 +165,7 @@ def raw_subject(cls: type, originator_id: str, state_bytes: bytes) -> str | None
     field = getattr(cls, "subject_field", "originator_id")
     if field == "originator_id":
         return str(originator_id)
-    value = orjson.loads(state_bytes).get(field)
+    # Upcast: a subject field added by a later class version (a task's ``subject_id``) is
+    # worked out by the upcaster from the fields an older event has.
+    value = upcast(cls, orjson.loads(state_bytes)).get(field)
     return None if value is None else str(value)

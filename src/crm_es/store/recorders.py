@@ -6,7 +6,8 @@
 - ``idempotency_keys``: the first answer to a command sent with an Idempotency-Key,
   so a retry — even after a crash or a restart — returns it and writes nothing;
 - ``unique_claims``: values that must be unique (a contact's e-mail), kept in a
-  mutable table so that a claim can be erased with the person (not in the log).
+  mutable table so that a claim can be erased with the person (not in the log), each as
+  a keyed digest of the value (``crm_es.store.claims``), never the value itself.
 
 - ``policy_positions``: how far each policy has read the log, moved only from where
   the policy says it read (``tracking``), so two runners can never both act on an event;
@@ -53,6 +54,8 @@ POLICY_TABLES = {
 # message ever queued: without these, each look is a scan of all of them.
 POLICY_INDEXES = {"outbox": (("due", "status, next_attempt_at"), ("timers", "channel, status, policy"),
                              ("contact", "contact_id, sent_at"))}
+# What a claim row holds: ``value`` is the digest of the claimed value (store/claims.py), never the value.
+CLAIMS_COLUMNS = "scope TEXT NOT NULL, value TEXT NOT NULL, owner_id TEXT NOT NULL, PRIMARY KEY (scope, value)"
 MOVE_TRACKING = "UPDATE {table} SET position = ? WHERE name = ? AND position = ?"
 UPSERT_OUTBOX = (
     f"INSERT INTO {{table}} ({', '.join(OUTBOX_COLUMNS)}) VALUES ({', '.join('?' for _ in OUTBOX_COLUMNS)}) "
@@ -140,9 +143,7 @@ class CrmSQLiteRecorder(SQLiteApplicationRecorder):
             "scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, "
             "status INTEGER NOT NULL, body TEXT NOT NULL, position INTEGER, "
             "PRIMARY KEY (scope, key))",
-            "CREATE TABLE IF NOT EXISTS unique_claims ("
-            "scope TEXT NOT NULL, value TEXT NOT NULL, owner_id TEXT NOT NULL, "
-            "PRIMARY KEY (scope, value))",
+            f"CREATE TABLE IF NOT EXISTS unique_claims ({CLAIMS_COLUMNS})",
             *(f"CREATE TABLE IF NOT EXISTS {name} ({columns})" for name, columns in POLICY_TABLES.items()),
             *(f"CREATE INDEX IF NOT EXISTS {table}_{suffix} ON {table} ({columns})"
               for table, indexes in POLICY_INDEXES.items() for suffix, columns in indexes),
@@ -266,10 +267,7 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
                 "fingerprint text NOT NULL, status int NOT NULL, body text NOT NULL, position bigint, "
                 "PRIMARY KEY (scope, key))"
             ).format(self.idempotency_table),
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {} (scope text NOT NULL, value text NOT NULL, "
-                "owner_id text NOT NULL, PRIMARY KEY (scope, value))"
-            ).format(self.claims_table),
+            SQL("CREATE TABLE IF NOT EXISTS {} (" + CLAIMS_COLUMNS + ")").format(self.claims_table),
             SQL(
                 "CREATE OR REPLACE VIEW {} AS SELECT notification_id AS position, originator_id, "
                 "originator_version AS version, topic, convert_from(state, 'UTF8')::jsonb AS data FROM {}"
@@ -345,12 +343,19 @@ class CrmPostgresRecorder(PostgresApplicationRecorder):
         ).format(events, events)
 
     def _create_table(self, curs: Any) -> None:
+        self.lock_setup(curs)
         super()._create_table(curs)
         if not self._has_chain_columns(curs):  # a store from before the hash chain
             curs.execute(SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events))
             if not self._has_chain_columns(curs):  # unless another process just added them
                 curs.execute(SQL("ALTER TABLE {} ADD COLUMN hash bytea, ADD COLUMN prev_hash bytea").format(self.events))
                 self._chain_existing_events(curs)
+
+    def lock_setup(self, curs: Any) -> None:
+        """No other process sets up or migrates this store until the transaction ends: two
+        processes starting at once would otherwise both run CREATE OR REPLACE VIEW (and one
+        fail with "tuple concurrently updated")."""
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.datastore.schema}.{self.events_table_name}",))
 
     def _has_chain_columns(self, curs: Any) -> bool:
         curs.execute(

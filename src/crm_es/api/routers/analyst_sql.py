@@ -38,11 +38,15 @@ def post_sql(body: SqlIn, cur: ReadCursor, services: ServicesDep, request: Reque
     alone (`main.contacts` is refused); admins see every value. Writes, several
     statements, files, URLs and settings are refused (403 `sql-read-only` /
     `sql-outside-read-side`); a SQL error is a 422 naming `sql` with DuckDB's message;
-    past the time limit, 422 `sql-timeout`. `?after=P` waits for the read side to reach P
-    first, as on every read; `X-Position` says where it stood."""
+    past the time limit, 422 `sql-timeout`. Rows past the row limit are left out
+    (`truncated: true`); an answer whose JSON would pass 16 MB, or holding one value
+    over 1 MB (by default), is refused as soon as the rows read reach the limit (422
+    `sql-answer-too-large`, `sql-cell-too-large`, with `limit_bytes`). `?after=P` waits for the read side to reach
+    P first, as on every read; `X-Position` says where it stood."""
     settings = services.settings
-    answer = run_analyst_sql(cur, body.sql, SqlLimits(settings.sql_timeout_seconds, settings.sql_max_rows),
-                             personal_data=caller.role is Role.ADMIN)
-    # Encoded here (up to 10,000 rows); X-Position by hand, as the plumbing adds it to GETs only.
+    limits = SqlLimits(settings.sql_timeout_seconds, settings.sql_max_rows, settings.sql_max_answer_bytes,
+                       settings.sql_max_cell_bytes)
+    answer = run_analyst_sql(cur, body.sql, limits, personal_data=caller.role is Role.ADMIN)
+    # Encoded here, within the byte limit; X-Position by hand, as the plumbing adds it to GETs only.
     return Response(orjson.dumps(answer.as_dict()), media_type="application/json",
                     headers={"X-Position": str(request.state.read_position)})

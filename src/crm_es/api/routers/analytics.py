@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from crm_es.api import report_answers as answers
 from crm_es.api.auth import Visible
 from crm_es.api.deps import AsOf, KnownAt, ReadCursor, ServicesDep
+from crm_es.api.schemas import Instant
 from crm_es.queries.analytics.activity import activity
 from crm_es.queries.analytics.forecast import forecast
 from crm_es.queries.analytics.funnel import funnel
@@ -23,8 +23,8 @@ from crm_es.queries.analytics.velocity import velocity
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
-From = Annotated[AwareDatetime, Query(alias="from", description="start of the period (business time, included)")]
-To = Annotated[AwareDatetime, Query(description="end of the period (business time, excluded)")]
+From = Annotated[Instant, Query(alias="from", description="start of the period (business time, included)")]
+To = Annotated[Instant, Query(description="end of the period (business time, excluded)")]
 PipelineId = Annotated[UUID, Query(description="the pipeline whose stages the report follows")]
 By = Annotated[Literal["rep", "team", "source"] | None, Query(description="one group per rep (owner then), team (now) or source")]
 

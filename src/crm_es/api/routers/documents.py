@@ -17,12 +17,13 @@ from pydantic import Field
 
 from crm_es.aggregates.base import NotFound
 from crm_es.aggregates.document import Document
+from crm_es.aggregates.document_template import NAME as TEMPLATE_NAME
 from crm_es.api.auth import Visible, contact_in_reach
 from crm_es.api.deps import Ctx, Limit, ReadCursor, ServicesDep
 from crm_es.api.answers import DocumentPage, DocumentPublic, DocumentTemplateList, DocumentTemplatePublic
 from crm_es.api.problems import ProblemError
 from crm_es.api.respond import answer
-from crm_es.api.schemas import Amount, Body, CommandAnswer, Currency
+from crm_es.api.schemas import Amount, Body, CommandAnswer, Currency, IsoDate
 from crm_es.commands import execute
 from crm_es.commands.documents import (
     DefineTemplate, IssueDocument, RecordPayment, SendDocument, VoidDocument, define_template, issue_document,
@@ -37,7 +38,8 @@ router = APIRouter(tags=["documents"])
 Kind = Literal["quote", "contract", "invoice"]
 # What a document whose contact was forgotten answers instead of its content (see _issued).
 ERASED: dict[str, Any] = {"description": "The contact was forgotten: the content is erased (410 document-erased)"}
-TemplateName = Annotated[str, Path(max_length=50, description="lower case letters, digits, - and _")]
+TemplateName = Annotated[str, Path(max_length=50, description="lower case letters, digits, - and _",
+                                   json_schema_extra={"pattern": f"^{TEMPLATE_NAME.pattern}$"})]  # checked by the template
 
 
 class TemplateIn(Body):
@@ -63,7 +65,7 @@ class DocumentIn(Body):
     deal_id: UUID | None = None
     rep_id: UUID | None = Field(default=None, description="whose signature: by default the caller's (a rep), "
                                                           "else the contact's owner")
-    due_on: date | None = Field(default=None, description="invoices (and only they): on or after today")
+    due_on: IsoDate | None = Field(default=None, description="invoices (and only they): on or after today")
 
 
 class DocumentIssued(CommandAnswer):
@@ -89,7 +91,7 @@ class DocumentQueued(CommandAnswer):
 class PaymentIn(Body):
     amount: Amount
     currency: Currency | None = Field(default=None, description="the invoice's (the default)")
-    paid_on: date | None = Field(default=None, description="today by default")
+    paid_on: IsoDate | None = Field(default=None, description="today by default")
 
 
 class VoidIn(Body):

@@ -117,8 +117,9 @@ def import_context(
     """As for any command (``deps.command_context``), but the body is a form FastAPI has
     read already: the upload's fingerprint is taken from its fields, in the route. No
     If-Match: an import changes many records, each at whatever version it is."""
-    return services.context(actor=caller.actor, ownership=ownership_of(caller, services.store),
-                            correlation_id=request.state.request_id, idempotency_key=idempotency_key)
+    ownership = ownership_of(caller, services.store, services.settings.rep_reads)
+    return services.context(actor=caller.actor, ownership=ownership, correlation_id=request.state.request_id,
+                            idempotency_key=idempotency_key)
 
 
 @router.post(PATH, response_model=ImportAnswer, response_model_exclude_none=True,
@@ -202,13 +203,15 @@ def _once(ctx: CommandContext, services: Any, response: Response, parts: tuple[A
     file names looked up on the read side caught up to now, and the answer remembered
     (a dry run writes nothing, so it is neither replayed nor remembered)."""
     ctx = replace(ctx, fingerprint=fingerprint(*parts))
-    if not dry_run and (first := first_answer(ctx)) is not None:
-        response.headers["Idempotent-Replayed"] = "true"
-        return first
-    services.projector.catch_up()  # what the file names is found as of now
-    with services.read_side.cursor() as cur:
-        prepared = read(ReadSideDirectory(cur))
-    body = run_rows(prepared, ctx, dry_run=dry_run)
-    if not dry_run:
-        remember_answer(ctx, body)
-    return body
+    with ctx.alone():  # a retry racing its first try waits for it, then hears its report
+        if not dry_run and (first := first_answer(ctx)) is not None:
+            response.headers["Idempotent-Replayed"] = "true"
+            return first
+        services.projector.catch_up()  # what the file names is found as of now
+        with services.read_side.cursor() as cur:
+            prepared = read(ReadSideDirectory(cur))
+        body = run_rows(prepared, ctx, dry_run=dry_run)
+        if not dry_run and (first := remember_answer(ctx, body)) is not None:
+            response.headers["Idempotent-Replayed"] = "true"
+            return first
+        return body

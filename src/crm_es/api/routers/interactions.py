@@ -7,7 +7,7 @@ from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, ValidationError
+from pydantic import ValidationError
 
 from crm_es.aggregates.interactions import InteractionSpec
 from crm_es.api.auth import Visible, readable
@@ -23,7 +23,7 @@ from crm_es.api.interaction_schemas import (
 from crm_es.api.answers import BatchOut, FeedPage, TimelinePage
 from crm_es.api.problems import untagged
 from crm_es.api.respond import answer
-from crm_es.api.schemas import CommandAnswer
+from crm_es.api.schemas import CommandAnswer, Instant
 from crm_es.aggregates.base import NotFound
 from crm_es.commands import execute
 from crm_es.commands.interactions import BatchItem, ItemResult, RecordBatch, RecordInteraction, record_batch, record_interaction
@@ -102,8 +102,8 @@ def _invalid(index: int, error: ValidationError, tag: Any) -> ItemResult:
 
 
 Types = Annotated[list[Literal[tuple(timelines.TYPES)]] | None, Query(description="only these types (repeat the parameter)")]  # type: ignore[misc]
-From = Annotated[AwareDatetime | None, Query(alias="from", description="occurred at or after")]
-To = Annotated[AwareDatetime | None, Query(description="occurred before")]
+From = Annotated[Instant | None, Query(alias="from", description="occurred at or after")]
+To = Annotated[Instant | None, Query(description="occurred before")]
 
 
 @router.get("/contacts/{contact_id}/timeline", response_model=TimelinePage)

@@ -3,7 +3,6 @@ at once or at a set date and time (F22); what became of it; cancelling it before
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -16,7 +15,7 @@ from crm_es.api.auth import Visible, contact_in_reach
 from crm_es.api.deps import Ctx, ReadCursor, ServicesDep
 from crm_es.api.answers import MessagePublic
 from crm_es.api.respond import answer
-from crm_es.api.schemas import Body, CommandAnswer
+from crm_es.api.schemas import Body, CommandAnswer, Instant
 from crm_es.commands import execute
 from crm_es.commands.messages import CancelMessage, SendMessage, cancel_message, send_message
 from crm_es.queries.sql import jsonable
@@ -29,7 +28,7 @@ class MessageIn(Body):
     subject: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
         None, description="an e-mail's subject (an SMS has none)")
     body: Annotated[str, Field(min_length=1, max_length=20_000)]
-    send_at: datetime | None = Field(None, description="when to send it, with its offset (default: at once)")
+    send_at: Instant | None = Field(None, description="when to send it, with its offset (default: at once)")
     document_ids: Annotated[list[UUID], Field(max_length=10)] = Field(
         default_factory=list, description="issued documents of this contact, attached as PDFs (e-mail only)")
 

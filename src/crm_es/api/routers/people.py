@@ -6,13 +6,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from crm_es.api.deps import Ctx, Limit, ReadCursor
 from crm_es.api.answers import RepPage, RepPublic, TeamDetail, TeamPage
 from crm_es.api.respond import answer, found
 from crm_es.api.schemas import (
-    Body, CommandAnswer, Email, Name, QuotaCreate, RepCreate, TeamCreate, TeamMemberAdd,
+    Body, CommandAnswer, Email, Instant, Name, QuotaCreate, RepCreate, TeamCreate, TeamMemberAdd,
 )
 from crm_es.aggregates.base import InvalidInput
 from crm_es.commands import execute
@@ -49,17 +49,17 @@ class RepUpdate(Body):
     name: Name | None = None
     email: Email | None = None
     team_id: UUID | None = Field(default=None, description="the team the rep moves to; null: in no team")
-    occurred_at: AwareDatetime | None = Field(None, description="when it happened in the business (default: now)")
+    occurred_at: Instant | None = Field(None, description="when it happened in the business (default: now)")
 
 
 class RepDeactivation(Body):
     reason: Annotated[str | None, Field(max_length=500, description="why, for the record (they left, a long leave …)")] = None
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Instant | None = Field(
         None, description="from when nothing new is given to the rep (default: now); their records stay theirs")
 
 
 class RepReactivation(Body):
-    occurred_at: AwareDatetime | None = Field(None, description="from when the rep is given records again (default: now)")
+    occurred_at: Instant | None = Field(None, description="from when the rep is given records again (default: now)")
 
 
 @router.patch("/reps/{rep_id}", response_model=CommandAnswer)

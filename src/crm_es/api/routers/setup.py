@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from crm_es.aggregates.setup import RECORD_TYPES, PropertyDefinition, Setup
 from crm_es.api.answers import Answer
 from crm_es.api.deps import Ctx, ServicesDep
 from crm_es.api.respond import answer
-from crm_es.api.schemas import Body, CommandAnswer, Currency, Name
+from crm_es.api.schemas import Body, CommandAnswer, Currency, Instant, Name
 from crm_es.commands import execute
 from crm_es.commands.setup import (
     ChangeList,
@@ -37,7 +37,7 @@ PropertyName = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
                                    description="the key in the records' `properties` (letters, digits, _)")]
 Category = Annotated[str, Path(min_length=1, max_length=100)]
 Values = Annotated[list[Name], Field(max_length=200)]
-When = Annotated[AwareDatetime | None, Field(description="when the change takes effect in the business; default now")]
+When = Annotated[Instant | None, Field(description="when the change takes effect in the business; default now")]
 
 
 class PropertyIn(Body):

@@ -17,7 +17,7 @@ from crm_es.api.deps import Ctx, Limit, ReadCursor, ServicesDep
 from crm_es.api.problems import ProblemError
 from crm_es.api.respond import answer, found
 from crm_es.api.answers import ActivityTypeList, Agenda, TaskPage, TaskPublic
-from crm_es.api.schemas import CommandAnswer
+from crm_es.api.schemas import CommandAnswer, IsoDate
 from crm_es.api.task_schemas import (
     ActivityTypeSet,
     TaskCancel,
@@ -108,7 +108,7 @@ def get_agenda(
     caller: Caller,
     services: ServicesDep,
     rep: Annotated[UUID | None, Query(description="the rep; by default the caller (a rep's key)")] = None,
-    day: Annotated[date | None, Query(alias="date", description="the day; by default today in `tz`")] = None,
+    day: Annotated[IsoDate | None, Query(alias="date", description="the day; by default today in `tz`")] = None,
     tz: Annotated[str, Query(max_length=64, description="the IANA time zone the day is in")] = "UTC",
 ) -> dict[str, Any]:
     """A rep's day: the tasks due that day (open or done) and every open task overdue now,
@@ -139,7 +139,8 @@ def get_activity_types(cur: ReadCursor) -> dict[str, Any]:
 
 
 @router.put("/settings/activity-types/{name}", response_model=CommandAnswer)
-def put_activity_type(name: Annotated[str, Path(max_length=50, description="lower case letters, digits and _")],
+def put_activity_type(name: Annotated[str, Path(max_length=50, description="lower case letters, digits and _",
+                                                json_schema_extra={"pattern": f"^{TYPE_NAME.pattern}$"})],
                       body: ActivityTypeSet, ctx: Ctx, response: Response) -> dict[str, Any]:
     """Add an activity type, or change a type's colour (and label). Tasks keep their type;
     the agenda shows the new colour."""

@@ -11,9 +11,10 @@ from typing import Any, Literal
 from uuid import UUID
 
 import duckdb
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from crm_es.aggregates.base import NotFound
+from crm_es.api.schemas import Instant
 from crm_es.queries import board, records
 from crm_es.queries.analytics.activity import activity
 from crm_es.queries.analytics.forecast import forecast
@@ -32,10 +33,10 @@ class Params(BaseModel):
 
 
 class PeriodParams(Params):
-    start: AwareDatetime = Field(alias="from")
-    to: AwareDatetime
-    as_of: AwareDatetime | None = None
-    known_at: AwareDatetime | None = None
+    start: Instant = Field(alias="from")
+    to: Instant
+    as_of: Instant | None = None
+    known_at: Instant | None = None
 
     def period(self) -> Period:
         return Period(self.start, self.to, self.as_of, self.known_at)
@@ -61,8 +62,8 @@ class ForecastParams(PeriodParams):
 
 class BoardParams(Params):
     pipeline: UUID
-    as_of: AwareDatetime | None = None
-    known_at: AwareDatetime | None = None
+    as_of: Instant | None = None
+    known_at: Instant | None = None
 
 
 def _board(cur: duckdb.DuckDBPyConnection, p: BoardParams, visible: Visibility, _now: datetime) -> dict[str, Any]:
