@@ -1,0 +1,35 @@
+"""The layers hold: lint-imports checks the contracts in pyproject.toml on every run, so a
+new crossing (a query importing HTTP schemas, the domain importing the store) fails here,
+not in a reviewer's memory. The known crossings are listed there as `ignore_imports`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT_IMPORTS), "--config", str(config), "--no-cache"], cwd=ROOT, text=True,
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+
+
+def test_every_layer_contract_is_kept() -> None:
+    result = lint(ROOT / "pyproject.toml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout and "Contracts: 6 kept" in result.stdout
+
+
+def test_a_crossing_breaks_its_contract(tmp_path: Path) -> None:
+    """The checker sees real imports: the store does use the audit chain's hashing, so a
+    contract forbidding it must break (else the contracts above would prove nothing)."""
+    config = tmp_path / "crossing.toml"
+    config.write_text('[tool.importlinter]\nroot_package = "crm_es"\n\n[[tool.importlinter.contracts]]\n'
+                      'name = "store without audit"\ntype = "forbidden"\nsource_modules = ["crm_es.store"]\n'
+                      'forbidden_modules = ["crm_es.audit"]\n')
+    result = lint(config)
+    assert result.returncode == 1 and "crm_es.store.event_store -> crm_es.audit.chain" in result.stdout
