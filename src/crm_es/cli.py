@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,36 +15,15 @@ import click
 
 from crm_es.audit.cli import audit
 from crm_es.auth.cli import keys
-from crm_es.bootstrap import Services, bootstrap
-from crm_es.console import fail, progress, report
+from crm_es.bootstrap import Services
+from crm_es.console import fail, opened_services, progress, report
 from crm_es.generate.cli import generate
 from crm_es.imports.cli import import_group
 from crm_es.policies.cli import policies
 from crm_es.queries.export import FORMATS, export_read_side
 from crm_es.running import advertise, withdraw
-from crm_es.settings import Settings
 from crm_es.sql_cli import sql
 from crm_es.status_cli import status
-
-
-@contextmanager
-def _services() -> Iterator[Services]:
-    import duckdb
-
-    from crm_es.store import StoreUnavailable
-
-    try:
-        services = bootstrap(Settings.from_env())
-    except StoreUnavailable as error:
-        fail(f"cannot reach the event store: {error}")
-    except duckdb.IOException as error:
-        fail(f"the read side is in use (is `crm-es serve` running?): {error}")
-    except ValueError as error:
-        fail(str(error))
-    try:
-        yield services
-    finally:
-        services.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +48,7 @@ def serve(host: str, port: int, demo: bool) -> None:
     from crm_es.api.app import create_app
     from crm_es.api.middleware import log_config
 
-    with _services() as services:
+    with opened_services() as services:
         if demo and services.store.max_position() == 0:
             _load_demo(services, quiet=False)
         services.projector.catch_up()
@@ -104,7 +81,7 @@ def _load_demo(services: Services, quiet: bool) -> Any:
 def demo(as_json: bool) -> None:
     """Load a realistic sample company (reps, teams, pipelines, companies, contacts, deals, interactions
     over a year, and the reps' agendas)."""
-    with _services() as services:
+    with opened_services() as services:
         summary = _load_demo(services, quiet=as_json)
         services.projector.catch_up()
         data = summary.as_dict()
@@ -115,7 +92,7 @@ def demo(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def rebuild(as_json: bool) -> None:
     """Drop the read side and rebuild it from the events (the service must be stopped)."""
-    with _services() as services:
+    with opened_services() as services:
         services.read_side.recreate()
         services.projector.reset()
         total = services.store.max_position()
@@ -129,7 +106,7 @@ def rebuild(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def project(as_json: bool) -> None:
     """Bring the read side up to date from where it stopped (the service must be stopped)."""
-    with _services() as services:
+    with opened_services() as services:
         todo = services.store.max_position() - services.projector.position
         with progress(max(todo, 0), "projecting", as_json) as tick:
             done = services.projector.catch_up(progress=tick)
@@ -157,7 +134,7 @@ def export_tables(fmt: str, as_json: bool, directory: Path) -> None:
 
     from crm_es.projections.schema import TABLES
 
-    with _services() as services:
+    with opened_services() as services:
         todo = services.store.max_position() - services.projector.position
         with progress(max(todo, 0), "projecting", as_json) as tick:
             services.projector.catch_up(progress=tick)

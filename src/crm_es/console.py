@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
+from crm_es.bootstrap import Services, bootstrap
 from crm_es.settings import Settings
 from crm_es.store import EventStore, StoreUnavailable
 
@@ -49,3 +50,23 @@ def event_store() -> Iterator[EventStore]:
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def opened_services() -> Iterator[Services]:
+    """The whole service (store, read side, handlers) for a command that needs the read
+    side too: one place, so every command group opens it and fails alike."""
+    import duckdb
+
+    try:
+        opened = bootstrap(Settings.from_env())
+    except StoreUnavailable as error:
+        fail(f"cannot reach the event store: {error}")
+    except duckdb.IOException as error:
+        fail(f"the read side is in use (is `crm-es serve` running?): {error}")
+    except ValueError as error:
+        fail(str(error))
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from crm_es.aggregates.base import DomainError
-from crm_es.console import fail, progress, report
+from crm_es.console import fail, opened_services, progress, report
 from crm_es.imports.dates import DATE_ORDERS, DAY_FIRST
 
 ACTOR = "cli:import"
@@ -46,12 +46,11 @@ def contacts(file: Path, mapping: tuple[str, ...], dry_run: bool, timezone: str,
     """Import contacts from FILE: a row whose e-mail is new registers a contact, one whose
     e-mail is known changes that contact (or is skipped when nothing differs), so running
     the same file again creates no duplicate."""
-    from crm_es.cli import _services  # the CLI's shared opening of the store and read side
     from crm_es.imports.contacts import dated_properties, prepare, run
     from crm_es.queries.directory import ReadSideDirectory
 
     data = file.read_bytes()
-    with _services() as services:
+    with opened_services() as services:
         services.projector.catch_up()
         try:
             with services.read_side.cursor() as cur:
@@ -110,13 +109,12 @@ def deals(file: Path, stages_file: Path | None, mapping: tuple[str, ...], pipeli
     created date, moved at each stage change's date, won or lost at its close date. A deal
     imported before (same id in the old CRM) gets only what the file dates after its last
     recorded change, so running the same file again writes nothing."""
-    from crm_es.cli import _services
     from crm_es.imports.deals import dated_properties, prepare, run
     from crm_es.queries.directory import ReadSideDirectory
 
     data = file.read_bytes()
     stages = stages_file.read_bytes() if stages_file is not None else None
-    with _services() as services:
+    with opened_services() as services:
         services.projector.catch_up()
         try:
             with services.read_side.cursor() as cur:
