@@ -85,17 +85,14 @@ class Services:
 
     def _listen(self) -> None:
         """Wake the projector on each PostgreSQL NOTIFY the library sends on insert."""
-        import psycopg
         from psycopg.sql import SQL, Identifier
+
+        from crm_es.store.pg_pool import side_connection
 
         env = self.store.env
         while not self._stop.is_set():
             try:
-                with psycopg.connect(
-                    host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-                    user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"] or None, autocommit=True,
-                    connect_timeout=2,
-                ) as conn:
+                with side_connection(env) as conn:
                     conn.execute(SQL("LISTEN {}").format(Identifier(self.store.channel or "")))
                     STORE.recovered()
                     while not self._stop.is_set():

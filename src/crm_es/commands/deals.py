@@ -16,7 +16,7 @@ from crm_es.aggregates.deal import DealDetails
 from crm_es.aggregates.record_values import RecordValues, checked
 from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult
 from crm_es.commands.setup import read_setup
-from crm_es.store.event_store import EventStore, IntegrityError, SubjectForgotten
+from crm_es.store.event_store import EventStore, IntegrityError
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,9 @@ class ReopenDeal:
 def _check_links(ctx: CommandContext, details: dict[str, Any], named_before: tuple[UUID, ...]) -> None:
     ctx.exists(Company, details.get("company_id"), "company_id")
     for i, contact_id in enumerate(details.get("contact_ids") or ()):
-        ctx.exists(Contact, contact_id, f"contact_ids[{i}]")
+        contact = ctx.referenced(Contact, contact_id, f"contact_ids[{i}]")
         if contact_id not in named_before:  # one the deal names already may stay, forgotten or not
-            _refuse_forgotten(ctx.store.load(Contact, contact_id), f"contact_ids[{i}]")
+            _refuse_forgotten(contact, f"contact_ids[{i}]")
 
 
 def _refuse_forgotten(contact: Contact | None, field: str) -> None:
@@ -148,20 +148,18 @@ def _erase_if_forgotten_meanwhile(ctx: CommandContext, deal_id: UUID, contact_id
     as the forgetting would have."""
     if not contact_ids or not isinstance(ctx.store, EventStore):
         return  # an import's staged rows are saved later, in one transaction, by the import
-    try:
-        # Raises for a tombstone: a forgotten contact's key (it makes one for a contact who
-        # has none, registered before sealing existed: a key nothing uses, harmless).
-        ctx.store.keys.for_writing([str(c) for c in contact_ids])
-    except SubjectForgotten as gone:
-        for _ in range(ATTEMPTS):
-            deal = ctx.load(Deal, deal_id)
-            ctx.erase_personal_data(deals.key_of_text(deal))
-            events = deals.contact_forgotten(deal, UUID(gone.subject), ctx.new_id(), ctx.meta())
-            try:
-                ctx.store.save(events)  # not under the request's Idempotency-Key: its answer is the deal's opening
-                return
-            except IntegrityError:
-                continue  # the deal moved meanwhile: its new version erased again
+    gone = ctx.store.keys.forgotten([str(c) for c in contact_ids])
+    if not gone:
+        return
+    for _ in range(ATTEMPTS):
+        deal = ctx.load(Deal, deal_id)
+        ctx.erase_personal_data(deals.key_of_text(deal))
+        events = deals.contact_forgotten(deal, UUID(gone[0]), ctx.new_id(), ctx.meta())
+        try:
+            ctx.store.save(events)  # not under the request's Idempotency-Key: its answer is the deal's opening
+            return
+        except IntegrityError:
+            continue  # the deal moved meanwhile: its new version erased again
 
 
 def _deal_and_pipeline(ctx: CommandContext, deal_id: UUID) -> tuple[Deal, Pipeline]:

@@ -62,10 +62,10 @@ def plan_task(cmd: PlanTask, ctx: CommandContext) -> CommandResult:
         contact = ctx.referenced(Contact, cmd.plan.contact_id, "contact_id")
         if contact.forgotten:
             raise RuleViolated("contact-forgotten", f"contact {contact.id} has been forgotten: no task can be planned about them")
-    ctx.exists(Deal, cmd.plan.deal_id, "deal_id")
+    deal = ctx.referenced(Deal, cmd.plan.deal_id, "deal_id") if cmd.plan.deal_id is not None else None
     known = {t.name for t in activity_types(ctx).types}
     task_id = ctx.new_id()
-    events = tasks.plan(task_id, cmd.plan, cmd.owner_id, known, meta, _deal_text_key(ctx, cmd.plan.deal_id))
+    events = tasks.plan(task_id, cmd.plan, cmd.owner_id, known, meta, deals.key_of_text(deal) if deal else None)
     return ctx.save(task_id, events, created=True)
 
 

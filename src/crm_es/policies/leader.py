@@ -20,6 +20,7 @@ import psycopg
 
 from crm_es.store import EventStore
 from crm_es.store.outage import STORE, one_line
+from crm_es.store.pg_pool import side_connection
 
 
 def _lock_key(name: str) -> int:
@@ -28,7 +29,6 @@ def _lock_key(name: str) -> int:
 
 
 ACTIVE, STANDING_BY = "this process runs them", "another runner runs them"
-CONNECT_SECONDS = 2  # libpq's least connect_timeout: a silent host must not hold the automations' thread
 
 
 class Leadership:
@@ -73,9 +73,7 @@ class Leadership:
 
     def _try_postgres(self) -> Any:
         env = self.store.env
-        conn = psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-                               user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
-                               connect_timeout=CONNECT_SECONDS)
+        conn = side_connection(env)
         key = _lock_key(f"{env.get('POSTGRES_SCHEMA', 'public')}.{self.store.recorder.events_table_name}.policies")
         if conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
             return conn

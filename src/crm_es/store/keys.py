@@ -61,6 +61,14 @@ class SubjectKeys:
             found = self._select(c, list(subjects))
         return {subject: key for subject, key in found.items() if key is not None}
 
+    def forgotten(self, subjects: Collection[str]) -> list[str]:
+        """Those of these subjects who have been forgotten (their tombstone), read only."""
+        if not subjects:
+            return []
+        with self.tables.datastore.transaction(commit=False) as c:
+            found = self._select(c, list(subjects))
+        return [subject for subject, key in found.items() if key is None]
+
     def for_writing(self, subjects: Collection[str]) -> dict[str, bytes]:
         """The keys of these subjects, made for those who have none yet.
 

@@ -20,8 +20,10 @@ and connecting gives up after CONNECT_SECONDS.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import psycopg
 from eventsourcing.postgres import ConnectionPool, PostgresDatastore
 
 from crm_es.store.outage import STORE
@@ -65,3 +67,12 @@ def prepare_for_outages(factory: Any) -> None:
     pool.__class__ = OutageReadyPool
     pool.reconnect_timeout = RECONNECT_SECONDS
     pool.kwargs = {**(pool.kwargs or {}), "connect_timeout": CONNECT_SECONDS}
+
+
+def side_connection(env: Mapping[str, str], **options: Any) -> psycopg.Connection[Any]:
+    """A connection of its own to the store's database, not from the pool (LISTEN, the
+    automations' lock, the health probe), in autocommit, giving up connecting after
+    CONNECT_SECONDS as the pool's do: a silent host must not hold its thread."""
+    return psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
+                           user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None, autocommit=True,
+                           connect_timeout=CONNECT_SECONDS, **options)

@@ -19,13 +19,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import ClassVar
 
-import psycopg
 from psycopg.sql import SQL, Identifier
 
 from crm_es.store.event_store import EventStore
 from crm_es.store.outage import one_line
+from crm_es.store.pg_pool import side_connection
 
-CONNECT_SECONDS = 2  # libpq's least connect_timeout
 STATEMENT_MS = 1000
 
 
@@ -80,9 +79,6 @@ class StoreProbe:
         env, recorder = self.store.env, self.store.recorder
         statement = SQL("SELECT max(notification_id) FROM {}.{}").format(
             Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
-        with psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
-                             user=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
-                             connect_timeout=CONNECT_SECONDS, options=f"-c statement_timeout={STATEMENT_MS}",
-                             autocommit=True) as conn:
+        with side_connection(env, options=f"-c statement_timeout={STATEMENT_MS}") as conn:
             row = conn.execute(statement).fetchone()
         return int(row[0] or 0) if row else 0
