@@ -137,7 +137,7 @@ def part_ingest(backend: Backend, n_contacts: int, batches: int, size: int, http
 def part_http(services: Any, feed: Feed, size: int, batches: int, name: str, results: Results) -> None:
     from fastapi.testclient import TestClient
 
-    from crm_es.api.app import create_app
+    from crm_es.entrypoints.http.app import create_app
 
     with TestClient(create_app(services)) as client:
         seconds = []

@@ -39,9 +39,9 @@ from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 from crm_es.bootstrap import Services, bootstrap
-from crm_es.demo import load_demo
+from crm_es_samples.demo import load_demo
 from crm_es.settings import Settings
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"

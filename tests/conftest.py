@@ -90,7 +90,7 @@ def client(services: Services) -> Iterator[TestClient]:
     """The real HTTP app over the test's services, following the log in the background."""
     from fastapi.testclient import TestClient
 
-    from crm_es.api.app import create_app
+    from crm_es.entrypoints.http.app import create_app
 
     services.start()
     with TestClient(create_app(services)) as client:
@@ -102,7 +102,7 @@ def run(settings: Settings):
     """``run("status", "--json")``: the `crm-es` command, in process, on the test's store."""
     from click.testing import CliRunner
 
-    from crm_es.cli import main
+    from crm_es.entrypoints.cli.main import main
 
     env = {"CRM_ES_DATA_DIR": str(settings.data_dir), "CRM_ES_DATABASE_URL": settings.database_url or "",
            "CRM_ES_POSTGRES_SCHEMA": settings.postgres_schema or ""}

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 
 
 @pytest.mark.parametrize("command", [[], ["serve"], ["demo"], ["rebuild"], ["project"], ["status"]])

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from crm_es.aggregates.pipeline import StageSpec
 from crm_es.bootstrap import bootstrap
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 from crm_es.commands import execute
 from crm_es.commands.people import AddRep, add_rep
 from crm_es.commands.pipelines import CreatePipeline, create_pipeline

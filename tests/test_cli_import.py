@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 
 FILE = ("Mail;Vorname;Nachname;Stadt\r\n"
         "jurgen@example.com;Jürgen;Groß;München\r\n"

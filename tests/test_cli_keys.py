@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 from crm_es.commands import execute
 from crm_es.commands.people import AddRep, add_rep
 

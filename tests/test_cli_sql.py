@@ -16,10 +16,10 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 from crm_es.auth.roles import Role
 from crm_es.bootstrap import Services
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 from crm_es.commands import execute
 from crm_es.commands.people import AddRep, add_rep
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 from crm_es.projections.read_side import ReadSide
-from crm_es.running import ADDRESS_FILE
+from crm_es.entrypoints.cli.running import ADDRESS_FILE
 from crm_es.settings import Settings
 from tests.integration.processes import child_env
 

@@ -10,7 +10,7 @@ from crm_es.aggregates.interactions import KINDS, TOUCHES
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.queries.timeline import timeline
-from crm_es.demo import DemoAlreadyLoaded, DemoSummary, demo_size, load_demo, plan_demo
+from crm_es_samples.demo import DemoAlreadyLoaded, DemoSummary, demo_size, load_demo, plan_demo
 from crm_es.projections.interactions import COUNTER
 from crm_es.queries.tasks import agenda, with_next_step
 

@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 from crm_es.bootstrap import bootstrap
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 from crm_es.clock import FrozenClock
 from crm_es.projections.schema import TABLES, Table
 from crm_es.queries import export as export_module

@@ -19,7 +19,7 @@ import pytest
 from crm_es.aggregates.interactions import KINDS
 from crm_es.bootstrap import Services
 from crm_es.commands.records import EMAIL_SCOPE, email_claim
-from crm_es.generate import Plan, Sizes, StoreNotEmpty, Summary, plan, write
+from crm_es_samples.generate import Plan, Sizes, StoreNotEmpty, Summary, plan, write
 from crm_es.store import EventStore, RawEvent
 from tests.conftest import make_settings, pg_schema
 
@@ -191,7 +191,7 @@ def test_the_command(run) -> None:
 def test_bad_usage_is_exit_2(args: list[str]) -> None:
     from click.testing import CliRunner
 
-    from crm_es.cli import main
+    from crm_es.entrypoints.cli.main import main
 
     result = CliRunner().invoke(main, ["generate", *args])
     assert result.exit_code == 2
@@ -200,7 +200,7 @@ def test_bad_usage_is_exit_2(args: list[str]) -> None:
 def test_its_help_says_the_read_side_is_not_built() -> None:
     from click.testing import CliRunner
 
-    from crm_es.cli import main
+    from crm_es.entrypoints.cli.main import main
 
     result = CliRunner().invoke(main, ["generate", "--help"])
     assert result.exit_code == 0 and "crm-es project" in result.output and "--interactions" in result.output

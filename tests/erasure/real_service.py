@@ -19,7 +19,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 
 CRM_ES = Path(sys.prefix) / "bin" / "crm-es"
 STORE_SETTINGS = ("CRM_ES_DATA_DIR", "CRM_ES_DATABASE_URL", "CRM_ES_POSTGRES_SCHEMA", "CRM_ES_SMTP_URL")

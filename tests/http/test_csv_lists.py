@@ -15,7 +15,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from helpers import assert_problem, deal, ok, pipeline, read
 
-from crm_es.api.csv_pages import wants_csv
+from crm_es.entrypoints.http.csv_pages import wants_csv
 from crm_es.auth.roles import Role
 from crm_es.bootstrap import Services
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 
 PACKAGE = "crm_es_generated_client"
 CONFIG = f"""\

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from crm_es.api.app import create_app
-from crm_es.api.routers import health as health_routes
+from crm_es.entrypoints.http.app import create_app
+from crm_es.entrypoints.http.routers import health as health_routes
 from crm_es.auth.roles import Role
 from crm_es.bootstrap import Services
 from crm_es.policies.leader import ACTIVE, STANDING_BY, Leadership

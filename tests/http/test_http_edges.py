@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from helpers import assert_problem, deal, ok, pipeline
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 
 NOW = "2026-02-27T09:30:00+01:00"  # before the tests' clock (2026-03-01 09:00 UTC): a valid past
 # What a request may not give as a time: seconds since 1970 (as a number, a decimal, or

@@ -29,7 +29,7 @@ from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from conftest import SUMMARY
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 from crm_es.auth.roles import Role
 from crm_es.bootstrap import Services
 

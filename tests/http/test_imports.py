@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 from helpers import assert_problem, ok, read
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 from crm_es.auth.roles import Role
 from crm_es.bootstrap import Services
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from helpers import PROBLEM
 from populated import filled, populate
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 from crm_es.auth.roles import rule_for
 
 

@@ -20,7 +20,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from helpers import STAGES, assert_problem, ok
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 from crm_es.auth.roles import Reach, Role, rule_for
 from crm_es.bootstrap import Services
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from fastapi.testclient import TestClient
 
-from crm_es.api.app import create_app
+from crm_es.entrypoints.http.app import create_app
 from crm_es.bootstrap import Services
 
 

@@ -26,7 +26,7 @@ from crm_es.aggregates.contact import ContactDetails
 from crm_es.audit.chain import GENESIS
 from crm_es.audit.verify import verify_store
 from crm_es.bootstrap import Services
-from crm_es.cli import main
+from crm_es.entrypoints.cli.main import main
 from crm_es.commands import execute
 from crm_es.commands.records import ChangeContact, RegisterContact, change_contact, register_contact
 from crm_es.settings import Settings

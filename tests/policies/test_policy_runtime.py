@@ -190,7 +190,7 @@ def test_the_service_runs_the_automations_in_the_background(settings, clock: Fro
     import dataclasses
     import time
 
-    from crm_es.api.app import create_app
+    from crm_es.entrypoints.http.app import create_app
     from crm_es.bootstrap import bootstrap
 
     services = bootstrap(dataclasses.replace(settings, run_policies=True), clock=clock)

@@ -1,0 +1,84 @@
+"""Who is calling (``Authorization: Bearer <key>``) and whether their role may call the route.
+
+Installed once for the whole app, so a route added later is closed to all but admins
+until ``auth.roles.RULES`` gives it a rule. Until a first key is made the service runs in
+open development mode: every request acts as an admin named 'dev'.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import duckdb
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from crm_es.aggregates.base import NotFound
+from crm_es.aggregates.contact import Contact
+from crm_es.entrypoints.http.problems import ProblemError
+from crm_es.auth.roles import OPEN_MODE, Principal, allows, read_reach, rule_for
+from crm_es.queries.visibility import Visibility
+
+bearer = HTTPBearer(auto_error=False, description="an API key made with `crm-es keys create`")
+
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+async def authorize(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal | None:
+    """The caller, allowed on this route: 401 without a valid key, 403 when their role
+    may not call it. None on the routes that need no key — answered on the event loop, so
+    /health and /readyz answer even while commands waiting on the store fill the thread pool."""
+    rule = rule_for(request.method, request.scope["route"].path)
+    if rule is not None and rule.public:
+        return None
+    return await run_in_threadpool(_key_holder, request, credentials)  # keys are read from the store
+
+
+def _key_holder(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    method, path = request.method, request.scope["route"].path
+    api_keys = request.app.state.services.api_keys
+    if not api_keys.configured():
+        return OPEN_MODE
+    if credentials is None:
+        raise ProblemError(401, "api-key-required", "send an API key: Authorization: Bearer <key>", CHALLENGE)
+    key = api_keys.authenticate(credentials.credentials)
+    if key is None:
+        raise ProblemError(401, "api-key-unknown", "this API key is unknown or revoked", CHALLENGE)
+    if (rep := api_keys.holder_deactivated(key)) is not None:
+        raise ProblemError(403, "rep-deactivated", f"this key belongs to rep {rep.id}, deactivated on "
+                           f"{rep.deactivated_at.isoformat()}: it works again if they are reactivated", rep_id=str(rep.id))
+    if not allows(key.role, method, path):
+        raise ProblemError(403, "role-not-allowed", f"the {key.role} role may not call {method} {path}", role=key.role)
+    return key.principal
+
+
+# None only on the public routes, which neither change nor read a record.
+Caller = Annotated[Principal, Depends(authorize)]
+
+
+def visibility(request: Request, caller: Caller) -> Visibility:
+    settings = request.app.state.services.settings
+    return Visibility(read_reach(caller.role, settings.rep_reads), caller.rep_id)
+
+
+Visible = Annotated[Visibility, Depends(visibility)]
+
+
+def readable(cur: duckdb.DuckDBPyConnection, visible: Visibility, row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A contact or a deal, if its owner is within the caller's reach (403 if not)."""
+    if row is not None and not visible.sees(cur, row["owner_id"]):
+        raise ProblemError(403, "not-your-record", "this record belongs to someone outside this key's reach")
+    return row
+
+
+def contact_in_reach(store: Any, cur: duckdb.DuckDBPyConnection, visible: Visibility, contact_id: Any) -> None:
+    """A contact read from the event store (its documents, its messages: records the read
+    side does not hold), if its owner is within the caller's reach: 404, or 403 if not."""
+    contact = store.load(Contact, contact_id)
+    if contact is None:
+        raise NotFound("contact", contact_id)
+    if not visible.sees(cur, None if contact.owner_id is None else str(contact.owner_id)):
+        raise ProblemError(403, "not-your-record", "this record belongs to someone outside this key's reach")
