@@ -48,7 +48,7 @@ from bench_core import (
 
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.aggregates.interactions import InteractionSpec
-from crm_es.bootstrap import bootstrap
+from crm_es.bootstrap import service
 from crm_es.clock import FrozenClock
 from crm_es.commands import execute
 from crm_es.commands.interactions import BatchItem, RecordBatch, record_batch
@@ -91,7 +91,7 @@ class Feed:
 def part_ingest(backend: Backend, n_contacts: int, batches: int, size: int, http_batches: int, results: Results) -> None:
     start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.timezone.utc)
     clock = FrozenClock(start + timedelta(days=400))  # every visit has happened by then
-    services = bootstrap(backend.settings("ingest"), clock=clock)
+    services = service(backend.settings("ingest"), clock=clock)
     try:
         log(f"{backend.name}: registering {n_contacts:,} contacts …")
         contacts = []

@@ -72,9 +72,9 @@ from crm_es.policies.after_meeting import TaskAfterMeeting
 from crm_es.policies.base import Policy
 from crm_es.policies.catalogue import POLICIES
 from crm_es.policies.lead_scoring import LeadScoring
-from crm_es.policies.outbox import Dispatcher
+from crm_es.outbox.dispatcher import Dispatcher
 from crm_es.policies.runtime import PolicyRunner, status
-from crm_es.policies.senders import DELIVERY_HEADER, SmtpSender
+from crm_es.outbox.senders import DELIVERY_HEADER, SmtpSender
 from crm_es.projections.read_side import ReadSide
 from crm_es.projections.runner import Projector
 from crm_es.store import EventStore

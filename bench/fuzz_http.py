@@ -40,7 +40,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from crm_es.entrypoints.http.app import create_app
-from crm_es.bootstrap import Services, bootstrap
+from crm_es.bootstrap import Services, service
 from crm_es_samples.demo import load_demo
 from crm_es.settings import Settings
 
@@ -120,7 +120,7 @@ def services_on(backend: str, pg_url: str) -> Iterator[Services]:
     # read_wait_seconds: a generated ?after= far ahead would wait the full 5 s for its 503.
     config = Settings(data_dir=tmp, database_url=pg_url if schema else None, postgres_schema=schema,
                       poll_seconds=0.05, read_wait_seconds=0.05)
-    services = bootstrap(config)
+    services = service(config)
     try:
         yield services
     finally:

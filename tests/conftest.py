@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from crm_es.bootstrap import Services, bootstrap
+from crm_es.bootstrap import Services, service
 from crm_es.clock import FrozenClock
 from crm_es.settings import Settings
 
@@ -78,11 +78,8 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def services(settings: Settings, clock: FrozenClock) -> Iterator[Services]:
-    services = bootstrap(settings, clock=clock)
-    try:
+    with service(settings, clock=clock) as services:
         yield services
-    finally:
-        services.close()
 
 
 @pytest.fixture

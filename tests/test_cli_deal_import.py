@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from crm_es.aggregates.pipeline import StageSpec
-from crm_es.bootstrap import bootstrap
+from crm_es.bootstrap import service
 from crm_es.entrypoints.cli.main import main
 from crm_es.commands import execute
 from crm_es.commands.people import AddRep, add_rep
@@ -30,7 +30,7 @@ OPTIONS = ["--pipeline", "New business", "--date-order", "mdy", "--timezone", "A
 
 
 def files(settings: Settings, tmp_path: Path) -> tuple[Path, Path]:
-    services = bootstrap(settings)
+    services = service(settings)
     try:
         ctx = services.context()
         stages = [StageSpec(name, Decimal(p)) for name, p in [("Contact", "0.1"), ("Demo", "0.5"), ("Proposal", "0.8")]]

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from crm_es.entrypoints.http.app import create_app
-from crm_es.bootstrap import bootstrap
+from crm_es.bootstrap import service
 from crm_es.entrypoints.cli.main import main
 from crm_es.clock import FrozenClock
 from crm_es.projections.schema import TABLES, Table
@@ -44,7 +44,7 @@ def recorded(settings: Settings) -> int:
     """A few records through the API, one contact forgotten. The projector is never
     started, so the read side is behind: the export must catch up first. Returns the
     store's position."""
-    services = bootstrap(settings)
+    services = service(settings)
     try:
         with TestClient(create_app(services)) as client:
             company = ok(client.post("/companies", json={"name": "Acme, Inc.", "annual_revenue": "1200000.50",
@@ -219,7 +219,7 @@ def every_table(settings: Settings) -> Known:
     """At least one row in every read-side table, through the API (the projector is not
     running: the export catches up). The clock stands at 2026-03-01 09:00 UTC, then a day later."""
     clock = FrozenClock(datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc))
-    services = bootstrap(settings, clock=clock)
+    services = service(settings, clock=clock)
     try:
         with TestClient(create_app(services)) as client:
             manager = ok(client.post("/reps", json={"name": "Mia", "email": "mia@crm.example"}))["id"]

@@ -1,14 +1,26 @@
-"""The composition root: the one place that wires the store, the read side, the
-projector and the command context from settings. The HTTP app, the CLI and the
-tests all start here."""
+"""The composition root: the one place that wires the store, the read side, the projector,
+the automations and the command context from settings. Every entry point (the HTTP app,
+each `crm-es` command) and the tests start from one of its named assemblies, each of
+which closes what it opened (``close()``, or ``with``):
+
+- `service()`: the whole service (``crm-es serve``, the HTTP app, the commands that need
+  the read side);
+- `store_tools()`: the event store alone, usable while ``crm-es serve`` runs (which owns the
+  read side's file): ``crm-es keys``, ``audit``, ``generate``, ``policies --status``;
+- `policy_worker()`: the automations on their own (``crm-es policies``), with a read side
+  of their own.
+
+Only the entry points and the sample data import this module (pyproject.toml's contracts).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
-from typing import Any
-from uuid import UUID
+from functools import cached_property
+from typing import Any, Self
 
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.channels import configured
@@ -20,35 +32,30 @@ from crm_es.policies.runtime import PolicyRunner
 from crm_es.policies.service import Automations, dispatcher_for
 from crm_es.projections.read_side import ReadSide
 from crm_es.projections.runner import Projector
+from crm_es.queries.lookups import ReadSideLookups
 from crm_es.settings import Settings
 from crm_es.store import EventStore
-from crm_es.store.outage import STORE, is_outage
 
 log = logging.getLogger("crm_es")
 
 
-class ReadSideLookups:
-    """Facts a command needs from the read side, read after catching up with the log."""
+class _ClosedOnExit:
+    """``with assembly: …`` closes it at the end."""
 
-    def __init__(self, projector: Projector) -> None:
-        self.projector = projector
+    def close(self) -> None:
+        raise NotImplementedError
 
-    def open_deals_in_stage(self, stage_id: UUID) -> int:
-        self.projector.catch_up()
-        with self.projector.read_side.cursor() as c:
-            row = c.execute("SELECT count(*) FROM deals WHERE stage_id = ? AND status = 'open'", [str(stage_id)]).fetchone()
-            return row[0] if row else 0
+    def __enter__(self) -> Self:
+        return self
 
-    def deals_naming(self, contact_id: UUID) -> list[UUID]:
-        self.projector.catch_up()
-        with self.projector.read_side.cursor() as c:
-            rows = c.execute("SELECT DISTINCT deal_id FROM deal_contacts WHERE contact_id = ? ORDER BY deal_id",
-                             [str(contact_id)]).fetchall()
-            return [row[0] for row in rows]
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 @dataclass
-class Services:
+class Services(_ClosedOnExit):
+    """The whole service; `start` follows the log in the background, `close` stops and closes all."""
+
     settings: Settings
     store: EventStore
     read_side: ReadSide
@@ -70,8 +77,8 @@ class Services:
         self._spawn("projector", self.projector.run, self._stop, self.settings.poll_seconds)
         if self.settings.run_policies:
             self.start_policies()
-        if self.store.channel:
-            self._spawn("pg-listener", self._listen)
+        if self.store.channel:  # PostgreSQL: woken on each insert, by any process
+            self._spawn("pg-listener", self.store.follow_inserts, self._stop, self._wake_followers)
 
     def start_policies(self) -> None:
         """Run the automations in the background, while this process holds the lead."""
@@ -83,28 +90,9 @@ class Services:
         thread.start()
         self._threads.append(thread)
 
-    def _listen(self) -> None:
-        """Wake the projector on each PostgreSQL NOTIFY the library sends on insert."""
-        from psycopg.sql import SQL, Identifier
-
-        from crm_es.store.pg_pool import side_connection
-
-        env = self.store.env
-        while not self._stop.is_set():
-            try:
-                with side_connection(env) as conn:
-                    conn.execute(SQL("LISTEN {}").format(Identifier(self.store.channel or "")))
-                    STORE.recovered()
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self.projector.wake()
-                            self.automations.wake()
-            except Exception as error:  # the poll keeps the read side moving meanwhile
-                if is_outage(error):
-                    STORE.failed(error)  # one line for the whole outage, not one a second
-                else:
-                    log.warning("LISTEN failed (%s); retrying", error)
-                self._stop.wait(1.0)
+    def _wake_followers(self) -> None:
+        self.projector.wake()
+        self.automations.wake()
 
     def stop(self) -> None:
         """Stop following the log (the store and the read side stay open)."""
@@ -121,14 +109,84 @@ class Services:
         self.read_side.close()
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
+
+def service(settings: Settings | None = None, *, clock: Clock | None = None) -> Services:
+    """The whole service: the store, the read side and its projector, the automations
+    (run by `Services.start` when the settings say so) and the API keys."""
     settings = settings or Settings.from_env()
-    store = EventStore(settings.store_env())
-    read_side = ReadSide(settings.read_side_path)
-    projector = Projector(store, read_side, batch_size=settings.projector_batch)
-    store.on_saved(projector.wake)
-    clock = clock or SystemClock()
-    policies = PolicyRunner(store, clock, POLICIES, projector=projector)
-    automations = Automations(policies, dispatcher_for(store, clock, settings), None, settings.data_dir)
-    store.on_saved(automations.wake)
-    return Services(settings, store, read_side, projector, clock, ApiKeys(store, clock), policies, automations)
+    with ExitStack() as opened:  # a part that fails to open closes those opened before it
+        store = opened.enter_context(closing(EventStore(settings.store_env())))
+        read_side = opened.enter_context(closing(ReadSide(settings.read_side_path)))
+        projector = Projector(store, read_side, batch_size=settings.projector_batch)
+        store.on_saved(projector.wake)
+        clock = clock or SystemClock()
+        policies = PolicyRunner(store, clock, POLICIES, projector=projector)
+        automations = Automations(policies, dispatcher_for(store, clock, settings), None, settings.data_dir)
+        store.on_saved(automations.wake)
+        services = Services(settings, store, read_side, projector, clock, ApiKeys(store, clock), policies, automations)
+        opened.pop_all()  # the services close them from now on
+    return services
+
+
+@dataclass
+class StoreTools(_ClosedOnExit):
+    """The event store alone, with a clock: what works beside a running `crm-es serve`."""
+
+    settings: Settings
+    store: EventStore
+    clock: Clock
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        """Made when first asked: it creates its table, a write the other tools never need
+        (an auditor may reach the store read-only)."""
+        return ApiKeys(self.store, self.clock)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def store_tools(settings: Settings | None = None) -> StoreTools:
+    settings = settings or Settings.from_env()
+    return StoreTools(settings, EventStore(settings.store_env()), SystemClock())
+
+
+@dataclass
+class PolicyWorker(_ClosedOnExit):
+    """The automations on their own, beside (or instead of) `crm-es serve`: the runner
+    acts while `leadership` holds the lead, reading agendas and teams from a read side
+    of its own (``policies-read.duckdb``: the service's process owns its file)."""
+
+    settings: Settings
+    store: EventStore
+    clock: Clock
+    leadership: Leadership
+    runner: PolicyRunner
+    automations: Automations
+    read_sides: list[ReadSide]  # the ones the runner opened, closed with the worker
+
+    def close(self) -> None:
+        for read_side in self.read_sides:
+            read_side.close()
+        self.store.close()
+
+
+def policy_worker(settings: Settings | None = None, *, clock: Clock | None = None) -> PolicyWorker:
+    settings = settings or Settings.from_env()
+    with ExitStack() as opened:
+        store = opened.enter_context(closing(EventStore(settings.store_env())))
+        clock = clock or SystemClock()
+        leadership = Leadership(store, settings.data_dir / "policies.lock")
+        read_sides: list[ReadSide] = []
+
+        def projector() -> Projector:
+            """Opened by the active runner when a policy first reads agendas or teams (a
+            standby runner never does)."""
+            read_sides.append(ReadSide(settings.data_dir / "policies-read.duckdb"))
+            return Projector(store, read_sides[-1], batch_size=settings.projector_batch)
+
+        runner = PolicyRunner(store, clock, POLICIES, projector=projector)
+        automations = Automations(runner, dispatcher_for(store, clock, settings), leadership, settings.data_dir)
+        worker = PolicyWorker(settings, store, clock, leadership, runner, automations, read_sides)
+        opened.pop_all()  # the worker closes the store from now on
+    return worker

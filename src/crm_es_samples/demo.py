@@ -9,23 +9,24 @@ through ``crm_es.commands.execute`` as actor "system", so the demo obeys the sam
 It works in two steps:
 
 * ``plan_demo`` decides everything from the seed — pure data, no I/O: a list of
-  ``Step``s (a handler, its command, the business time). Records get their ids in the
-  plan, so later commands can name earlier records.
+  ``Step``s (a handler, its command, the business time) in a ``Scenario``
+  (``scenario.py``). Records get their ids in the plan, so later commands can name
+  earlier records. This module plans the organisation, the companies, their contacts and
+  the deals; ``demo_activity.py`` then plans the year's daily life around them — the
+  calls, e-mails, meetings, page visits … on the contacts, and the reps' agendas as they
+  stand now; the record configuration defines a few custom properties the records fill.
 * ``load_demo`` runs the steps in business-time order (companies before their contacts,
   a deal's opening before its moves…), so the log reads like the year it describes.
 
-Around the deals, ``crm_es_samples.demo_activity`` plans the year's daily life — the calls,
-e-mails, meetings, page visits … on the contacts, and the reps' agendas as they stand now —
-and the record configuration defines a few custom properties the records fill.
-
-Business times lie in the year before ``services.clock.now()``; the same seed always
-gives the same data (and the same ids).
+The vocabulary (names, products, pipelines, reasons) is ``world.py``'s, shared with
+``generate/``; what only the demo tells (its teams, its fifteen companies, how its deals
+end) is here. Business times lie in the year before ``services.clock.now()``; the same
+seed always gives the same data (and the same ids).
 """
 
 from __future__ import annotations
 
 import random
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -39,26 +40,33 @@ from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.aggregates.deal import DealDetails
 from crm_es.aggregates.pipeline import StageSpec
-from crm_es.aggregates.setup import PropertyDefinition
 from crm_es.commands import execute
 from crm_es.commands.deals import (
     ChangeDeal, LoseDeal, MoveDeal, OpenDeal, ReopenDeal, WinDeal,
     change_deal, lose_deal, move_deal, open_deal, reopen_deal, win_deal,
 )
-from crm_es.commands.interactions import ItemResult, RecordBatch
+from crm_es.commands.interactions import ItemResult, RecordBatch, record_batch
 from crm_es.commands.people import AddRep, AddTeamMember, FormTeam, add_rep, add_team_member, form_team
 from crm_es.commands.pipelines import CreatePipeline, create_pipeline
 from crm_es.commands.records import (
     ChangeContact, RegisterCompany, RegisterContact, change_contact, register_company, register_contact,
 )
 from crm_es.commands.setup import DefineProperty, define_property
+from crm_es_samples.demo_activity import DemoActivity
+from crm_es_samples.scenario import Company, Contact, DealLife, Scenario, Step
+from crm_es_samples.world import (
+    BILLING_CURRENCY, BILLING_TITLES, CITIES, COMPETITOR_REASONS, COMPETITORS, DECISION_MAKER_TITLES, DISCOUNT_STAGES,
+    DISCOUNTS, FIRST_NAMES, INTERESTS, JOB_TITLES, LAST_NAMES, LICENCE_PRICE, LOST_REASONS, NAME_POOL, NEW_BUSINESS,
+    PHONES, PIPELINES, POTENTIAL, PRODUCTS, PROPERTIES, RENEWAL_AMOUNTS, RENEWAL_LOST_REASONS, RENEWALS,
+    RENEWED_CONTRACTS, REOPENED_REASONS, REP_EMAIL_DOMAIN, SOURCES, slug,
+)
 
 if TYPE_CHECKING:
     from crm_es.bootstrap import Services
 
 ACTOR = "system"
 
-# ==== the data tables ================================================================
+# ==== the demo's own tables (the vocabulary is world.py's) ============================
 
 # (team, manager's name)
 TEAMS = [
@@ -75,27 +83,6 @@ REPS = [
     ("Sophie Laurent", "Account management"),
     ("Tom Evans", "Account management"),
 ]
-REP_EMAIL_DOMAIN = "lumen-software.example"  # the company using the CRM
-
-NEW_BUSINESS, RENEWALS = "New business", "Renewals"
-
-# pipeline -> its stages in order, with the win probability of each
-PIPELINES = {
-    NEW_BUSINESS: [
-        ("Contact", "0.10"),
-        ("Qualification", "0.20"),
-        ("Demo", "0.40"),
-        ("Proposal", "0.60"),
-        ("Negotiation", "0.80"),
-        ("Signature", "0.90"),
-    ],
-    RENEWALS: [
-        ("Renewal due", "0.60"),
-        ("Account review", "0.70"),
-        ("Offer sent", "0.80"),
-        ("Awaiting signature", "0.95"),
-    ],
-}
 
 # Which team works which pipeline (deal owners come from it).
 PIPELINE_TEAMS = {NEW_BUSINESS: "New business", RENEWALS: "Account management"}
@@ -117,9 +104,6 @@ DEAL_MIX: dict[str, dict[str, Any]] = {
     },
 }
 
-# A deal that reaches this stage is sometimes discounted there.
-DISCOUNT_STAGES = {"Negotiation", "Offer sent"}
-DISCOUNTS = [5, 8, 10, 12, 15]  # percent
 HANDED_OVER_DEALS = 3  # deals whose owner changes along the way (a holiday, a leave)
 
 # (name, sector, annual revenue in EUR, country, city, employees, web domain, contacts, customer already)
@@ -141,60 +125,6 @@ COMPANIES = [
     ("Studio Nuvola", "Architecture", 1_800_000, "IT", "Milan", 16, "studio-nuvola", 3, False),
 ]
 
-BILLING_CURRENCY = {"GB": "GBP", "US": "USD"}  # everyone else is billed in EUR
-
-# Potential tag from annual revenue: (at least, tag), highest first
-POTENTIAL = [(20_000_000, "Gold"), (5_000_000, "Silver"), (0, "Bronze")]
-
-FIRST_NAMES = {
-    "FR": ["Camille", "Julien", "Élodie", "Nicolas", "Sandrine", "Mathieu", "Aurélie", "Thomas", "Isabelle", "Laurent",
-           "Nathalie", "Sébastien", "Céline", "Antoine", "Manon", "Pierre", "Chloé", "Vincent", "Audrey", "Olivier"],
-    "EN": ["Oliver", "Emma", "James", "Charlotte", "Daniel", "Sarah", "Michael", "Emily", "David", "Hannah", "Ryan",
-           "Jessica"],
-    "DE": ["Lukas", "Anna", "Felix", "Lena", "Jonas", "Katrin", "Stefan", "Julia"],
-    "ES": ["Javier", "Lucía", "Carlos", "Marta", "Pablo", "Elena"],
-    "IT": ["Marco", "Giulia", "Luca", "Francesca", "Matteo", "Chiara"],
-}
-LAST_NAMES = {
-    "FR": ["Lefèvre", "Moreau", "Girard", "Fontaine", "Rousseau", "Blanc", "Guérin", "Muller", "Henry", "Roussel",
-           "Perrin", "Morin", "Clément", "Gauthier", "Dumont", "Lopez", "Fournier", "Mercier", "Peeters", "Lambert"],
-    "EN": ["Thompson", "Walker", "Hughes", "Patel", "Wright", "Robinson", "Clarke", "Carter", "Mitchell", "Turner"],
-    "DE": ["Schneider", "Fischer", "Weber", "Becker", "Hoffmann", "Wagner"],
-    "ES": ["García", "Martínez", "Romero", "Navarro", "Torres"],
-    "IT": ["Rossi", "Bianchi", "Ferrari", "Colombo", "Ricci"],
-}
-NAME_POOL = {"FR": "FR", "BE": "FR", "GB": "EN", "US": "EN", "DE": "DE", "ES": "ES", "IT": "IT"}
-
-# Phone number shapes per country ('#' is a digit); the US ones are 555-01xx, reserved for fiction.
-PHONES = {
-    "FR": "+33 6 ## ## ## ##",
-    "BE": "+32 4## ## ## ##",
-    "GB": "+44 7### ######",
-    "US": "+1 617 555 01##",
-    "DE": "+49 15# #######",
-    "ES": "+34 6## ### ###",
-    "IT": "+39 3## ### ####",
-}
-
-CITIES = {
-    "FR": ["Paris", "Lyon", "Marseille", "Toulouse", "Bordeaux", "Lille", "Nantes", "Montpellier", "Rennes"],
-    "BE": ["Brussels", "Antwerp", "Ghent", "Liège"],
-    "GB": ["London", "Manchester", "Leeds", "Bristol"],
-    "US": ["Boston", "Cambridge", "Providence"],
-    "DE": ["Stuttgart", "Munich", "Karlsruhe"],
-    "ES": ["Seville", "Madrid", "Málaga"],
-    "IT": ["Milan", "Turin", "Bergamo"],
-}
-
-DECISION_MAKER_TITLES = ["CEO", "Managing Director", "Founder", "General Manager"]
-JOB_TITLES = ["Purchasing Manager", "Head of Sales", "Marketing Manager", "IT Director", "Office Manager",
-              "Finance Director", "Operations Manager", "Sales Assistant", "Customer Service Lead", "Accountant",
-              "Project Manager", "CTO"]
-BILLING_TITLES = {"Finance Director", "Accountant"}
-
-# (value, weight)
-SOURCES = [("trade show", 3), ("referral", 3), ("web form", 4), ("website", 3), ("e-shop", 2),
-           ("social network", 2), ("ads", 2)]
 STATUSES_AT_CUSTOMERS = [("customer", 7), ("prospect", 2), ("hot prospect", 1)]
 STATUSES_AT_PROSPECTS = [("prospect", 8), ("hot prospect", 4), ("cold prospect", 5), ("former customer", 2)]
 CUSTOMER, FORMER_CUSTOMER = "customer", "former customer"
@@ -203,37 +133,7 @@ CUSTOMER, FORMER_CUSTOMER = "customer", "former customer"
 LIFECYCLE = {CUSTOMER: "active", FORMER_CUSTOMER: "lost"}
 POTENTIAL_STAGE, LOYAL_STAGE = "potential", "loyal"
 NEWSLETTER_TAG, NEWSLETTER_SHARE = "Newsletter", 0.3
-
-# (product, lowest, highest amount): new-business deals sell one of these
-PRODUCTS = [
-    ("CRM licences", 6_000, 60_000),
-    ("Marketing automation add-on", 4_000, 25_000),
-    ("Onboarding package", 3_000, 12_000),
-    ("Data migration", 5_000, 30_000),
-    ("Premium support plan", 4_000, 18_000),
-    ("Sales training programme", 2_500, 9_000),
-]
-RENEWAL_AMOUNTS = (4_000, 45_000)
-RENEWED_CONTRACTS = ["CRM licences", "Premium support plan", "Marketing automation add-on", "Hosting"]
-
-LOST_REASONS = ["Price too high", "Chose a competitor", "No budget this year", "Project postponed",
-                "No answer after the proposal", "Went with an in-house solution", "Not the right fit"]
-RENEWAL_LOST_REASONS = ["Switched to a competitor", "Budget cut", "Company downsized"]
-REOPENED_REASONS = ["Project postponed", "No budget this year"]  # losses that come back to life
-COMPETITOR_REASONS = {"Chose a competitor", "Switched to a competitor"}  # these name who won (`lost_to`)
-COMPETITORS = ["Salesforce", "HubSpot", "Pipedrive", "Zoho CRM", "Sellsy"]
-
-# The record configuration: custom properties the records fill. Statuses, sources, tags
-# and roles above are all in the configured defaults (aggregates/setup.py), kept as they are.
-LICENCE_PRICE = 600  # a seat a year: a licence deal's `licences`
-INTERESTS = ("pipeline management", "marketing automation", "reporting", "mobile app", "integrations")
 INTEREST_SOURCES = {"web form", "website", "e-shop", "ads"}  # leads who said what they came for
-PROPERTIES = [
-    PropertyDefinition("contact", "language", "choice", choices=("fr", "en", "de", "es", "it")),
-    PropertyDefinition("contact", "interests", "multi_choice", choices=INTERESTS),
-    PropertyDefinition("company", "employees", "number"),
-    PropertyDefinition("deal", "licences", "number"),
-]
 
 # The shape of time (in days before now, or between two facts of one record).
 YEAR = 364
@@ -244,7 +144,6 @@ LAST_CONTACT_BEFORE_NOW = 15
 CLOSED_DEALS_OPENED = (YEAR - 6, 20)  # closed deals open spread over this window
 OPEN_DEALS_LAST_TOUCHED = (30, 1)  # an open deal's last step is recent
 STEP_GAP = (2, 24)  # days between two steps of a deal
-LATEST = timedelta(hours=1)  # nothing happens in the last hour before now
 CONFIGURED = YEAR + 1  # the CRM was set up the day before the customers were imported
 
 SKIP_CHANCE = 0.15  # a deal jumps a stage
@@ -259,7 +158,6 @@ DISCOUNT_CHANCE = 0.4
 
 class DemoAlreadyLoaded(DomainError):
     rule = "demo-already-loaded"
-    status = 409
 
 
 @dataclass
@@ -293,46 +191,6 @@ class DemoSummary:
 # ==== the plan: pure data from the seed ===============================================
 
 
-@dataclass(frozen=True)
-class Step:
-    """One command of the demo. ``at`` orders the steps (None: set-up, done first);
-    ``new_id`` is the id the record created by this command takes."""
-
-    at: datetime | None
-    handler: Callable[[Any, Any], Any]
-    command: Any
-    counts: str | None = None  # the DemoSummary field this step adds to
-    new_id: UUID | None = None
-    amount: int = 1  # how many it adds (a batch: its items)
-
-
-@dataclass
-class _Company:
-    id: UUID
-    name: str
-    country: str
-    city: str
-    domain: str
-    currency: str
-    potential: str
-    owner_id: UUID
-    customer: bool
-    registered_at: datetime
-
-
-@dataclass
-class _Contact:
-    id: UUID
-    company: _Company
-    source: str
-    status: str
-    registered_at: datetime
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-    decision_maker: bool = False
-
-
 @dataclass
 class _Deal:
     """A deal's story before it gets times: the opening stage, then its steps."""
@@ -347,20 +205,6 @@ class _Deal:
 
 
 @dataclass
-class _DealLife:
-    """A deal as planned, with its times and owners: what the activity around it builds on."""
-
-    id: UUID
-    pipeline: str
-    title: str
-    contacts: list[_Contact]
-    opened: datetime
-    opens_in: str
-    owner: UUID  # at the opening
-    steps: list[tuple[datetime, str, str, UUID]] = field(default_factory=list)  # (at, what, argument, owner after)
-
-
-@dataclass
 class DemoPlan:
     steps: list[Step] = field(default_factory=list)
 
@@ -369,38 +213,19 @@ class DemoPlan:
 
 
 class _Planner:
-    def __init__(self, seed: int, now: datetime) -> None:
-        self.rng = random.Random(seed)
-        self.id_rng = random.Random(f"crm-es-demo-ids:{seed}")
-        # What was added later draws from its own stream: the first one's draws (and so
-        # the companies, contacts and deals they decide) stay as they were.
-        self.more = random.Random(f"crm-es-demo-more:{seed}")
-        self.now = now
-        self.steps: list[Step] = []
-        self.reps: dict[str, UUID] = {}
+    """Plans the organisation, the companies, their contacts and the deals into a scenario."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.s = scenario
+        self.rng, self.more = scenario.rng, scenario.more
         self.teams: dict[str, UUID] = {}
         self.team_of: dict[UUID, str] = {}
         self.pipelines: dict[str, UUID] = {}
-        self.companies: list[_Company] = []
-        self.contacts: list[_Contact] = []
-        self.emails: set[str] = set()
-        self.status_changes: list[tuple[datetime, _Contact, str]] = []
+        self.status_changes: list[tuple[datetime, Contact, str]] = []
         self.renewals: Counter[UUID] = Counter()  # renewal deals per company
         self.renewed: dict[tuple[UUID, int], list[str]] = {}  # (company, year) -> contracts renewed
-        self.lives: list[_DealLife] = []
-        self.latest = now - LATEST  # no business time after this
 
     # --- helpers ----------------------------------------------------------------------
-
-    def new_id(self) -> UUID:
-        return UUID(int=self.id_rng.getrandbits(128), version=4)
-
-    def add(self, at: datetime | None, handler: Callable[[Any, Any], Any], command: Any,
-            counts: str | None = None, new_id: UUID | None = None, amount: int = 1) -> None:
-        self.steps.append(Step(at, handler, command, counts, new_id, amount))
-
-    def days_ago(self, days: float) -> datetime:
-        return (self.now - timedelta(days=days)).replace(microsecond=0)
 
     def weighted(self, table: Sequence[tuple[str, int]]) -> str:
         values, weights = zip(*table)
@@ -414,33 +239,36 @@ class _Planner:
     def people(self) -> None:
         # The set-up is dated when the CRM was set up, a year ago, like the history that
         # follows: the board and the reports of any past date find its reps and pipelines.
-        since = self.days_ago(CONFIGURED)
+        since = self.s.days_ago(CONFIGURED)
         for name, team in REPS:
-            rep_id = self.new_id()
-            self.reps[name] = rep_id
+            rep_id = self.s.new_id()
+            self.s.reps[name] = rep_id
             self.team_of[rep_id] = team
-            self.add(None, add_rep, AddRep(name, f"{_slug(name)}@{REP_EMAIL_DOMAIN}", occurred_at=since), "reps", rep_id)
+            command = AddRep(name, f"{slug(name)}@{REP_EMAIL_DOMAIN}", occurred_at=since)
+            self.s.add(None, add_rep, command, "reps", rep_id)
         for team, manager in TEAMS:
-            team_id = self.new_id()
+            team_id = self.s.new_id()
             self.teams[team] = team_id
-            self.add(None, form_team, FormTeam(team, self.reps[manager], since), "teams", team_id)
+            self.s.managers[team] = self.s.reps[manager]
+            self.s.add(None, form_team, FormTeam(team, self.s.reps[manager], since), "teams", team_id)
         for name, team in REPS:
-            self.add(None, add_team_member, AddTeamMember(self.teams[team], self.reps[name], since))
+            self.s.add(None, add_team_member, AddTeamMember(self.teams[team], self.s.reps[name], since))
 
     def team_reps(self, team: str) -> list[UUID]:
         return [rep_id for rep_id, t in self.team_of.items() if t == team]
 
     def sales_pipelines(self) -> None:
         for name, stages in PIPELINES.items():
-            pipeline_id = self.new_id()
+            pipeline_id = self.s.new_id()
             self.pipelines[name] = pipeline_id
             specs = [StageSpec(stage, Decimal(probability)) for stage, probability in stages]
-            self.add(None, create_pipeline, CreatePipeline(name, specs, self.days_ago(CONFIGURED)), "pipelines", pipeline_id)
+            command = CreatePipeline(name, specs, self.s.days_ago(CONFIGURED))
+            self.s.add(None, create_pipeline, command, "pipelines", pipeline_id)
 
     def record_configuration(self) -> None:
         """The custom properties, defined before the first record fills them."""
         for definition in PROPERTIES:
-            self.add(None, define_property, DefineProperty(definition, self.days_ago(CONFIGURED)), "properties")
+            self.s.add(None, define_property, DefineProperty(definition, self.s.days_ago(CONFIGURED)), "properties")
 
     # --- companies and contacts -------------------------------------------------------
 
@@ -450,22 +278,22 @@ class _Planner:
         for name, sector, revenue, country, city, employees, domain, contacts, customer in COMPANIES:
             days = self.rng.uniform(*CUSTOMERS_IMPORTED) if customer else prospect_times.pop()
             team = "Account management" if customer else "New business"
-            company = _Company(
-                id=self.new_id(), name=name, country=country, city=city, domain=f"{domain}.example",
+            company = Company(
+                id=self.s.new_id(), name=name, country=country, city=city, domain=f"{domain}.example",
                 currency=BILLING_CURRENCY.get(country, "EUR"),
                 potential=next(tag for floor, tag in POTENTIAL if revenue >= floor),
-                owner_id=self.rng.choice(self.team_reps(team)), customer=customer, registered_at=self.days_ago(days),
+                owner_id=self.rng.choice(self.team_reps(team)), customer=customer, registered_at=self.s.days_ago(days),
             )
-            self.companies.append(company)
+            self.s.companies.append(company)
             properties = {"country": country, "employees": employees, "billing_currency": company.currency,
                           "website": f"https://www.{company.domain}"}
             details = CompanyDetails(name, sector, Decimal(revenue), properties)
-            self.add(company.registered_at, register_company, RegisterCompany(details, company.registered_at),
+            self.s.add(company.registered_at, register_company, RegisterCompany(details, company.registered_at),
                      "companies", company.id)
             for i in range(contacts):
                 self.contact(company, decision_maker=(i == 0))
 
-    def contact(self, company: _Company, *, decision_maker: bool) -> None:
+    def contact(self, company: Company, *, decision_maker: bool) -> None:
         pool = NAME_POOL[company.country]
         first, last = self.rng.choice(FIRST_NAMES[pool]), self.rng.choice(LAST_NAMES[pool])
         email = self.unique_email(first, last, company.domain)
@@ -476,11 +304,13 @@ class _Planner:
         if decision_maker:  # arrives with the company
             at = company.registered_at + timedelta(days=self.rng.uniform(*FIRST_CONTACT_AFTER))
         else:
-            at = company.registered_at + (self.days_ago(LAST_CONTACT_BEFORE_NOW) - company.registered_at) * self.rng.random()
+            latest = self.s.days_ago(LAST_CONTACT_BEFORE_NOW)
+            at = company.registered_at + (latest - company.registered_at) * self.rng.random()
         at = at.replace(microsecond=0)
         status = self.weighted(STATUSES_AT_CUSTOMERS if company.customer else STATUSES_AT_PROSPECTS)
-        contact = _Contact(self.new_id(), company, self.weighted(SOURCES), status, at, first, last, email, decision_maker)
-        self.contacts.append(contact)
+        contact = Contact(self.s.new_id(), company, self.weighted(SOURCES), status, at, first, last, email,
+                          decision_maker)
+        self.s.contacts.append(contact)
         properties: dict[str, Any] = {"language": pool.lower()}
         if contact.source in INTEREST_SOURCES and self.more.random() < 0.6:
             properties["interests"] = sorted(self.more.sample(INTERESTS, self.more.randint(1, 3)), key=INTERESTS.index)
@@ -490,15 +320,15 @@ class _Planner:
         loyal = company.customer and decision_maker and status == CUSTOMER
         lifecycle = LOYAL_STAGE if loyal else LIFECYCLE.get(status, POTENTIAL_STAGE)
         command = RegisterContact(details, status, company.owner_id, at, lifecycle, (role,))
-        self.add(at, register_contact, command, "contacts", contact.id)
+        self.s.add(at, register_contact, command, "contacts", contact.id)
 
     def unique_email(self, first: str, last: str, domain: str) -> str:
-        base = f"{_slug(first)}.{_slug(last)}"
+        base = f"{slug(first)}.{slug(last)}"
         email, n = f"{base}@{domain}", 1
-        while email in self.emails:
+        while email in self.s.emails:
             n += 1
             email = f"{base}{n}@{domain}"
-        self.emails.add(email)
+        self.s.emails.add(email)
         return email
 
     # --- deals: first their stories, then their times ---------------------------------
@@ -511,11 +341,11 @@ class _Planner:
         lo, hi = CLOSED_DEALS_OPENED
         slot = (lo - hi) / len(closed)
         for k, story in enumerate(closed):  # spread the closed deals evenly over the year
-            opened = self.days_ago(lo - slot * (k + self.rng.random()))
+            opened = self.s.days_ago(lo - slot * (k + self.rng.random()))
             self.deal(story, opened, self.gaps(story))
         for story in (s for s in stories if not s.closed):  # open deals were touched lately
             gaps = self.gaps(story)
-            last_step = self.days_ago(self.rng.uniform(*OPEN_DEALS_LAST_TOUCHED))
+            last_step = self.s.days_ago(self.rng.uniform(*OPEN_DEALS_LAST_TOUCHED))
             self.deal(story, last_step - sum(gaps, timedelta()), gaps)
         self.contact_statuses()
 
@@ -583,7 +413,7 @@ class _Planner:
         """Pick the deal's people among contacts known by then, fit its steps before now, plan them."""
         contacts = self.deal_contacts(story, opened)
         opened = max(opened, contacts[0].registered_at + timedelta(days=1)).replace(microsecond=0)
-        room, needed = self.now - LATEST - opened, sum(gaps, timedelta())
+        room, needed = self.s.latest - opened, sum(gaps, timedelta())
         if needed > room:  # squeeze the story into the time left
             gaps = [gap * (room / needed) * 0.95 for gap in gaps]
         company = contacts[0].company
@@ -591,41 +421,41 @@ class _Planner:
         owner = company.owner_id if self.team_of[company.owner_id] == team else self.rng.choice(self.team_reps(team))
         expected_close = (opened + sum(gaps, timedelta()) + timedelta(days=self.rng.uniform(30, 120))).date()
         amount, title = self.price(story.pipeline, company, expected_close.year)
-        deal_id = self.new_id()
+        deal_id = self.s.new_id()
         properties = {"licences": int(amount // LICENCE_PRICE)} if "CRM licences" in title else None
         details = DealDetails(title, tuple(c.id for c in contacts), company.id, contacts[0].source, expected_close,
                               properties)
         command = OpenDeal(details, self.pipelines[story.pipeline], story.opens_in, amount, company.currency, owner, opened)
-        self.add(opened, open_deal, command, "deals", deal_id)
-        life = _DealLife(deal_id, story.pipeline, title, contacts, opened, story.opens_in, owner)
-        self.lives.append(life)
+        self.s.add(opened, open_deal, command, "deals", deal_id)
+        life = DealLife(deal_id, story.pipeline, title, contacts, opened, story.opens_in, owner)
+        self.s.lives.append(life)
         at = opened
         for (what, argument), gap in zip(story.steps, gaps):
             at = (at + gap).replace(microsecond=0)
             if what == "move":
-                self.add(at, move_deal, MoveDeal(deal_id, argument, at), "moves")
+                self.s.add(at, move_deal, MoveDeal(deal_id, argument, at), "moves")
             elif what == "win":
-                self.add(at, win_deal, WinDeal(deal_id, at), "won")
+                self.s.add(at, win_deal, WinDeal(deal_id, at), "won")
                 self.status_changes += [(at, contact, CUSTOMER) for contact in contacts]
             elif what == "lose":
                 competitor = self.more.choice(COMPETITORS) if argument in COMPETITOR_REASONS else None
-                self.add(at, lose_deal, LoseDeal(deal_id, argument, at, competitor), "lost")
+                self.s.add(at, lose_deal, LoseDeal(deal_id, argument, at, competitor), "lost")
                 if story.pipeline == RENEWALS:
                     self.status_changes += [(at, contact, FORMER_CUSTOMER) for contact in contacts]
             elif what == "reopen":
-                self.add(at, reopen_deal, ReopenDeal(deal_id, argument or None, at), "reopened")
+                self.s.add(at, reopen_deal, ReopenDeal(deal_id, argument or None, at), "reopened")
             elif what == "discount":
                 amount = (amount * (100 - int(argument)) / 100).quantize(Decimal("1"))
-                self.add(at, change_deal, ChangeDeal(deal_id, amount=amount, occurred_at=at))
+                self.s.add(at, change_deal, ChangeDeal(deal_id, amount=amount, occurred_at=at))
             elif what == "hand-over":
                 owner = self.rng.choice([r for r in self.team_reps(team) if r != owner])
-                self.add(at, change_deal, ChangeDeal(deal_id, owner_id=owner, owner_given=True, occurred_at=at))
+                self.s.add(at, change_deal, ChangeDeal(deal_id, owner_id=owner, owner_given=True, occurred_at=at))
             life.steps.append((at, what, argument, owner))
 
-    def deal_contacts(self, story: _Deal, opened: datetime) -> list[_Contact]:
+    def deal_contacts(self, story: _Deal, opened: datetime) -> list[Contact]:
         """One or two contacts of one company, registered before the deal opened.
         Renewals are for companies that were customers from the start, spread evenly."""
-        pool = [c for c in self.contacts if c.company.customer or story.pipeline != RENEWALS]
+        pool = [c for c in self.s.contacts if c.company.customer or story.pipeline != RENEWALS]
         known = [c for c in pool if c.registered_at < opened - timedelta(hours=1)]
         if known and story.pipeline == RENEWALS:
             fewest = min(self.renewals[c.company.id] for c in known)
@@ -638,7 +468,7 @@ class _Planner:
             return [first, self.rng.choice(colleagues)]
         return [first]
 
-    def price(self, pipeline: str, company: _Company, year: int) -> tuple[Decimal, str]:
+    def price(self, pipeline: str, company: Company, year: int) -> tuple[Decimal, str]:
         """The deal's amount and title."""
         if pipeline == RENEWALS:  # each contract of a customer is renewed once a year
             renewed = self.renewed.setdefault((company.id, year), [])
@@ -655,32 +485,22 @@ class _Planner:
                 contact.status = status
                 at = at + timedelta(minutes=5)
                 command = ChangeContact(contact.id, status=status, occurred_at=at, lifecycle=LIFECYCLE[status])
-                self.add(at, change_contact, command)
+                self.s.add(at, change_contact, command)
 
-    def daily_life(self) -> None:
-        """The interactions around the records, and the reps' agendas (demo_activity.py)."""
-        from crm_es_samples.demo_activity import DemoActivity  # it imports this module: imported when used
-
-        DemoActivity(self).plan()
-
-
-def _slug(text: str) -> str:
-    """'Léa Dubois' -> 'lea-dubois' (for e-mail addresses)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "-".join("".join(c if c.isalnum() else " " for c in ascii_text.lower()).split())
 
 
 def plan_demo(seed: int = 7, now: datetime | None = None) -> DemoPlan:
     """Every command of the demo, in the order load_demo runs them."""
-    planner = _Planner(seed, now or datetime.now(timezone.utc))
+    scenario = Scenario(seed, now or datetime.now(timezone.utc))
+    planner = _Planner(scenario)
     planner.people()
     planner.sales_pipelines()
     planner.record_configuration()
     planner.all_companies()
     planner.all_deals()
-    planner.daily_life()
-    set_up = [s for s in planner.steps if s.at is None]
-    dated = [s for s in planner.steps if s.at is not None]
+    DemoActivity(scenario).plan()  # the interactions around the records, and the reps' agendas
+    set_up = [s for s in scenario.steps if s.at is None]
+    dated = [s for s in scenario.steps if s.at is not None]
     return DemoPlan(set_up + sorted(dated, key=lambda s: s.at))  # a stable sort: ties keep plan order
 
 
@@ -713,7 +533,9 @@ def load_demo(services: Services, *, seed: int = 7, progress: Callable[[int], No
         command = step.command
         if isinstance(command, RecordBatch):  # sessions judged as the service judges them
             command = replace(command, session_gap=services.settings.session_gap)
-        _all_accepted(n, execute(step.handler, command, ctx))
+        # A batch is a pipeline of its own (it answers item by item); the rest are commands.
+        answer = record_batch(command, ctx) if isinstance(command, RecordBatch) else execute(step.handler, command, ctx)
+        _all_accepted(n, answer)
         summary.count(step.counts, step.amount)
         if progress:
             progress(1)

@@ -1,8 +1,8 @@
 """The demo company's daily life: what its reps and contacts did around the deals, and the
 reps' agendas as they stand now.
 
-Planned as more ``Step``s from what ``crm_es_samples.demo`` planned — contacts with their
-registration times, deals with the times and owners of their steps:
+Planned as more ``Step``s into the ``Scenario`` from what ``demo.py`` planned in it — contacts
+with their registration times, deals with the times and owners of their steps:
 
 * interactions logged by the reps through ``record_interaction``: calls, e-mails,
   meetings (a few missed), demos, visits, notes, SMS. The rep is the contact's owner, or
@@ -17,7 +17,7 @@ registration times, deals with the times and owners of their steps:
   rescheduled, one cancelled. A task is planned when the demo loads (the command takes no
   business time): it is the agenda the reps have today.
 
-Everything draws from the planner's second random stream (``_Planner.more``).
+Everything draws from the scenario's second random stream (``Scenario.more``).
 """
 
 from __future__ import annotations
@@ -37,47 +37,13 @@ from crm_es.commands.records import ChangeContact, change_contact
 from crm_es.commands.tasks import (
     CancelTask, CompleteTask, PlanTask, RescheduleTask, cancel_task, complete_task, plan_task, reschedule_task,
 )
-from crm_es_samples.demo import REP_EMAIL_DOMAIN, RENEWALS, TEAMS, _Contact, _DealLife, _Planner, _slug
+from crm_es_samples.scenario import Contact, DealLife, Scenario
+from crm_es_samples.world import (
+    BOUNCE_REASON, FIRST_NOTES, INBOUND_CALL_NOTES, LATER_NOTES, PAGES, QUESTIONS, REFERRERS, RENEWALS, REP_EMAIL_DOMAIN,
+    SITE, SMS_TEXTS, WEB_SOURCES, WELCOME_SUBJECTS, slug,
+)
 
-# ==== the data tables ================================================================
-
-SITE = f"https://www.{REP_EMAIL_DOMAIN}"
-PAGES = [
-    ("/", "Lumen CRM — the CRM for growing sales teams"),
-    ("/pricing", "Pricing"),
-    ("/features/pipeline", "Pipeline management"),
-    ("/features/marketing-automation", "Marketing automation"),
-    ("/features/reporting", "Reports and dashboards"),
-    ("/integrations", "Integrations"),
-    ("/customers", "Customer stories"),
-    ("/security", "Security and GDPR"),
-    ("/blog/weekly-pipeline-review", "How to run a weekly pipeline review"),
-    ("/blog/crm-migration-checklist", "A CRM migration checklist"),
-    ("/demo", "Book a demo"),
-]
-# Where a session's first page came from (None: typed in, a bookmark); later pages come from the one before.
-REFERRERS = [("https://www.google.com/", 5), ("https://www.linkedin.com/", 2), ("https://www.bing.com/", 1), (None, 3)]
-WEB_SOURCES = {"web form", "website", "e-shop", "ads", "social network"}  # leads who browse the site more
-
-FIRST_NOTES = {  # what the rep wrote down when the contact came in, by source
-    "trade show": "Met at our stand at the trade show; wants a follow-up once the fair is over.",
-    "referral": "Referred by one of our customers; already knows the product a little.",
-    "web form": "Filled in the contact form asking about pricing for their team.",
-    "website": "Downloaded the CRM buyer's guide from the website.",
-    "e-shop": "Bought a starter pack on the e-shop; may need more seats.",
-    "social network": "Got in touch after our LinkedIn post on pipeline reviews.",
-    "ads": "Came in through the spring ad campaign.",
-}
-WELCOME_SUBJECTS = ["Nice to meet you", "Following up on your request", "Lumen CRM: the documents you asked for"]
-QUESTIONS = ["Question about our invoice", "Access for a new colleague", "Exporting our contacts",
-             "Training session dates", "Re: Lumen CRM newsletter"]
-INBOUND_CALL_NOTES = ["Asked how to add users.", "Wanted the new price list.",
-                      "Problem with the mobile app; sent to support.", "Asked for a reference customer in their sector."]
-LATER_NOTES = ["Prefers e-mail to phone calls.", "On leave until the end of the month.",
-               "New budget cycle starts in January.", "Their IT team is moving to a new ERP this year."]
-SMS_TEXTS = ["Running ten minutes late, see you shortly.", "Thanks for your time today — the slides are in your inbox.",
-             "Reminder: our call tomorrow at 10:00."]
-BOUNCE_REASON = "550 5.1.1 user unknown"
+# ==== the daily life's own tables (the vocabulary is world.py's) ====================
 
 LOGGED_LATE = 0.2  # share of rep-logged interactions recorded hours or days after they happened
 LATE_KINDS = {"call", "voicemail", "meeting_held", "meeting_missed", "demo", "visit", "note"}  # emails are synced at once
@@ -110,7 +76,7 @@ class _Segment:
     """A stretch of an open deal's life in one stage with one owner, from one of its steps
     to the next (``ends_with``: move, win, lose, hand-over — or now, still there)."""
 
-    life: _DealLife
+    life: DealLife
     stage: str
     start: datetime
     end: datetime
@@ -130,23 +96,23 @@ def own_fields(kind: str, given: dict[str, Any]) -> dict[str, Any]:
 
 
 class DemoActivity:
-    """Adds the daily life's steps to a planner that has planned the records (``plan``)."""
+    """Adds the daily life's steps to a scenario whose records are planned (``plan``)."""
 
-    def __init__(self, planner: _Planner) -> None:
-        self.p = planner
-        self.rng = planner.more
-        self.latest = planner.latest
+    def __init__(self, scenario: Scenario) -> None:
+        self.s = scenario
+        self.rng = scenario.more
+        self.latest = scenario.latest
         self.feed: list[tuple[datetime, UUID, InteractionSpec]] = []
         self.no_email: dict[UUID, tuple[datetime, datetime]] = {}  # contact -> (bounced, corrected or the end)
         self.quotes = 0
-        self.rep_names = {rep_id: name for name, rep_id in planner.reps.items()}
+        self.rep_names = {rep_id: name for name, rep_id in scenario.reps.items()}
 
     def plan(self) -> None:
         self.bounces()
-        for contact in self.p.contacts:
+        for contact in self.s.contacts:
             self.contact_life(contact)
             self.page_visits(contact)
-        for life in self.p.lives:
+        for life in self.s.lives:
             for segment in self.segments(life):
                 self.deal_work(segment)
         self.tracking_feed()
@@ -164,7 +130,7 @@ class DemoActivity:
     def message_id(self) -> str:
         return f"<{self.rng.getrandbits(48):012x}@{REP_EMAIL_DOMAIN}>"
 
-    def log(self, at: datetime, contact: _Contact, kind: str, rep: UUID, deal: UUID | None = None, **given: Any) -> bool:
+    def log(self, at: datetime, contact: Contact, kind: str, rep: UUID, deal: UUID | None = None, **given: Any) -> bool:
         """One interaction a rep records (now and then late); False if it would be too recent."""
         at = at.replace(microsecond=0)
         if at > self.latest or at <= contact.registered_at:
@@ -173,21 +139,21 @@ class DemoActivity:
         if kind in LATE_KINDS and self.chance(LOGGED_LATE):
             recorded = min(at + timedelta(hours=self.rng.uniform(2, 72)), self.latest)
         spec = InteractionSpec(kind, own_fields(kind, given), rep, deal)
-        self.p.add(recorded, record_interaction, RecordInteraction(contact.id, spec, at), "interactions")
+        self.s.add(recorded, record_interaction, RecordInteraction(contact.id, spec, at), "interactions")
         return True
 
-    def track(self, at: datetime, contact: _Contact, kind: str, rep: UUID | None, deal: UUID | None = None,
+    def track(self, at: datetime, contact: Contact, kind: str, rep: UUID | None, deal: UUID | None = None,
               **given: Any) -> None:
         """One item for the tracking feed (sent in the week's batch)."""
         at = at.replace(microsecond=0)
         if contact.registered_at < at <= self.latest:
             self.feed.append((at, contact.id, InteractionSpec(kind, own_fields(kind, given), rep, deal)))
 
-    def may_email(self, contact: _Contact, at: datetime) -> bool:
+    def may_email(self, contact: Contact, at: datetime) -> bool:
         bounced, corrected = self.no_email.get(contact.id, (at, at))
         return not bounced <= at < corrected
 
-    def email(self, at: datetime, contact: _Contact, rep: UUID, deal: UUID | None, subject: str) -> None:
+    def email(self, at: datetime, contact: Contact, rep: UUID, deal: UUID | None, subject: str) -> None:
         """An e-mail sent, then maybe opened and clicked (as the feed reports)."""
         if not self.may_email(contact, at):
             return
@@ -202,13 +168,13 @@ class DemoActivity:
                 link = SITE + self.rng.choice(PAGES)[0]
                 self.track(clicked, contact, "email_clicked", rep, deal, message_id=message_id, link=link)
 
-    def call(self, at: datetime, contact: _Contact, rep: UUID, deal: UUID | None, notes: str | None,
+    def call(self, at: datetime, contact: Contact, rep: UUID, deal: UUID | None, notes: str | None,
              minutes: tuple[int, int] = (5, 25), direction: str = "outbound") -> None:
         seconds = int(self.rng.uniform(*minutes) * 60)
         self.log(at, contact, "call", rep, deal, direction=direction, duration_seconds=seconds, outcome="connected",
                  notes=notes)
 
-    def unanswered_call(self, at: datetime, contact: _Contact, rep: UUID, deal: UUID | None) -> None:
+    def unanswered_call(self, at: datetime, contact: Contact, rep: UUID, deal: UUID | None) -> None:
         self.log(at, contact, "call", rep, deal, direction="outbound", duration_seconds=0, outcome="no_answer")
         self.log(at + timedelta(minutes=1), contact, "voicemail", rep, deal, duration_seconds=self.rng.randint(15, 50),
                  notes="Left a message asking them to call back.")
@@ -218,8 +184,8 @@ class DemoActivity:
     def bounces(self) -> None:
         """Welcome e-mails to a few new contacts (preferably ones in no deal) bounce
         hard; the first one's address is corrected a few weeks later."""
-        in_deals = {c.id for life in self.p.lives for c in life.contacts}
-        new = [c for c in self.p.contacts if not c.company.customer and not c.decision_maker
+        in_deals = {c.id for life in self.s.lives for c in life.contacts}
+        new = [c for c in self.s.contacts if not c.company.customer and not c.decision_maker
                and c.registered_at < self.latest - timedelta(days=60)]
         pool = [c for c in new if c.id not in in_deals] or new
         for k, contact in enumerate(self.rng.sample(pool, min(BOUNCES, len(pool)))):
@@ -235,19 +201,19 @@ class DemoActivity:
                 self.corrected_email(contact, corrected, rep)
             self.no_email[contact.id] = (sent, corrected)
 
-    def corrected_email(self, contact: _Contact, at: datetime, rep: UUID) -> None:
+    def corrected_email(self, contact: Contact, at: datetime, rep: UUID) -> None:
         domain = contact.email.partition("@")[2]
-        email, n = f"{_slug(contact.first_name)[0]}.{_slug(contact.last_name)}@{domain}", 1
-        while email in self.p.emails:
+        email, n = f"{slug(contact.first_name)[0]}.{slug(contact.last_name)}@{domain}", 1
+        while email in self.s.emails:
             n += 1
-            email = f"{_slug(contact.first_name)[0]}.{_slug(contact.last_name)}{n}@{domain}"
-        self.p.emails.add(email)
+            email = f"{slug(contact.first_name)[0]}.{slug(contact.last_name)}{n}@{domain}"
+        self.s.emails.add(email)
         contact.email = email
-        self.p.add(at, change_contact, ChangeContact(contact.id, {"email": email}, occurred_at=at))
+        self.s.add(at, change_contact, ChangeContact(contact.id, {"email": email}, occurred_at=at))
         self.log(at + timedelta(minutes=5), contact, "note", rep,
                  text="Welcome e-mail bounced: got the right address by phone.")
 
-    def contact_life(self, contact: _Contact) -> None:
+    def contact_life(self, contact: Contact) -> None:
         """A note when they came in, a welcome e-mail, the account managers' check-ins with
         customers, and a few odd touches over the year."""
         rep, start = contact.company.owner_id, contact.registered_at
@@ -266,7 +232,7 @@ class DemoActivity:
         for _ in range(self.rng.choice([0, 1, 1, 2, 3])):
             self.odd_touch(self.between(start, self.latest), contact, rep)
 
-    def check_in(self, at: datetime, contact: _Contact, rep: UUID) -> None:
+    def check_in(self, at: datetime, contact: Contact, rep: UUID) -> None:
         kind = self.rng.choice(["call", "call", "visit", "meeting_held"])
         if kind == "call":
             self.call(at, contact, rep, None, "Quarterly check-in: happy with the service.", (10, 25))
@@ -279,7 +245,7 @@ class DemoActivity:
             self.log(at, contact, "meeting_held", rep, mode="video", duration_minutes=self.rng.choice([30, 45]),
                      notes="Check-in meeting: usage and roadmap.")
 
-    def odd_touch(self, at: datetime, contact: _Contact, rep: UUID) -> None:
+    def odd_touch(self, at: datetime, contact: Contact, rep: UUID) -> None:
         kind = self.rng.choice(["inbound", "question", "sms", "no_answer", "missed", "note"])
         if kind == "inbound":
             self.call(at, contact, rep, None, self.rng.choice(INBOUND_CALL_NOTES), (3, 15), "inbound")
@@ -294,7 +260,7 @@ class DemoActivity:
         else:
             self.log(at, contact, "note", rep, text=self.rng.choice(LATER_NOTES))
 
-    def page_visits(self, contact: _Contact) -> None:
+    def page_visits(self, contact: Contact) -> None:
         """Visits to the website: a few pages minutes apart, and return visits days later
         (no rep did anything: the feed names none)."""
         if not self.chance(0.8 if contact.source in WEB_SOURCES else 0.35):
@@ -318,7 +284,7 @@ class DemoActivity:
 
     # --- the work on each deal --------------------------------------------------------
 
-    def segments(self, life: _DealLife) -> Iterator[_Segment]:
+    def segments(self, life: DealLife) -> Iterator[_Segment]:
         """The deal's stretches while open: from a step (or the opening) to the next."""
         stage, start, owner, is_open, taken_over = life.opens_in, life.opened, life.owner, True, False
         for at, what, argument, owner_after in life.steps:
@@ -355,7 +321,7 @@ class DemoActivity:
         elif s.ends_with == "lose":
             self.call(at(0.95), contact, rep, deal, f"They told us: {s.argument.lower()}.", (5, 15))
 
-    def stage_work(self, s: _Segment, contact: _Contact, rep: UUID, deal: UUID,
+    def stage_work(self, s: _Segment, contact: Contact, rep: UUID, deal: UUID,
                    at: Callable[[float], datetime]) -> None:
         product = s.life.title.partition(" — ")[2]
         match s.stage:
@@ -407,14 +373,15 @@ class DemoActivity:
     def tracking_feed(self) -> None:
         """The feed's items, one batch a week, sent at the week's end (all before now)."""
         weeks: dict[int, list[tuple[datetime, UUID, InteractionSpec]]] = defaultdict(list)
-        last_sent = self.latest + (self.p.now - self.latest) / 2
+        last_sent = self.latest + (self.s.now - self.latest) / 2
         for item in self.feed:
             weeks[int((last_sent - item[0]) / FEED_EVERY)].append(item)
         for week in sorted(weeks, reverse=True):
             items = sorted(weeks[week], key=lambda item: item[0])
             batch = [BatchItem(i, spec, contact_id, None, at, f"feed-{self.rng.getrandbits(64):016x}")
                      for i, (at, contact_id, spec) in enumerate(items)]
-            self.p.add(last_sent - week * FEED_EVERY, record_batch, RecordBatch(batch), "interactions", amount=len(batch))
+            sent = last_sent - week * FEED_EVERY
+            self.s.add(sent, record_batch, RecordBatch(batch), "interactions", amount=len(batch))
 
     # --- the agendas ------------------------------------------------------------------
 
@@ -422,7 +389,7 @@ class DemoActivity:
         """Planned now: each open deal's next step, the account managers' check-ins, the
         managers' reviews; some earlier tasks done, one moved, one cancelled."""
         turn = 0
-        for life in self.p.lives:
+        for life in self.s.lives:
             current = [s for s in self.segments(life) if s.ends_with == "now"]
             if not current:
                 continue
@@ -432,33 +399,32 @@ class DemoActivity:
             title = f"{title} — {contact.company.name}"
             if turn % 3 == 0:  # the step before it, done
                 done = self.task(kind, title, self.due("past"), s.owner, contact, life.id, minutes)
-                self.p.add(self.p.now, complete_task, CompleteTask(done, self.rng.choice(DONE_OUTCOMES)))
+                self.s.add(self.s.now, complete_task, CompleteTask(done, self.rng.choice(DONE_OUTCOMES)))
             self.task(kind, title, self.due(WHEN[turn % len(WHEN)]), s.owner, contact, life.id, minutes)
             turn += 1
-        customers = [c for c in self.p.contacts if c.company.customer and c.decision_maker]
+        customers = [c for c in self.s.contacts if c.company.customer and c.decision_maker]
         for k, contact in enumerate(customers):
             when = WHEN[(k + 1) % len(WHEN)]
             task = self.task("customer_visit", f"Check-in visit — {contact.company.name}", self.due(when),
                              contact.company.owner_id, contact, None, 60, "Bring the usage report.")
             if k == 0:  # the customer asked to postpone: a week later
-                self.p.add(self.p.now, reschedule_task, RescheduleTask(task, self.due("later") + timedelta(days=7)))
+                self.s.add(self.s.now, reschedule_task, RescheduleTask(task, self.due("later") + timedelta(days=7)))
             elif k == 1:  # the customer cancelled
-                self.p.add(self.p.now, cancel_task, CancelTask(task))
-        for team, manager in TEAMS:
-            manager_id = self.p.reps[manager]
+                self.s.add(self.s.now, cancel_task, CancelTask(task))
+        for team, manager_id in self.s.managers.items():
             self.task("task", f"Weekly pipeline review — {team}", self.due("tomorrow"), manager_id, None, None, 60)
 
-    def task(self, kind: str, title: str, due: datetime, owner: UUID, contact: _Contact | None, deal: UUID | None,
+    def task(self, kind: str, title: str, due: datetime, owner: UUID, contact: Contact | None, deal: UUID | None,
              minutes: int | None, notes: str | None = None) -> UUID:
-        task_id = self.p.new_id()
+        task_id = self.s.new_id()
         plan = TaskPlan(kind, title, due, minutes, contact.id if contact else None, deal, notes)
-        self.p.add(self.p.now, plan_task, PlanTask(plan, owner), "tasks", task_id)
+        self.s.add(self.s.now, plan_task, PlanTask(plan, owner), "tasks", task_id)
         return task_id
 
     def due(self, when: str) -> datetime:
         """A due time in business hours: on a past day (overdue), earlier (past), later
         today, tomorrow, or within two weeks."""
-        now = self.p.now
+        now = self.s.now
         if when == "today":
             return self.later_today()
         days = {"overdue": -self.rng.randint(1, 6), "past": -self.rng.randint(0, 2), "tomorrow": 1,
@@ -471,7 +437,7 @@ class DemoActivity:
 
     def later_today(self) -> datetime:
         """A quarter hour left today (in business hours if any are left), else the next one."""
-        now = self.p.now
+        now = self.s.now
         first = (now + timedelta(minutes=30)).replace(second=0, microsecond=0)
         first += timedelta(minutes=-first.minute % 15)
         slots = []

@@ -22,8 +22,8 @@ from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.commands import execute
 from crm_es.commands.documents import SetSignature, set_signature
-from crm_es.policies.outbox import Dispatcher
-from crm_es.policies.senders import SmtpSender
+from crm_es.outbox.dispatcher import Dispatcher
+from crm_es.outbox.senders import SmtpSender
 from crm_es.queries import timeline as timelines
 from tests.policies.conftest import Inbox, configure_smtp
 from tests.policies import conftest as policy_fixtures

@@ -23,7 +23,6 @@ from crm_es.aggregates import company as companies
 from crm_es.aggregates.base import Event, Meta
 from crm_es.aggregates.company import Company, CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
-from crm_es.audit.chain import GENESIS
 from crm_es.audit.verify import verify_store
 from crm_es.bootstrap import Services
 from crm_es.entrypoints.cli.main import main
@@ -31,6 +30,7 @@ from crm_es.commands import execute
 from crm_es.commands.records import ChangeContact, RegisterContact, change_contact, register_contact
 from crm_es.settings import Settings
 from crm_es.store import EventStore
+from crm_es.store.chain import GENESIS
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 META = Meta(occurred_at=NOW, recorded_at=NOW, actor="rep:alice", correlation_id="req-1")

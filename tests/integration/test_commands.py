@@ -23,6 +23,7 @@ from crm_es.bootstrap import Services
 from crm_es.clock import Clock
 from crm_es.commands import CommandContext, CommandResult, PreconditionFailed, execute
 from crm_es.commands.context import IdempotencyKeyReused
+from crm_es.entrypoints.http.statuses import status_of
 from crm_es.store.event_store import IntegrityError
 from crm_es.commands.deals import ChangeDeal, LoseDeal, MoveDeal, OpenDeal, WinDeal, change_deal, lose_deal, move_deal, open_deal, win_deal
 from crm_es.commands.people import AddRep, add_rep
@@ -137,7 +138,7 @@ def test_the_same_key_with_another_request_is_refused_and_writes_nothing(crm: Cr
     with WritesNothing(services), pytest.raises(IdempotencyKeyReused) as error:
         crm.run(register_company, RegisterCompany(CompanyDetails("Globex")), idempotency_key="k-1", fingerprint="body-2")
 
-    assert error.value.status == 422
+    assert status_of(error.value) == 422
     assert error.value.extra["field"] == "Idempotency-Key"
 
 
@@ -159,7 +160,7 @@ def test_a_stale_expected_version_is_refused_with_the_current_version(crm: Crm, 
     with WritesNothing(services), pytest.raises(PreconditionFailed) as error:
         crm.run(move_deal, MoveDeal(crm.deal, "Proposal"), expected_version=1)
 
-    assert error.value.status == 412
+    assert status_of(error.value) == 412
     assert error.value.rule == "version-mismatch"
     assert error.value.extra["current_version"] == 2
     assert crm.deal_state().version == 2
@@ -182,7 +183,7 @@ def test_an_email_cannot_be_registered_twice_whatever_its_case(crm: Crm, service
         crm.register("  ada@EXAMPLE.com ")
 
     assert error.value.rule == "email-already-registered"
-    assert error.value.status == 409
+    assert status_of(error.value) == 409
     assert error.value.extra["existing_id"] == str(first.id)
 
 
@@ -256,7 +257,7 @@ def test_an_unknown_reference_is_not_found_naming_the_field(crm: Crm, services: 
         crm.run(handler, command)
 
     assert error.value.field == field
-    assert error.value.status == 404
+    assert status_of(error.value) == 404
 
 
 # --- pipeline rules that need the read side -------------------------------------------------

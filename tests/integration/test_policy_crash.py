@@ -199,7 +199,7 @@ def test_emails_queued_by_a_policy_killed_again_and_again_go_out_once_each(setti
     from crm_es.aggregates.interactions import MeetingMissed
     from crm_es.aggregates.message import Message
     from crm_es.policies.missed_meeting import MissedMeetingFollowUp
-    from crm_es.policies.senders import DELIVERY_HEADER
+    from crm_es.outbox.senders import DELIVERY_HEADER
 
     inbox, port = smtp
     rnd = random.Random(99)

@@ -87,7 +87,8 @@ from crm_es.commands.tasks import (
 )
 from crm_es.projections.read_side import ReadSide
 from crm_es.projections.deals import deal_moved
-from crm_es.projections.rows import HANDLERS, EventRow, Op
+from crm_es.projections.catalogue import HANDLERS
+from crm_es.projections.rows import EventRow, Op
 from crm_es.projections.runner import Projector
 from crm_es.store import EventStore
 

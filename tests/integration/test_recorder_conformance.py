@@ -15,7 +15,8 @@ from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import ApplicationRecorderTestCase, NonInterleavingNotificationIDsBaseCase
 
 from conftest import PG_URL, require_postgres
-from crm_es.store.recorders import CrmPostgresRecorder, CrmSQLiteRecorder
+from crm_es.store.postgres.recorder import CrmPostgresRecorder
+from crm_es.store.sqlite.recorder import CrmSQLiteRecorder
 
 
 class OnSQLite:

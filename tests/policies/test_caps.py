@@ -15,9 +15,9 @@ from crm_es.aggregates.base import Meta
 from crm_es.aggregates.message import Message
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
-from crm_es.policies.caps import Cap
-from crm_es.policies.outbox import Dispatcher
-from crm_es.policies.senders import SmtpSender
+from crm_es.outbox.caps import Cap
+from crm_es.outbox.dispatcher import Dispatcher
+from crm_es.outbox.senders import SmtpSender
 from tests.http.helpers import assert_problem, ok
 from tests.policies.conftest import Inbox
 

@@ -37,8 +37,8 @@ from crm_es.commands.records import RegisterContact, register_contact
 from crm_es.documents import render
 from crm_es.documents.defaults import DEFAULTS
 from crm_es.documents.templates import sample_values
-from crm_es.policies.outbox import Dispatcher
-from crm_es.policies.senders import SmtpSender
+from crm_es.outbox.dispatcher import Dispatcher
+from crm_es.outbox.senders import SmtpSender
 from crm_es.settings import Settings
 from tests.policies.conftest import Inbox
 

@@ -17,8 +17,8 @@ from crm_es.aggregates.timer import Timer
 from crm_es.aggregates.unsubscription import Unsubscription, unsubscription_id
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
-from crm_es.policies.outbox import Dispatcher
-from crm_es.policies.senders import SmtpSender
+from crm_es.outbox.dispatcher import Dispatcher
+from crm_es.outbox.senders import SmtpSender
 from tests.http.helpers import assert_problem, ok, read
 from tests.policies.conftest import Inbox, settle
 

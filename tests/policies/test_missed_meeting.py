@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.policies.missed_meeting import free_slots
-from crm_es.policies.outbox import Dispatcher
-from crm_es.policies.senders import SmtpSender
+from crm_es.outbox.dispatcher import Dispatcher
+from crm_es.outbox.senders import SmtpSender
 from tests.http.helpers import assert_problem, ok, read
 from tests.policies.conftest import Inbox, configure_smtp, settle
 

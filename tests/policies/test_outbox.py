@@ -37,14 +37,14 @@ from crm_es.commands.records import (
     forget_contact,
     register_contact,
 )
-from crm_es.policies.outbox import Dispatcher
-from crm_es.policies.senders import (
+from crm_es.outbox.dispatcher import Dispatcher
+from crm_es.outbox.senders import (
     DELIVERY_HEADER,
     SmsSender,
     SmtpSender,
     WebhookSender,
 )
-from crm_es.store.recorders import OUTBOX_COLUMNS
+from crm_es.store.schema import OUTBOX_COLUMNS
 from tests.policies.conftest import free_port
 
 JEAN = "jean.dupont@example.com"

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
-from crm_es.policies.outbox import Dispatcher
-from crm_es.policies.senders import SmtpSender
+from crm_es.outbox.dispatcher import Dispatcher
+from crm_es.outbox.senders import SmtpSender
 from crm_es.queries import timeline as timelines
 from tests.http.helpers import assert_problem, ok
 from tests.policies.conftest import Inbox, settle

@@ -191,9 +191,9 @@ def test_the_service_runs_the_automations_in_the_background(settings, clock: Fro
     import time
 
     from crm_es.entrypoints.http.app import create_app
-    from crm_es.bootstrap import bootstrap
+    from crm_es.bootstrap import service
 
-    services = bootstrap(dataclasses.replace(settings, run_policies=True), clock=clock)
+    services = service(dataclasses.replace(settings, run_policies=True), clock=clock)
     try:
         services.start()
         with TestClient(create_app(services)) as client:

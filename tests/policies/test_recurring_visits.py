@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
-from crm_es.policies.outbox import Dispatcher
+from crm_es.outbox.dispatcher import Dispatcher
 from crm_es.policies.recurring_visits import add_months, next_visit
 from tests.http.helpers import assert_problem, ok, read
 from tests.policies.conftest import settle

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
-from crm_es.policies.outbox import Dispatcher
+from crm_es.outbox.dispatcher import Dispatcher
 from crm_es.policies.scheduled_reports import Schedule, next_run, period
-from crm_es.policies.senders import SmtpSender
+from crm_es.outbox.senders import SmtpSender
 from tests.http.helpers import STAGES, assert_problem, ok
 from tests.policies.conftest import Inbox, settle
 

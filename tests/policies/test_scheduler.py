@@ -21,7 +21,7 @@ from crm_es.aggregates import timer as timers
 from crm_es.aggregates.base import Meta
 from crm_es.aggregates.message import PENDING
 from crm_es.aggregates.timer import FIRED, Timer
-from crm_es.bootstrap import Services, bootstrap
+from crm_es.bootstrap import Services, service
 from crm_es.clock import SystemClock
 from crm_es.policies.leader import Leadership
 from crm_es.policies.scheduler import JOBS_TABLE, NEXT_DUE, job_store_for
@@ -107,7 +107,7 @@ def test_the_next_due_time_outlives_a_restart(services: Services, settings: Sett
     assert NEXT_DUE in stored_jobs(services)  # kept in the job store
     assert datetime.now(timezone.utc) < due
 
-    restarted = bootstrap(settings, clock=clock)
+    restarted = service(settings, clock=clock)
     try:
         assert restarted.store.load(Timer, timer_id).status == PENDING
         with running(restarted):
@@ -118,7 +118,7 @@ def test_the_next_due_time_outlives_a_restart(services: Services, settings: Sett
 
 
 def test_only_the_active_runner_schedules(services: Services, settings: Settings, clock: SystemClock) -> None:
-    other = bootstrap(settings, clock=clock)
+    other = service(settings, clock=clock)
     try:
         with running(services):
             wait_until(lambda: services.automations.scheduler.running)

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from crm_es.aggregates import company as companies
 from crm_es.aggregates.base import Event, Meta
 from crm_es.aggregates.company import Company, CompanyDetails
-from crm_es.audit.chain import Chain, ChainRow
 from crm_es.audit.verify import Verdict, verify_chain, verify_store
 from crm_es.bootstrap import Services
+from crm_es.store.chain import Chain, ChainRow
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 META = Meta(occurred_at=NOW, recorded_at=NOW, actor="rep:alice", correlation_id="req-1")

@@ -40,6 +40,7 @@ from crm_es.aggregates.setup import DEFAULT_STATUSES
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 from crm_es.commands import CommandResult, execute
+from crm_es.entrypoints.http.statuses import status_of
 from crm_es.commands import deals as deal_commands
 from crm_es.commands import pipelines as pipeline_commands
 from crm_es.commands import records as record_commands
@@ -331,7 +332,7 @@ class Laws:
         except DomainError as error:
             assert self.store.max_position() == before, f"refused {cmd!r} ({error.rule}) but wrote events"
             assert isinstance(expect, Refused), f"{cmd!r} refused ({error.rule}: {error.detail}); the model expected {expect}"
-            assert (error.rule, error.status) == (expect.rule, expect.status), f"{cmd!r}: {error.rule} ({error.detail}), expected {expect}"
+            assert (error.rule, status_of(error)) == (expect.rule, expect.status), f"{cmd!r}: {error.rule} ({error.detail}), expected {expect}"
             return None
         assert isinstance(expect, Writes), f"{cmd!r} was accepted; the model expected {expect}"
         written = self.store.read(before, 1_000)

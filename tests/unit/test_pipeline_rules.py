@@ -12,6 +12,7 @@ import pytest
 from crm_es.aggregates import pipeline as pipelines
 from crm_es.aggregates.base import Event, InvalidInput, Meta, RuleViolated
 from crm_es.aggregates.pipeline import Pipeline, Stage, StageSpec
+from crm_es.entrypoints.http.statuses import status_of
 
 META = Meta(
     occurred_at=datetime(2026, 2, 27, 17, 0, tzinfo=timezone.utc),
@@ -89,7 +90,7 @@ def test_a_pipeline_cannot_be_created_with_a_stage_name_used_twice() -> None:
         pipelines.create(PIPELINE_ID, "Sales", specs, ids(*(UUID(int=n) for n in range(4))), META)
 
     assert error.value.field == "stages[3].name"
-    assert error.value.status == 422
+    assert status_of(error.value) == 422
 
 
 def test_stages_are_found_by_name_without_regard_to_case() -> None:
@@ -200,7 +201,7 @@ def test_a_stage_holding_open_deals_cannot_be_removed() -> None:
 
     assert error.value.rule == "stage-has-deals"
     assert error.value.extra == {"stage_id": str(QUALIFIED_ID), "deals": 3}
-    assert error.value.status == 409
+    assert status_of(error.value) == 409
 
 
 def test_reordering_stages_records_the_new_order_and_keeps_the_ids() -> None:

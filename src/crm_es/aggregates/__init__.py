@@ -2,7 +2,10 @@
 
 Each module holds one aggregate: its state (a frozen dataclass), its events (nested,
 past tense), ``evolve`` (state + event -> state) and the decisions (state + input ->
-events). Nothing here reads a clock, a database or the network.
+events). Nothing here reads a clock, a database or the network. Refusals name their rule
+and its category (``base.py``), never an HTTP status.
+
+May import: nothing else of ours (the layers contract in pyproject.toml checks it).
 """
 
 from crm_es.aggregates.company import Company

@@ -135,11 +135,22 @@ def later(current: datetime | None, occurred_at: datetime) -> datetime:
     return occurred_at if current is None or occurred_at > current else current
 
 
+# What sort of "no" a domain error is: its category. Each entry point answers a category
+# its own way (HTTP: one status per category, entrypoints/http/statuses.py); the domain and
+# the layers below it only name the rule and its category.
+CONFLICT = "conflict"  # the records as they stand refuse it: a closed deal moved, an e-mail already taken
+NOT_FOUND = "not-found"  # a record the command names does not exist
+INVALID = "invalid-input"  # the input passed the schema but not a domain check
+FORBIDDEN = "forbidden"  # not the actor's to do: another rep's record, SQL analysts may not run
+STALE = "stale"  # the client named a version the record is no longer at (If-Match)
+
+
 class DomainError(Exception):
-    """A business rule said no. ``rule`` names it for the client."""
+    """A business rule said no. ``rule`` names it for the client; ``category`` says what
+    sort of "no" it is (one of those above)."""
 
     rule = "domain-error"
-    status = 409
+    category = CONFLICT
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -155,7 +166,7 @@ class RuleViolated(DomainError):
 
 class NotFound(DomainError):
     rule = "not-found"
-    status = 404
+    category = NOT_FOUND
 
     def __init__(self, kind: str, id: UUID | str, field: str | None = None) -> None:
         super().__init__(f"{kind} {id} does not exist", kind=kind, id=str(id))
@@ -163,10 +174,10 @@ class NotFound(DomainError):
 
 
 class InvalidInput(DomainError):
-    """Input that passed the schema but not a domain check (422, naming the field)."""
+    """Input that passed the schema but not a domain check, naming the field."""
 
     rule = "invalid-input"
-    status = 422
+    category = INVALID
 
     def __init__(self, field: str, detail: str) -> None:
         super().__init__(detail)

@@ -17,16 +17,16 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from crm_es.aggregates.base import DomainError
+from crm_es.aggregates.base import INVALID, DomainError
 from crm_es.aggregates.money import CURRENCIES, amount_problem
 from crm_es.aggregates.setup import PropertyDefinition, Setup
 
 
 class InvalidValues(DomainError):
-    """Values the configuration refuses (422): ``errors`` names each field and why."""
+    """Values the configuration refuses: ``errors`` names each field and why."""
 
     rule = "invalid-input"
-    status = 422
+    category = INVALID
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from crm_es.audit.chain import GENESIS, ChainRow, canonical_id
 from crm_es.store import RawEvent
+from crm_es.store.chain import GENESIS, ChainRow, canonical_id
 
 
 def export_record(store: Any, record_id: UUID) -> list[dict[str, Any]]:

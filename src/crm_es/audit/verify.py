@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from crm_es.audit.chain import GENESIS, ChainRow
+from crm_es.store.chain import GENESIS, ChainRow
 
 PAGE = 5_000
 

@@ -2,8 +2,8 @@
 
 A key reads ``crm_<id>_<secret>``: the id finds the row, the secret is checked against
 the stored hash in constant time. The table lives in the event store's database, next
-to the events (``api_keys`` on SQLite, ``crm_events_api_keys`` on PostgreSQL), created
-through the recorder's datastore like the store's own side tables.
+to the events (``api_keys`` on SQLite, ``crm_events_api_keys`` on PostgreSQL), kept by
+the store (``store.api_keys``: crm_es.store.api_keys).
 """
 
 from __future__ import annotations
@@ -20,13 +20,10 @@ from crm_es.aggregates import Rep
 from crm_es.auth.roles import Principal, Role, needs_rep
 from crm_es.clock import Clock
 from crm_es.store import EventStore
-from crm_es.store.side_tables import SideTables
 
 log = logging.getLogger("crm_es")
 
 PREFIX = "crm_"
-
-COLUMNS = "id, name, role, rep_id, secret_hash, created_at, revoked_at"
 
 
 class KeyRefused(ValueError):
@@ -61,12 +58,9 @@ class ApiKeys:
     def __init__(self, store: EventStore, clock: Clock) -> None:
         self.store = store
         self.clock = clock
-        self.tables = SideTables(store.recorder, store.is_postgres)
+        self.tables = store.api_keys  # the key table, kept by the store
         self._configured: bool | None = None  # not asked yet
-        self.tables.write(
-            "CREATE TABLE IF NOT EXISTS {api_keys} (id text PRIMARY KEY, name text NOT NULL, role text NOT NULL, "
-            "rep_id text, secret_hash text NOT NULL, created_at text NOT NULL, revoked_at text)"
-        )
+        self.tables.create()
 
     def create(self, role: Role, rep_id: UUID | None = None, name: str = "") -> tuple[ApiKey, str]:
         """A new key and its token, which is shown now and never again."""
@@ -83,10 +77,7 @@ class ApiKeys:
                                  f"(POST /reps/{rep_id}/reactivate)")
         key = ApiKey(secrets.token_hex(6), name, role, rep_id, self.clock.now().isoformat())
         secret = secrets.token_urlsafe(32)
-        self.tables.write(
-            "INSERT INTO {api_keys} (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, NULL)",
-            (key.id, key.name, str(key.role), str(rep_id) if rep_id else None, _hash(secret), key.created_at),
-        )
+        self.tables.insert(key.id, key.name, str(key.role), str(rep_id) if rep_id else None, _hash(secret), key.created_at)
         self._now_configured()
         return key, f"{PREFIX}{key.id}_{secret}"
 
@@ -95,10 +86,10 @@ class ApiKeys:
         if not token.startswith(PREFIX):
             return None
         key_id, _, secret = token.removeprefix(PREFIX).partition("_")
-        rows = self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} WHERE id = ?", (key_id,))
-        if not rows or not hmac.compare_digest(rows[0]["secret_hash"], _hash(secret)):
+        row = self.tables.find(key_id)
+        if row is None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
             return None
-        key = _key(rows[0])
+        key = _key(row)
         return None if key.revoked_at else key
 
     def holder_deactivated(self, key: ApiKey) -> Rep | None:
@@ -112,20 +103,19 @@ class ApiKeys:
         return rep if rep is not None and not rep.active else None
 
     def list(self) -> list[ApiKey]:
-        return [_key(row) for row in self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} ORDER BY created_at, id")]
+        return [_key(row) for row in self.tables.all()]
 
     def revoke(self, key_id: str) -> ApiKey | None:
         """The key, revoked from now on (a key revoked before keeps its time); None if unknown."""
-        now = self.clock.now().isoformat()
-        self.tables.write("UPDATE {api_keys} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, key_id))
-        rows = self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} WHERE id = ?", (key_id,))
-        return _key(rows[0]) if rows else None
+        self.tables.revoke(key_id, self.clock.now().isoformat())
+        row = self.tables.find(key_id)
+        return _key(row) if row is not None else None
 
     def configured(self) -> bool:
         """True once any key has been made, revoked or not: revoking every key locks the
         service, it never reopens it. Asked of the database until the answer is yes."""
         if self._configured is not True:
-            if self.tables.read("SELECT id FROM {api_keys} LIMIT 1"):
+            if self.tables.any():
                 self._now_configured()
             else:
                 self._configured = False

@@ -13,12 +13,24 @@ from functools import cache
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
-from crm_es.aggregates.base import Aggregate, DomainError, Event, InvalidInput, Meta, NotFound, RuleViolated
+from crm_es.aggregates.base import (
+    FORBIDDEN,
+    INVALID,
+    STALE,
+    Aggregate,
+    DomainError,
+    Event,
+    InvalidInput,
+    Meta,
+    NotFound,
+    RuleViolated,
+)
 from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.message import CHANNELS
 from crm_es.clock import Clock
+from crm_es.commands.unit_of_work import UnitOfWork
 from crm_es.store import Claim, EventStore, IdempotencyRecord
-from crm_es.store.event_store import IntegrityError, SubjectForgotten
+from crm_es.store.event_store import IntegrityError
 from crm_es.store.keys import ERASED_FINGERPRINT
 
 A = TypeVar("A", bound=Aggregate)
@@ -71,7 +83,7 @@ ANYONE = Anyone()
 
 class NotYours(DomainError):
     rule = "not-your-record"
-    status = 403
+    category = FORBIDDEN
 
     def __init__(self, detail: str, field: str | None = None, **extra: Any) -> None:
         super().__init__(detail, **extra)
@@ -80,17 +92,21 @@ class NotYours(DomainError):
 
 class PreconditionFailed(DomainError):
     rule = "version-mismatch"
-    status = 412
+    category = STALE
 
 
 class IdempotencyKeyReused(DomainError):
     rule = "idempotency-key-reused"
-    status = 422
+    category = INVALID
 
 
 class TooMuchContention(DomainError):
     rule = "contention"
-    status = 409
+
+
+# What a kept refusal holds where a kept answer holds its status: none. The entry point
+# answers a refusal by its category (HTTP: entrypoints/http/statuses.py), replayed or not.
+REFUSED = 0
 
 
 @dataclass(frozen=True)
@@ -107,7 +123,7 @@ class CommandResult:
 
 @dataclass
 class CommandContext:
-    store: EventStore
+    store: EventStore | UnitOfWork  # a unit of work while a command is decided (commands.pipeline)
     clock: Clock
     lookups: Lookups
     actor: str = "system"
@@ -247,13 +263,10 @@ class CommandContext:
         if self.idempotency_key is not None:
             body = json.dumps({"id": str(aggregate_id), "version": version})
             record = IdempotencyRecord(self.actor, self.idempotency_key, self.fingerprint, status, body)
-        try:
-            position = self.store.save(events, idempotency=record, claims=claims, releases=releases, outbox=outbox)
-        except SubjectForgotten as error:  # forgotten while this command was being decided
-            raise RuleViolated("contact-forgotten", str(error)) from error
-        if position is None:  # nothing changed: the answer points at the log's end
-            position = self.store.max_position()
-        return CommandResult(aggregate_id, version, position, status)
+        if not isinstance(self.store, UnitOfWork):
+            raise TypeError("a handler saves into a unit of work: run it with crm_es.commands.pipeline.execute")
+        self.store.save(events, idempotency=record, claims=claims, releases=releases, outbox=outbox)
+        return CommandResult(aggregate_id, version, 0, status)  # the position comes with the commit (execute)
 
     def stored_answer(self, kind: str | None = None) -> tuple[int, dict[str, Any], int | None] | None:
         """The answer kept for this Idempotency-Key — status, body, position — or None for
@@ -282,7 +295,7 @@ class CommandContext:
             return None
         status, data, position = stored
         if "refusal" in data:
-            raise _replayed_refusal(status, data["refusal"])
+            raise ReplayedRefusal(data["refusal"], status or None)
         return CommandResult(UUID(data["id"]), data["version"], position or 0, status, replayed=True)
 
     def remember_refusal(self, refusal: DomainError) -> bool:
@@ -292,11 +305,12 @@ class CommandContext:
         if self.idempotency_key is None:
             return True
         body = json.dumps({"refusal": {
-            "rule": refusal.rule, "detail": refusal.detail, "field": getattr(refusal, "field", None), "extra": refusal.extra,
+            "rule": refusal.rule, "category": refusal.category, "detail": refusal.detail, "field": getattr(refusal, "field", None),
+            "extra": refusal.extra,
         }})
-        record = IdempotencyRecord(self.actor, self.idempotency_key, self.fingerprint, refusal.status, body)
+        record = IdempotencyRecord(self.actor, self.idempotency_key, self.fingerprint, REFUSED, body)
         try:
-            self.store.save([], idempotency=record)
+            UnitOfWork(self.store).commit(idempotency=record)
         except IntegrityError:
             return False
         return True
@@ -347,37 +361,17 @@ class _KeyLocks:
 _ANSWERING = _KeyLocks()
 
 
-def _replayed_refusal(status: int, refusal: dict[str, Any]) -> DomainError:
-    error = DomainError(refusal["detail"], **refusal["extra"])
-    error.rule, error.status = refusal["rule"], status
-    error.field = refusal["field"]  # type: ignore[attr-defined]
-    return error
+class ReplayedRefusal(DomainError):
+    """A refusal kept as an Idempotency-Key's first answer, heard again as it was given.
+    ``first_status``: the status it was answered with, held by the keys kept before
+    refusals named their category (None for the others: the entry point answers by category)."""
+
+    def __init__(self, refusal: dict[str, Any], first_status: int | None) -> None:
+        super().__init__(refusal["detail"], **refusal["extra"])
+        self.rule = refusal["rule"]
+        self.category = refusal.get("category", self.category)
+        self.field = refusal["field"]
+        self.first_status = first_status
 
 
-C = TypeVar("C")
-
-ATTEMPTS = 3
-
-
-def execute(handler: Callable[[C, CommandContext], CommandResult], command: C, ctx: CommandContext) -> CommandResult:
-    """Run a handler safely: a retried key returns the first answer; a lost race is
-    decided again on fresh state (or is a 412 when the client named a version)."""
-    answer = ctx.first_answer()
-    if answer is not None:
-        return answer
-    for _ in range(ATTEMPTS):
-        try:
-            return handler(command, ctx)
-        except DomainError as refusal:
-            # Refused on the state a twin with this key has just written (its e-mail claim,
-            # its new version): the twin's answer is this request's, not the refusal.
-            if not ctx.remember_refusal(refusal) and (answer := ctx.first_answer()) is not None:
-                return answer
-            raise
-        except IntegrityError:
-            # Someone else wrote first. Whatever they wrote, nothing of ours was
-            # written; deciding again shows whether it still holds.
-            answer = ctx.first_answer()
-            if answer is not None:
-                return answer
-    raise TooMuchContention("the record kept changing while this command was decided; try again")
+ATTEMPTS = 3  # decisions of one command before a lost race is answered as contention

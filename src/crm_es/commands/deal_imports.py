@@ -11,7 +11,7 @@ recorded change (new stage changes, its close), everything else is ``skipped``. 
 stands or falls with its opening and its close (nothing of it is written when one fails);
 each stage change row succeeds or fails alone.
 
-Deals are decided in batches against a ``StagedStore``, each batch saved in one store
+Deals are decided in batches against a ``UnitOfWork``, each batch saved in one store
 transaction; a dry run decides the same way and saves nothing.
 """
 
@@ -26,7 +26,8 @@ from crm_es.aggregates import Deal, Pipeline
 from crm_es.aggregates.base import DomainError, NotFound
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.deal import OPEN, WON, DealDetails
-from crm_es.commands.context import CommandContext, execute
+from crm_es.commands.context import CommandContext
+from crm_es.commands.pipeline import execute
 from crm_es.commands.deal_plans import (
     CLOSE,
     DEAL,
@@ -53,7 +54,7 @@ from crm_es.commands.deals import (
 )
 from crm_es.commands.imports import COUNTED, RowProblem
 from crm_es.commands.records import RegisterCompany, register_company
-from crm_es.commands.staging import StagedStore
+from crm_es.commands.unit_of_work import UnitOfWork
 from crm_es.store import Claim
 from crm_es.store.event_store import IntegrityError, SubjectForgotten
 
@@ -133,10 +134,10 @@ def import_deals(
     results = [_refused(r) for r in refused]
     progress(len(refused))
     companies = _Companies(_earliest_names(deal_rows))
-    whole_file = StagedStore(ctx.store) if dry_run else None  # a dry run's later batches see its earlier ones
+    whole_file = UnitOfWork(ctx.store, rows_of_import=True) if dry_run else None  # a dry run's later batches see its earlier ones
     for start in range(0, len(plans), batch_deals):
         batch = plans[start:start + batch_deals]
-        staged = whole_file or StagedStore(ctx.store)
+        staged = whole_file or UnitOfWork(ctx.store, rows_of_import=True)
         before = companies.mark()
         decided = _decide_batch(batch, replace(ctx, store=staged), staged, companies)  # type: ignore[arg-type]
         if not dry_run:
@@ -169,7 +170,7 @@ def _refused(refusal: Refusal) -> DealRowResult:
                          errors=refusal.problems)
 
 
-def _decide_batch(batch: Sequence[DealPlan], ctx: CommandContext, staged: StagedStore,
+def _decide_batch(batch: Sequence[DealPlan], ctx: CommandContext, staged: UnitOfWork,
                   companies: _Companies) -> list[DealRowResult]:
     # Which deals were imported before, those deals and the pipelines: a few queries a batch.
     holders = staged.claim_owners(IMPORTED_DEAL_SCOPE, [plan.old_id for plan in batch])
@@ -180,7 +181,7 @@ def _decide_batch(batch: Sequence[DealPlan], ctx: CommandContext, staged: Staged
 
 def _decide_alone(plan: DealPlan, ctx: CommandContext, companies: _Companies) -> list[DealRowResult]:
     for _ in range(ATTEMPTS):
-        staged = StagedStore(ctx.store)
+        staged = UnitOfWork(ctx.store, rows_of_import=True)
         before = companies.mark()
         decided = _decide(plan, replace(ctx, store=staged), staged,  # type: ignore[arg-type]
                           staged.claim_owner(IMPORTED_DEAL_SCOPE, plan.old_id), companies)
@@ -212,7 +213,7 @@ def _problems(error: DomainError, step: Step) -> tuple[RowProblem, ...]:
                  for p in RowProblem.all_of(error))
 
 
-def _decide(plan: DealPlan, ctx: CommandContext, staged: StagedStore, holder: str | None,
+def _decide(plan: DealPlan, ctx: CommandContext, staged: UnitOfWork, holder: str | None,
             companies: _Companies) -> list[DealRowResult]:
     if holder is not None:
         return _known_deal(plan, ctx, UUID(holder))
@@ -223,7 +224,7 @@ def _decide(plan: DealPlan, ctx: CommandContext, staged: StagedStore, holder: st
     return _new_deal(plan, ctx, staged, companies)
 
 
-def _new_deal(plan: DealPlan, ctx: CommandContext, staged: StagedStore, companies: _Companies) -> list[DealRowResult]:
+def _new_deal(plan: DealPlan, ctx: CommandContext, staged: UnitOfWork, companies: _Companies) -> list[DealRowResult]:
     deal, [opening, *later] = plan.deal, plan.steps
     assert deal is not None
     mark, companies_mark = staged.mark(), companies.mark()

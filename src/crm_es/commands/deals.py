@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from crm_es.aggregates import Company, Contact, Deal, Pipeline, Rep
-from crm_es.aggregates.base import Event, Meta, NotFound, RuleViolated
 from crm_es.aggregates import deal as deals
 from crm_es.aggregates import rep as reps
+from crm_es.aggregates.base import Event, Meta, NotFound, RuleViolated
 from crm_es.aggregates.deal import DealDetails
 from crm_es.aggregates.record_values import RecordValues, checked
-from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult
+from crm_es.commands.context import CommandContext, CommandResult, TooMuchContention
+from crm_es.commands.pipeline import decide_and_append
 from crm_es.commands.setup import read_setup
-from crm_es.store.event_store import EventStore, IntegrityError
+from crm_es.commands.unit_of_work import UnitOfWork
+from crm_es.store.event_store import EventStore
 
 
 @dataclass(frozen=True)
@@ -144,22 +148,28 @@ def erase_texts_naming(ctx: CommandContext, contact_id: UUID, meta: Meta) -> lis
 def _erase_if_forgotten_meanwhile(ctx: CommandContext, deal_id: UUID, contact_ids: tuple[UUID, ...]) -> None:
     """Close the race with a forgetting that began while this deal was decided: it
     deletes the contact's key, then looks the deals naming them up. A deal saved after
-    that look-up is not found, but it finds the key gone here, and erases its own text
-    as the forgetting would have."""
-    if not contact_ids or not isinstance(ctx.store, EventStore):
-        return  # an import's staged rows are saved later, in one transaction, by the import
-    gone = ctx.store.keys.forgotten([str(c) for c in contact_ids])
+    that look-up is not found, but it finds the key gone once saved, and erases its own
+    text as the forgetting would have (an import's deals too, once the import commits)."""
+    if contact_ids:
+        ctx.store.after_commit(partial(_erase_naming_forgotten, ctx, deal_id, contact_ids))
+
+
+def _erase_naming_forgotten(ctx: CommandContext, deal_id: UUID, contact_ids: tuple[UUID, ...],
+                            store: EventStore) -> None:
+    gone = store.keys.forgotten([str(c) for c in contact_ids])
     if not gone:
         return
-    for _ in range(ATTEMPTS):
-        deal = ctx.load(Deal, deal_id)
+
+    def decide(work: UnitOfWork) -> None:
+        deal = work.load(Deal, deal_id)
+        assert deal is not None  # saved just before
         ctx.erase_personal_data(deals.key_of_text(deal))
-        events = deals.contact_forgotten(deal, UUID(gone[0]), ctx.new_id(), ctx.meta())
-        try:
-            ctx.store.save(events)  # not under the request's Idempotency-Key: its answer is the deal's opening
-            return
-        except IntegrityError:
-            continue  # the deal moved meanwhile: its new version erased again
+        # Not under the request's Idempotency-Key: its answer is the deal's opening.
+        work.save(deals.contact_forgotten(deal, UUID(gone[0]), ctx.new_id(), ctx.meta()))
+
+    # A lost race: the deal moved meanwhile, and its new version erased again.
+    with contextlib.suppress(TooMuchContention):
+        decide_and_append(store, decide)
 
 
 def _deal_and_pipeline(ctx: CommandContext, deal_id: UUID) -> tuple[Deal, Pipeline]:

@@ -11,7 +11,7 @@ are one contact (the later row changes it).
 An import adds, it never takes away: an empty cell changes nothing, tags and properties
 are added to the contact's own (a property named again takes the file's value).
 
-Rows are decided in batches against a ``StagedStore`` and each batch is saved in one
+Rows are decided in batches against a ``UnitOfWork`` and each batch is saved in one
 store transaction; a dry run decides the same way and saves nothing. The report names no
 one (rows by number, contacts by id), so it can be kept and shown safely.
 """
@@ -29,7 +29,8 @@ from uuid import UUID
 from crm_es.aggregates import Contact
 from crm_es.aggregates.base import DomainError, InvalidInput
 from crm_es.aggregates.contact import ContactDetails
-from crm_es.commands.context import CommandContext, execute
+from crm_es.commands.context import CommandContext
+from crm_es.commands.pipeline import execute
 from crm_es.commands.records import (
     EMAIL_SCOPE,
     ChangeContact,
@@ -38,7 +39,7 @@ from crm_es.commands.records import (
     email_claim,
     register_contact,
 )
-from crm_es.commands.staging import StagedStore
+from crm_es.commands.unit_of_work import UnitOfWork
 from crm_es.store import IdempotencyRecord
 from crm_es.store.event_store import IntegrityError, SubjectForgotten
 
@@ -117,10 +118,10 @@ def import_contacts(
     ctx = replace(ctx, idempotency_key=None, expected_version=None)
     results: list[RowResult] = []
     seen: dict[str, int] = {}  # e-mail (as claimed) → the first row with it
-    whole_file = StagedStore(ctx.store) if dry_run else None  # a dry run's later batches see its earlier ones
+    whole_file = UnitOfWork(ctx.store, rows_of_import=True) if dry_run else None  # a dry run's later batches see its earlier ones
     for start in range(0, len(rows), batch_rows):
         batch = rows[start:start + batch_rows]
-        staged = whole_file or StagedStore(ctx.store)
+        staged = whole_file or UnitOfWork(ctx.store, rows_of_import=True)
         marks = dict(seen)
         decided = _decide_batch(batch, replace(ctx, store=staged), staged, seen)  # type: ignore[arg-type]
         if not dry_run:
@@ -137,7 +138,7 @@ def import_contacts(
     return ImportReport(dry_run, results, ctx.store.max_position())
 
 
-def _decide_batch(batch: Sequence[ContactRow], ctx: CommandContext, staged: StagedStore,
+def _decide_batch(batch: Sequence[ContactRow], ctx: CommandContext, staged: UnitOfWork,
                   seen: dict[str, int]) -> list[RowResult]:
     # Who holds each e-mail, and those contacts, read in two queries for the batch.
     holders = staged.claim_owners(EMAIL_SCOPE, {_email_key(row.email) for row in batch if row.email})
@@ -224,7 +225,7 @@ def remember_answer(ctx: CommandContext, answer: dict[str, Any]) -> dict[str, An
         return None
     record = IdempotencyRecord(ctx.actor, ctx.idempotency_key, ctx.fingerprint, 200, json.dumps({"import": answer}))
     try:
-        ctx.store.save([], idempotency=record)
+        UnitOfWork(ctx.store).commit(idempotency=record)
     except IntegrityError:
         return first_answer(ctx)
     return None

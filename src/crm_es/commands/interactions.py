@@ -8,10 +8,7 @@ events, so a re-sent item is a duplicate and writes nothing.
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -22,10 +19,12 @@ from crm_es.aggregates import contact as contacts
 from crm_es.aggregates import deal as deals
 from crm_es.aggregates.base import DomainError, Event, Meta, NotFound
 from crm_es.aggregates.interactions import DEFAULT_SESSION_GAP, InteractionSpec
-from crm_es.commands.context import ATTEMPTS, CommandContext, CommandResult, TooMuchContention
+from crm_es.commands.context import CommandContext, CommandResult, TooMuchContention
+from crm_es.commands.pipeline import LostRace, decide_and_append
+from crm_es.commands.unit_of_work import cycle_collector_paused
 from crm_es.commands.records import EMAIL_SCOPE
 from crm_es.store import Claim, IdempotencyRecord
-from crm_es.store.event_store import IntegrityError, SubjectForgotten
+from crm_es.store.event_store import SubjectForgotten
 
 EVENT_ID_SCOPE = "interaction-event"  # the claims that make a sender's event_id count once
 
@@ -73,8 +72,10 @@ class ItemResult(NamedTuple):  # a tuple: one per item of a batch
 
 
 def item_error(index: int, error: DomainError) -> ItemResult:
+    """An item's refusal, kept with the batch's answer: its category, not a status (the
+    entry point answers the category: entrypoints/http/statuses.item_problem)."""
     field_name = getattr(error, "field", None)
-    problem = {"status": error.status, "rule": error.rule, "detail": error.detail}
+    problem = {"category": error.category, "rule": error.rule, "detail": error.detail}
     if field_name:
         problem["field"] = f"items[{index}].{field_name}"
     return ItemResult(index, "error", error=problem)
@@ -124,32 +125,20 @@ def record_batch(cmd: RecordBatch, ctx: CommandContext) -> list[ItemResult]:
     if first is not None:
         return first
     forgotten: set[str] = set()  # contacts forgotten while the batch was decided
+
+    def after_lost_race(error: LostRace) -> list[ItemResult] | None:
+        if isinstance(error, SubjectForgotten):  # their items become errors; the others are saved
+            forgotten.add(error.subject)
+            return None
+        return _first_answer(ctx)  # a twin with this Idempotency-Key may have saved first: its answers
+
     with cycle_collector_paused():
-        for _ in range(ATTEMPTS):
-            try:
-                return _record_batch_once(cmd, ctx, forgotten)
-            except IntegrityError:
-                # A twin with this Idempotency-Key may have saved first: its answers are these.
-                if (first := _first_answer(ctx)) is not None:
-                    return first
-                continue
-            except SubjectForgotten as error:  # their items become errors; the others are saved
-                forgotten.add(error.subject)
-    raise TooMuchContention("the records kept changing while this batch was decided; send it again")
-
-
-@contextmanager
-def cycle_collector_paused() -> Iterator[None]:
-    """A batch makes some 100,000 short-lived objects; the cycle collector's passes over
-    them cost a fifth of its time, for nothing (they hold no cycles: reference counting
-    frees them). Paused for the batch, then as it was."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+        results, _ = decide_and_append(
+            ctx.store, lambda work: _record_batch_once(cmd, replace(ctx, store=work), forgotten),
+            after_lost_race=after_lost_race,
+            on_contention=lambda: TooMuchContention("the records kept changing while this batch was decided; send it again"),
+        )
+    return results
 
 
 @dataclass
@@ -209,9 +198,9 @@ def _record_batch_once(cmd: RecordBatch, ctx: CommandContext, forgotten: set[str
     if ctx.idempotency_key is not None:
         body = json.dumps({"batch": [r.body() for r in results]})
         record = IdempotencyRecord(ctx.actor, ctx.idempotency_key, ctx.fingerprint, 200, body)
-    # As they stand after the batch (those no item touched as they were loaded).
-    states = [s for s in (*records.contacts.values(), *records.deals.values()) if s is not None]
-    ctx.store.save(events, claims=claims, idempotency=record, states=states)
+    ctx.store.save(events, claims=claims, idempotency=record)
+    # Remembered as they stand after the batch (those no item touched as they were loaded).
+    ctx.store.fold_states([s for s in (*records.contacts.values(), *records.deals.values()) if s is not None])
     return results
 
 

@@ -18,7 +18,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from crm_es.aggregates.deal import LOST, OPEN, WON
-from crm_es.entrypoints.http.schemas import DealLoss, DealUpdate
+from crm_es.inputs.records import DealLoss, DealUpdate
 from crm_es.commands.deal_imports import NO_REASON
 from crm_es.commands.deal_plans import DealRow, Place, StageRow
 from crm_es.commands.imports import RowProblem

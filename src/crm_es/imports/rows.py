@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from crm_es.entrypoints.http.schemas import ContactUpdate
+from crm_es.inputs.records import ContactUpdate
 from crm_es.commands.imports import ContactRow, RowProblem
 from crm_es.imports.csv_file import Record, Table
 from crm_es.imports.dates import DAY_FIRST, NotADate, parse_date, parse_datetime

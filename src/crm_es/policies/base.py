@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from crm_es.aggregates.base import Aggregate, Event, Meta
@@ -22,7 +23,7 @@ from crm_es.store import EventStore
 
 A = TypeVar("A", bound=Aggregate)
 Loader = Callable[[type[A], Any], A | None]  # what reads a record's state (EventStore.load)
-Reader = Callable[[str, list[Any]], list[tuple[Any, ...]]]  # SQL over the read side, caught up
+ReadSide = Callable[[], duckdb.DuckDBPyConnection]  # opens a cursor on the read side, caught up
 
 
 class PolicySettingsModel(BaseModel):
@@ -65,7 +66,7 @@ class PolicyContext:
     settings: Any  # the policy's Settings model
     now: datetime
     trigger: Event
-    reader: Reader | None = None  # the read side, caught up with the log (None: this runner has none)
+    read_side: ReadSide | None = None  # None: this runner has no read side
 
     @property
     def actor(self) -> str:
@@ -88,12 +89,13 @@ class PolicyContext:
                 return rep_id
         return None
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of the read side (a rep's agenda, a team's reps), caught up with the log at
-        least to the event reacted to."""
-        if self.reader is None:
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the read side (``with ctx.cursor() as cur``: closed after), caught up
+        with the log at least to the event reacted to — for queries/automations.py's typed
+        reads (a rep's agenda, a team's reps): a policy holds no SQL."""
+        if self.read_side is None:
             raise RuntimeError(f"policy {self.policy} needs the read side, and this runner has none")
-        return self.reader(sql, list(params))
+        return self.read_side()
 
 
 class Policy:

@@ -39,6 +39,7 @@ from crm_es.aggregates.lead_score import LeadScore, RoundRobin, lead_score_id, r
 from crm_es.aggregates.rep import Rep
 from crm_es.aggregates.team import Team
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, cause_of, task_for
+from crm_es.queries import automations
 
 Points = int
 PROFILE_FIELDS = ("job_title", "city", "source", "status", "lifecycle", "tags", "company.sector")
@@ -266,21 +267,15 @@ class LeadScoring(Policy):
             owner = ctx.load(Rep, contact.owner_id)
             if owner is None or owner.active:
                 return contact.owner_id, leads.OWNER, []
-        if contact.details.company_id is not None:
-            rows = ctx.rows(
-                "SELECT c.owner_id FROM contacts c JOIN reps r ON r.id = c.owner_id "
-                "WHERE c.company_id = ? AND c.id <> ? AND r.active "
-                "GROUP BY c.owner_id ORDER BY count(*) DESC, min(c.created_at), c.owner_id LIMIT 1",
-                [str(contact.details.company_id), str(contact.id)])
-            if rows:
-                return _uuid(rows[0][0]), leads.COMPANY_OWNER, []
         team_id = settings.hand_over.team_id
-        if team_id is None:
-            rows = ctx.rows("SELECT id FROM reps WHERE active ORDER BY created_at, id")
-        else:
-            rows = ctx.rows("SELECT id FROM reps WHERE team_id = ? AND active ORDER BY created_at, id", [str(team_id)])
+        with ctx.cursor() as cur:
+            if contact.details.company_id is not None:
+                company_owner = automations.company_owner(cur, contact.details.company_id, contact.id)
+                if company_owner is not None:
+                    return company_owner, leads.COMPANY_OWNER, []
+            reps = automations.active_reps(cur, team_id)
         pointer = ctx.load(RoundRobin, round_robin_id(team_id))
-        rep_id = leads.next_rep(pointer, [_uuid(r[0]) for r in rows])
+        rep_id = leads.next_rep(pointer, reps)
         if rep_id is None:
             return None  # nobody to hand it to: tried again at the next scoring event
         return rep_id, leads.ROUND_ROBIN, leads.turn(pointer, team_id, rep_id, meta)
@@ -300,15 +295,10 @@ def _fold(lead: LeadScore, events: list[Event]) -> LeadScore:
     return lead
 
 
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
-
-
 def _visited_before(event: PageVisited, ctx: PolicyContext) -> bool:
     """A return visit: the contact had visited a page before this one (its earlier versions)."""
-    rows = ctx.rows("SELECT 1 FROM interactions WHERE contact_id = ? AND type = 'page_visited' AND version < ? LIMIT 1",
-                    [str(event.originator_id), event.originator_version])
-    return bool(rows)
+    with ctx.cursor() as cur:
+        return automations.visited_before(cur, event.originator_id, event.originator_version)
 
 
 def _profile_value(contact: Contact, field: str, ctx: PolicyContext) -> Any:

@@ -28,12 +28,11 @@ from crm_es.aggregates.task import Task
 from crm_es.aggregates.timer import Timer
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction
 from crm_es.policies.templates import check_template, person_values
+from crm_es.queries import automations
 
 NAME = "missed-meeting-follow-up"
 VARIABLES = ("first_name", "last_name", "rep_name", "slots")
 REMINDER, CALL = "reminder", "call"
-BUSY = ("SELECT due_at, coalesce(duration_minutes, 30) FROM tasks WHERE owner_id = ? AND status = 'open' "
-        "AND due_at >= ? AND due_at < ?")  # the rep's agenda: what is planned in the weeks ahead
 
 
 def free_slots(busy: list[tuple[datetime, datetime]], after: datetime, wanted: int, minutes: int, first_hour: int,
@@ -107,8 +106,8 @@ class MissedMeetingFollowUp(Policy):
         if contact is None or contact.forgotten or rep_id is None or self._following(state, ctx):
             return NOTHING  # no one to write to or for, or already following up
         settings: MissedMeetingFollowUp.Settings = ctx.settings
-        busy = [(start, start + timedelta(minutes=minutes)) for start, minutes in
-                ctx.rows(BUSY, [str(rep_id), ctx.now - timedelta(days=1), ctx.now + timedelta(days=23)])]
+        with ctx.cursor() as cur:  # the rep's agenda: what is planned in the weeks ahead
+            busy = automations.busy_slots(cur, rep_id, ctx.now - timedelta(days=1), ctx.now + timedelta(days=23))
         slots = free_slots(busy, max(ctx.now, event.occurred_at), settings.slots, settings.slot_minutes,
                            settings.first_hour, settings.last_hour, settings.working_days)
         started = follow_ups.start(state, contact.id, rep_id, slots, ctx.meta())

@@ -39,14 +39,11 @@ from crm_es.aggregates.task import Task
 from crm_es.aggregates.timer import Timer
 from crm_es.aggregates.visit_plan import VisitPlan, visit_plan_id
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction
+from crm_es.queries import automations
 
 NAME = "recurring-visits"
 DUE = "due"  # the timers' purpose
 UTC = timezone.utc
-TAGGED = ("SELECT id FROM contacts WHERE list_contains(tags, ?) AND owner_id IS NOT NULL AND forgotten_at IS NULL "
-          "ORDER BY id")
-OPEN_VISIT = ("SELECT id, due_at FROM tasks WHERE contact_id = ? AND type = ? AND status = 'open' "
-              "ORDER BY due_at, id LIMIT 1")
 
 
 def add_months(day: date, months: int) -> date:
@@ -97,7 +94,9 @@ class RecurringVisits(Policy):
         match event:
             case PolicySettings.Configured() if event.name == self.name:
                 reaction = NOTHING
-                for (contact_id,) in ctx.rows(TAGGED, [ctx.settings.tag]):
+                with ctx.cursor() as cur:
+                    tagged = automations.tagged_contacts(cur, ctx.settings.tag)
+                for contact_id in tagged:
                     reaction += self._sync(contact_id, ctx)
                 return reaction
             case Contact.Registered() if ctx.settings.tag not in event.tags:
@@ -140,10 +139,10 @@ class RecurringVisits(Policy):
 
     def _start(self, contact: Contact, plan: VisitPlan | None, ctx: PolicyContext) -> Reaction:
         """Book the first visit — or take over the one a rep already booked."""
-        found = ctx.rows(OPEN_VISIT, [str(contact.id), ctx.settings.activity_type])
-        if found:
-            task_id, due_at = found[0]
-            return self._watch(contact.id, plan, UUID(str(task_id)), due_at.astimezone(UTC), ctx, taken_over=True)
+        with ctx.cursor() as cur:
+            found = automations.open_visit(cur, contact.id, ctx.settings.activity_type)
+        if found is not None:
+            return self._watch(contact.id, plan, found.task_id, found.due_at.astimezone(UTC), ctx, taken_over=True)
         return self._book(contact, plan, first_visit(ctx.now, ctx.settings.hour), ctx)
 
     def _stop(self, plan: VisitPlan, reason: str, ctx: PolicyContext) -> Reaction:

@@ -32,17 +32,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import duckdb
 from eventsourcing.utils import get_topic
 
-from crm_es.aggregates.message import FAILED, HELD, PENDING
 from crm_es.aggregates.policy import PolicySettings, policy_id
-from crm_es.aggregates.timer import CHANNEL as TIMERS
 from crm_es.channels import LABEL, SETTING
 from crm_es.clock import Clock
+from crm_es.commands.context import TooMuchContention
+from crm_es.commands.pipeline import LostRace, decide_and_append
+from crm_es.commands.unit_of_work import UnitOfWork
 from crm_es.policies.base import Policy, PolicyContext
 from crm_es.projections.runner import Projector
 from crm_es.store import EventStore, RawEvent
-from crm_es.store.event_store import IntegrityError, Tracking
+from crm_es.store.event_store import IntegrityError, SubjectForgotten, Tracking
 
 log = logging.getLogger("crm_es.policies")
 
@@ -87,17 +89,16 @@ class PolicyRunner:
         with self._round:
             return sum(self._follow(self._follower(name)) for name in self.policies)
 
-    def _read(self, sql: str, params: list[Any], at_least: int) -> list[tuple[Any, ...]]:
-        """Rows of the read side, caught up at least to ``at_least`` (the event reacted to):
-        not further on each query, as a catch-up that projects the reactions just written
-        costs a DuckDB transaction every time."""
+    def _read(self, at_least: int) -> duckdb.DuckDBPyConnection:
+        """A cursor on the read side, caught up at least to ``at_least`` (the event reacted
+        to): not further on each query, as a catch-up that projects the reactions just
+        written costs a DuckDB transaction every time."""
         if callable(self._projector) and not isinstance(self._projector, Projector):
             self._projector = self._projector()
         assert isinstance(self._projector, Projector)
         if self._projector.position < at_least:
             self._projector.catch_up()
-        with self._projector.read_side.cursor() as cur:
-            return cur.execute(sql, params).fetchall()
+        return self._projector.read_side.cursor()
 
     def _follower(self, name: str) -> Follower:
         """The policy's place as the store has it (another runner may have moved it since),
@@ -142,57 +143,71 @@ class PolicyRunner:
                 follower.position = row.position
             follower.position = rows[-1].position
         if follower.position > follower.saved:
-            self._advance(follower, follower.position, [])
+            self._advance(follower, follower.position)
         return reacted
 
     def _react(self, follower: Follower, row: RawEvent, event: Any) -> bool:
-        """React to one event and save the reaction with the new place; False when another
-        runner moved the place meanwhile."""
-        for attempt in range(RETRIES):
+        """React to one event and save the reaction with the new place, through the write
+        pipeline (a record changed under the reaction: it is worked out again); False when
+        another runner moved the place meanwhile."""
+
+        def decide(work: UnitOfWork) -> bool:
             ctx = PolicyContext(self.store, follower.policy.name, follower.settings, self.clock.now(), event,
                                 None if self._projector is None else partial(self._read, at_least=row.position))
             reaction = follower.policy.react(event, ctx)
-            try:
-                return self._advance(follower, row.position, reaction.events, reaction.outbox)
-            except IntegrityError:
-                if attempt == RETRIES - 1:
-                    raise
-        return False
+            work.save(reaction.events, outbox=reaction.outbox)
+            work.follow(Tracking(follower.policy.name, follower.saved, row.position))
+            return True
 
-    def _advance(self, follower: Follower, position: int, events: Sequence[Any], outbox: Sequence[Any] = ()) -> bool:
-        tracking = Tracking(follower.policy.name, follower.saved, position)
+        reacted, _ = decide_and_append(
+            self.store, decide, attempts=RETRIES, after_lost_race=partial(self._lost_race, follower),
+            on_contention=lambda: TooMuchContention("the records kept changing while the reaction was worked out"),
+        )
+        if reacted:
+            self._advanced(follower, row.position)
+        return reacted
+
+    def _advance(self, follower: Follower, position: int) -> bool:
+        """Move the place over events passed over (no reaction); False when another runner
+        moved it meanwhile."""
+        work = UnitOfWork(self.store)
+        work.follow(Tracking(follower.policy.name, follower.saved, position))
         try:
-            self.store.save(events, tracking=tracking, outbox=outbox)
-        except IntegrityError:
-            if self.store.tracked_position(follower.policy.name) != follower.saved:
-                self._followers.pop(follower.policy.name, None)
+            work.commit()
+        except IntegrityError as error:
+            if self._lost_race(follower, error) is False:
                 return False
-            raise  # a record changed under the reaction: the caller works it out again
+            raise
+        self._advanced(follower, position)
+        return True
+
+    def _lost_race(self, follower: Follower, error: LostRace) -> bool | None:
+        """False when another runner moved the place (followed next round); None when a
+        record changed under the reaction (worked out again)."""
+        if isinstance(error, SubjectForgotten):
+            raise error  # a person forgotten under the reaction: the policy stays on the event
+        if self.store.tracked_position(follower.policy.name) != follower.saved:
+            self._followers.pop(follower.policy.name, None)
+            return False
+        return None
+
+    def _advanced(self, follower: Follower, position: int) -> None:
         follower.saved = follower.position = position
         if follower.last_error is not None:
             follower.last_error = None
             self._record_error(follower.policy.name, None, None)
-        return True
 
     def _failed(self, follower: Follower, position: int, error: str) -> None:
         log.warning("policy %s failed on event %s: %s", follower.policy.name, position, error)
         if follower.position > follower.saved:  # what was passed over before it stays passed
             with contextlib.suppress(IntegrityError):
-                self._advance(follower, follower.position, [])
+                self._advance(follower, follower.position)
         follower.last_error = error
         self._record_error(follower.policy.name, position, error)
 
     def _record_error(self, name: str, position: int | None, error: str | None) -> None:
         at = None if error is None else self.clock.now().isoformat()
-        self.store.side_tables.write(
-            "UPDATE {policy_positions} SET last_error = ?, last_error_at = ?, failed_position = ? WHERE name = ?",
-            (error, at, position, name),
-        )
-
-
-# The messages each automation queued that wait for a channel to be configured.
-WAITING = ("SELECT policy, channel, count(*) AS n FROM {outbox} WHERE status IN (?, ?, ?) "
-           "AND channel NOT IN ({channels}) GROUP BY policy, channel ORDER BY policy, channel")
+        self.store.tracking.record_error(name, position, error, at)
 
 
 def status(store: EventStore, policies: Sequence[Policy], channels: Collection[str] | None = None) -> list[dict[str, Any]]:
@@ -201,8 +216,7 @@ def status(store: EventStore, policies: Sequence[Policy], channels: Collection[s
     configured (crm_es.channels); each policy's ``warning`` then names the messages it
     queued that wait for another one."""
     end = store.max_position()
-    rows = {r["name"]: r for r in store.side_tables.read(
-        "SELECT name, position, last_error, last_error_at, failed_position FROM {policy_positions}")}
+    rows = {r["name"]: r for r in store.tracking.rows()}
     warnings = _waiting(store, channels)
     answer = []
     for policy in policies:
@@ -223,11 +237,10 @@ def _waiting(store: EventStore, channels: Collection[str] | None) -> dict[str, s
     """{policy: what waits for which setting}, for the messages on channels not configured."""
     if channels is None:
         return {}
-    known = ", ".join(f"'{c}'" for c in sorted({*channels, TIMERS}) if c.isidentifier())
     found: dict[str, list[str]] = {}
-    for row in store.side_tables.read(WAITING.replace("{channels}", known), (PENDING, FAILED, HELD)):
-        label, setting = LABEL.get(row["channel"], row["channel"]), SETTING.get(row["channel"], "?")
-        found.setdefault(row["policy"], []).append(
-            f"{row['n']} {label} message{'s wait' if row['n'] != 1 else ' waits'} in the outbox: {label} is not configured "
+    for policy, channel, n in store.outbox.waiting(channels):
+        label, setting = LABEL.get(channel, channel), SETTING.get(channel, "?")
+        found.setdefault(policy, []).append(
+            f"{n} {label} message{'s wait' if n != 1 else ' waits'} in the outbox: {label} is not configured "
             f"(set {setting} and restart)")
     return {name: "; ".join(parts) for name, parts in found.items()}

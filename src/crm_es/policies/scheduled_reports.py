@@ -44,31 +44,12 @@ from crm_es.aggregates.report_runs import REPORT_RUNS_ID, ReportRuns
 from crm_es.aggregates.timer import Timer
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction
 from crm_es.policies.templates import unique_names
+from crm_es.queries import automations
 
 NAME = "scheduled-reports"
 RUN = "run"  # the timers' purpose
 UTC = timezone.utc
 DAILY, WEEKLY, MONTHLY = "daily", "weekly", "monthly"
-
-MANAGERS = ("SELECT t.id, t.name, m.email FROM teams t JOIN reps m ON m.id = t.manager_id "
-            "WHERE m.email IS NOT NULL AND m.active ORDER BY t.name, t.id")  # a manager who left gets none
-MEMBERS = "SELECT id, name FROM reps WHERE team_id = ? ORDER BY name, id"
-# What each rep did in [start, end), business time. A call "made" is an outbound one.
-ACTIVITY = ("SELECT rep_id, type, count(*) FROM interactions WHERE occurred_at >= ? AND occurred_at < ? "
-            "AND rep_id IS NOT NULL AND (type IN ('email_sent', 'email_received', 'meeting_held') "
-            "OR (type = 'call' AND coalesce(direction, 'outbound') = 'outbound')) GROUP BY rep_id, type")
-CLOSED = ("SELECT owner_id, status, currency, count(*), sum(amount) FROM deals WHERE status IN ('won', 'lost') "
-          "AND closed_at >= ? AND closed_at < ? GROUP BY owner_id, status, currency")
-TASKS_DONE = ("SELECT owner_id, count(*) FROM tasks WHERE status = 'done' AND done_at >= ? AND done_at < ? "
-              "GROUP BY owner_id")
-# Retention: each rep's customers (lifecycle active or loyal) at the period's start, and how
-# many of them still are at its end — from the contacts' history, as of each moment.
-CUSTOMER = "lifecycle IN ('active', 'loyal')"
-RETENTION = (f"SELECT s.owner_id, count(*), count(e.contact_id) FROM contact_history s "
-             f"LEFT JOIN contact_history e ON e.contact_id = s.contact_id AND e.valid_from <= ? "
-             f"AND (e.valid_to IS NULL OR e.valid_to > ?) AND e.{CUSTOMER} "
-             f"WHERE s.valid_from <= ? AND (s.valid_to IS NULL OR s.valid_to > ?) AND s.{CUSTOMER} "
-             f"AND s.owner_id IS NOT NULL GROUP BY s.owner_id")
 
 
 class Schedule(PolicySettingsModel):
@@ -255,10 +236,11 @@ class ScheduledReports(Policy):
         """One e-mail per team with a manager and reps. Its id comes from the schedule,
         the period and the team: a schedule set again within a period sends it once."""
         start, end = period(schedule, run_at)
-        figures = self._figures(start.astimezone(UTC), end.astimezone(UTC), ctx)
+        with ctx.cursor() as cur:
+            figures = self._figures(start.astimezone(UTC), end.astimezone(UTC), cur)
+            teams = [(team, automations.members(cur, team.id)) for team in automations.managed_teams(cur)]
         reaction = NOTHING
-        for team_id, team, manager_email in ctx.rows(MANAGERS):
-            members = ctx.rows(MEMBERS, [str(team_id)])
+        for (team_id, team, manager_email), members in teams:
             if not members:
                 continue
             message_id = uuid5(NAMESPACE_URL, f"urn:crm-es:{NAME}:{schedule.name}:{schedule.frequency}:"
@@ -272,20 +254,20 @@ class ScheduledReports(Policy):
             reaction += Reaction(events, [row])
         return reaction
 
-    def _figures(self, start: datetime, end: datetime, ctx: PolicyContext) -> dict[str, Figures]:
+    def _figures(self, start: datetime, end: datetime, cur: automations.Cursor) -> dict[str, Figures]:
         by_rep: dict[str, Figures] = defaultdict(Figures)
-        for rep_id, kind, count in ctx.rows(ACTIVITY, [start, end]):
+        for rep_id, kind, count in automations.activity_by_rep(cur, start, end):
             figures = by_rep[str(rep_id)]
             setattr(figures, INTERACTION_FIGURE[kind], getattr(figures, INTERACTION_FIGURE[kind]) + count)
-        for rep_id, status, currency, count, amount in ctx.rows(CLOSED, [start, end]):
+        for rep_id, status, currency, count, amount in automations.closed_by_owner(cur, start, end):
             figures = by_rep[str(rep_id)]
             figures.closed += count
             if status == "won":
                 figures.won += count
                 figures.won_amounts[currency] = figures.won_amounts.get(currency, Decimal(0)) + Decimal(amount)
-        for rep_id, count in ctx.rows(TASKS_DONE, [start, end]):
+        for rep_id, count in automations.tasks_done_by_owner(cur, start, end):
             by_rep[str(rep_id)].tasks_done += count
-        for rep_id, customers, kept in ctx.rows(RETENTION, [end, end, start, start]):
+        for rep_id, customers, kept in automations.retention_by_owner(cur, start, end):
             by_rep[str(rep_id)].customers += customers
             by_rep[str(rep_id)].kept += kept
         return by_rep

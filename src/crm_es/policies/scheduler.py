@@ -46,7 +46,6 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import URL
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crm_es.store import EventStore
@@ -124,23 +123,17 @@ class RoundsExecutor(ThreadPoolExecutor):
 
 def job_store_for(store: EventStore, data_dir: Path) -> SQLAlchemyJobStore:
     """The persistent job store beside the event store."""
-    if store.is_postgres:
-        env = store.env
-        url = URL.create("postgresql+psycopg", username=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
-                         host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), database=env["POSTGRES_DBNAME"])
-        return OutageProofJobStore(url=url, tablename=JOBS_TABLE, tableschema=env.get("POSTGRES_SCHEMA") or None,
+    jobs = store.side_database(data_dir / SQLITE_FILE)
+    if jobs.remote:
+        return OutageProofJobStore(url=jobs.url, tablename=JOBS_TABLE, tableschema=jobs.schema,
                                    engine_options={"pool_pre_ping": True, "connect_args": {"connect_timeout": 2}})
     data_dir.mkdir(parents=True, exist_ok=True)  # a local file: no outage to ride out
-    return SQLAlchemyJobStore(url=f"sqlite:///{data_dir / SQLITE_FILE}", tablename=JOBS_TABLE)
+    return SQLAlchemyJobStore(url=jobs.url, tablename=JOBS_TABLE)
 
 
 def store_key(store: EventStore) -> str:
     """Which event store a job is about: the same text in every process on that store."""
-    env = store.env
-    if store.is_postgres:
-        return f"postgresql:{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}" \
-               f"/{env.get('POSTGRES_SCHEMA') or 'public'}"
-    return f"sqlite:{Path(env['SQLITE_DBNAME']).resolve()}"
+    return store.address
 
 
 class AutomationScheduler:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from crm_es.clock import Clock
 from crm_es.policies.leader import Leadership
-from crm_es.policies.outbox import Dispatcher
+from crm_es.outbox.dispatcher import Dispatcher
 from crm_es.policies.runtime import PolicyRunner
 from crm_es.policies.scheduler import AutomationScheduler, job_store_for, store_key
-from crm_es.policies.senders import SmsSender, SmtpSender, WebhookSender
+from crm_es.outbox.senders import SmsSender, SmtpSender, WebhookSender
 from crm_es.settings import Settings
 from crm_es.store import EventStore
 from crm_es.store.outage import STORE, is_outage

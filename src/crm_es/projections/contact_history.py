@@ -6,50 +6,41 @@ whether the e-mail works — and never the person's name or contact details.
 
 from __future__ import annotations
 
-from crm_es.aggregates import Contact
-from crm_es.projections.rows import EventRow, Op, on, version
+from crm_es.projections.rows import EventRow, Op, version
 
 HISTORY = "contact_history"
 
 
-@on(Contact.Registered)
 def registered(e: EventRow) -> list[Op]:
     d = e.data
     return [version(HISTORY, e, status=d["status"], lifecycle=None, owner_id=d["owner_id"], company_id=d["company_id"],
                     source=d["source"], tags=d["tags"], email_invalid=False)]
 
 
-@on(Contact.DetailsChanged)
 def details_changed(e: EventRow) -> list[Op]:
     d = e.data
     return [version(HISTORY, e, company_id=d["company_id"], source=d["source"], tags=d["tags"])]
 
 
-@on(Contact.StatusChanged)
 def status_changed(e: EventRow) -> list[Op]:
     return [version(HISTORY, e, status=e.data["status"])]
 
 
-@on(Contact.OwnerChanged)
 def owner_changed(e: EventRow) -> list[Op]:
     return [version(HISTORY, e, owner_id=e.data["owner_id"])]
 
 
-@on(Contact.LifecycleChanged)
 def lifecycle_changed(e: EventRow) -> list[Op]:
     return [version(HISTORY, e, lifecycle=e.data["stage"])]
 
 
-@on(Contact.EmailInvalidated)
 def email_invalidated(e: EventRow) -> list[Op]:
     return [version(HISTORY, e, email_invalid=True)]
 
 
-@on(Contact.EmailRevalidated)
 def email_revalidated(e: EventRow) -> list[Op]:
     return [version(HISTORY, e, email_invalid=False)]
 
 
-@on(Contact.LeftCompany)
 def left_company(e: EventRow) -> list[Op]:
     return [version(HISTORY, e, company_id=None)]

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import orjson
 
-from crm_es.aggregates.dashboard import Dashboard
-from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp
+from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, stamp
 
 
 def _reports(e: EventRow) -> str:
     return orjson.dumps(e.data["reports"]).decode()
 
 
-@on(Dashboard.Saved)
 def dashboard_saved(e: EventRow) -> list[Op]:
     return [Insert("dashboards", {**created(e), "name": e.data["name"], "reports": _reports(e), "saved_by": e.data["actor"]})]
 
 
-@on(Dashboard.Changed)
 def dashboard_changed(e: EventRow) -> list[Op]:
     return [Patch("dashboards", e.id, {**stamp(e), "name": e.data["name"], "reports": _reports(e)})]

@@ -6,8 +6,7 @@ from typing import Any
 
 import orjson
 
-from crm_es.aggregates import Deal
-from crm_es.projections.rows import EventRow, Insert, Op, Patch, PatchWhere, created, on, stamp, version
+from crm_es.projections.rows import EventRow, Insert, Op, Patch, PatchWhere, created, stamp, version
 from crm_es.projections.schema import DEAL_TEXT
 
 DETAILS = ("title", "contact_ids", "company_id", "source", "expected_close")
@@ -44,7 +43,6 @@ def _move(e: EventRow, kind: str, pipeline_id: str, from_id: Any, from_name: Any
     )
 
 
-@on(Deal.Opened)
 def deal_opened(e: EventRow) -> list[Op]:
     d = e.data
     row = {
@@ -72,7 +70,6 @@ def deal_opened(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Deal.StageChanged)
 def deal_moved(e: EventRow) -> list[Op]:
     d = e.data
     return [
@@ -82,19 +79,16 @@ def deal_moved(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Deal.Won)
 def deal_won(e: EventRow) -> list[Op]:
     won = {"status": "won", "closed_at": e.occurred_at}
     return [Patch("deals", e.id, {**stamp(e), **won}), version(HISTORY, e, **won)]
 
 
-@on(Deal.Lost)
 def deal_lost(e: EventRow) -> list[Op]:
     lost = {"status": "lost", "closed_at": e.occurred_at, "lost_reason": e.data["reason"], "lost_to": e.data["competitor"]}
     return [Patch("deals", e.id, {**stamp(e), **lost}), version(HISTORY, e, **lost)]
 
 
-@on(Deal.Reopened)
 def deal_reopened(e: EventRow) -> list[Op]:
     d = e.data
     values = {"status": "open", "closed_at": None, "lost_reason": None, "lost_to": None, "stage_id": d["stage_id"], "stage": d["stage"],
@@ -106,25 +100,21 @@ def deal_reopened(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Deal.OwnerChanged)
 def deal_owner_changed(e: EventRow) -> list[Op]:
     owner = {"owner_id": e.data["owner_id"]}
     return [Patch("deals", e.id, {**stamp(e), **owner}), version(HISTORY, e, **owner)]
 
 
-@on(Deal.AmountChanged)
 def deal_amount_changed(e: EventRow) -> list[Op]:
     amount = {"amount": e.data["amount"], "currency": e.data["currency"]}
     return [Patch("deals", e.id, {**stamp(e), **amount}), version(HISTORY, e, **amount)]
 
 
-@on(Deal.DetailsChanged)
 def deal_details_changed(e: EventRow) -> list[Op]:
     details = {c: e.data[c] for c in HISTORY_DETAILS}
     return [Patch("deals", e.id, {**stamp(e), **_details(e.data)}), version(HISTORY, e, **details), *_named(e)]
 
 
-@on(Deal.ContactForgotten)
 def deal_text_erased(e: EventRow) -> list[Op]:
     """The key of the deal's free text is gone: its title and lost reason wherever they
     were copied (every version), and the text of its tasks about no contact (sealed

@@ -7,12 +7,10 @@ its copies (and those of its tasks about no contact)."""
 
 from __future__ import annotations
 
-from crm_es.aggregates import Contact
-from crm_es.projections.rows import EventRow, Op, Patch, PatchWhere, on, stamp
+from crm_es.projections.rows import EventRow, Op, Patch, PatchWhere, stamp
 from crm_es.projections.schema import TABLES
 
 
-@on(Contact.Forgotten)
 def contact_forgotten(e: EventRow) -> list[Op]:
     erase: list[Op] = [
         PatchWhere(table.name, {table.subject: e.id}, {column: None for column in table.personal})

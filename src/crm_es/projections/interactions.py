@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from crm_es.aggregates import Contact, Deal
-from crm_es.aggregates.interactions import KINDS, TOUCHES, DocumentSent
-from crm_es.projections.rows import Count, EventRow, Insert, Op, Patch, on, stamp
+from crm_es.aggregates.interactions import TOUCHES
+from crm_es.projections.rows import Count, EventRow, Insert, Op, Patch, stamp
 
 # What a new contact's counters start at.
 NO_ACTIVITY: dict[str, Any] = {
@@ -55,7 +55,10 @@ def counts(e: EventRow, kind: str) -> Count:
     return Count("contacts", e.id, add, latest)
 
 
-def _handler(kind: str):  # noqa: ANN202 (a projection function)
+def recorded(kind: str) -> Callable[[EventRow], list[Op]]:
+    """The projection of one kind of interaction (every kind alike: its row, the
+    contact's counters and version), named after it."""
+
     def interaction_recorded(e: EventRow) -> list[Op]:
         return [Insert("interactions", interaction_row(e, kind)), counts(e, kind), Patch("contacts", e.id, stamp(e))]
 
@@ -63,27 +66,19 @@ def _handler(kind: str):  # noqa: ANN202 (a projection function)
     return interaction_recorded
 
 
-for _kind, _cls in KINDS.items():
-    on(_cls)(_handler(_kind))
-
-
-@on(DocumentSent)
 def document_sent(e: EventRow) -> list[Op]:
     """The e-mail that carried the document is a row and a count already (email_sent):
     only the contact's version moves."""
     return [Patch("contacts", e.id, stamp(e))]
 
 
-@on(Contact.EmailInvalidated)
 def email_invalidated(e: EventRow) -> list[Op]:
     return [Patch("contacts", e.id, {**stamp(e), "email_invalid": True})]
 
 
-@on(Contact.EmailRevalidated)
 def email_revalidated(e: EventRow) -> list[Op]:
     return [Patch("contacts", e.id, {**stamp(e), "email_invalid": False})]
 
 
-@on(Deal.InteractionRecorded)
 def deal_interaction_recorded(e: EventRow) -> list[Op]:
     return [Patch("deals", e.id, stamp(e))]

@@ -3,11 +3,9 @@ date is a sum (F18)."""
 
 from __future__ import annotations
 
-from crm_es.aggregates.lead_score import LeadScoreChanged
-from crm_es.projections.rows import EventRow, Insert, Op, on
+from crm_es.projections.rows import EventRow, Insert, Op
 
 
-@on(LeadScoreChanged)
 def lead_score_changed(e: EventRow) -> list[Op]:
     d = e.data
     return [Insert("lead_score_changes", {

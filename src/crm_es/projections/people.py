@@ -2,53 +2,43 @@
 
 from __future__ import annotations
 
-from crm_es.aggregates import Rep, Team
-from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp
+from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, stamp
 
 
-@on(Rep.Added)
 def rep_added(e: EventRow) -> list[Op]:
     d = e.data
     return [Insert("reps", {**created(e), "name": d["name"], "email": d["email"], "team_id": d["team_id"],
                             "active": True, "deactivated_at": None})]
 
 
-@on(Rep.JoinedTeam)
 def rep_joined_team(e: EventRow) -> list[Op]:
     return [Patch("reps", e.id, {**stamp(e), "team_id": e.data["team_id"]})]
 
 
-@on(Rep.LeftTeam)
 def rep_left_team(e: EventRow) -> list[Op]:
     return [Patch("reps", e.id, {**stamp(e), "team_id": None})]
 
 
-@on(Rep.Renamed)
 def rep_renamed(e: EventRow) -> list[Op]:
     return [Patch("reps", e.id, {**stamp(e), "name": e.data["name"]})]
 
 
-@on(Rep.EmailChanged)
 def rep_email_changed(e: EventRow) -> list[Op]:
     return [Patch("reps", e.id, {**stamp(e), "email": e.data["email"]})]
 
 
-@on(Rep.Deactivated)
 def rep_deactivated(e: EventRow) -> list[Op]:
     return [Patch("reps", e.id, {**stamp(e), "active": False, "deactivated_at": e.occurred_at})]
 
 
-@on(Rep.Reactivated)
 def rep_reactivated(e: EventRow) -> list[Op]:
     return [Patch("reps", e.id, {**stamp(e), "active": True, "deactivated_at": None})]
 
 
-@on(Team.Formed)
 def team_formed(e: EventRow) -> list[Op]:
     return [Insert("teams", {**created(e), "name": e.data["name"], "manager_id": e.data["manager_id"]})]
 
 
-@on(Rep.QuotaSet)
 def quota_set(e: EventRow) -> list[Op]:
     """Every target stays a row: a report as of a past day (or as known then) finds the one in force."""
     d = e.data

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_es.aggregates import Pipeline
-from crm_es.projections.rows import Delete, EventRow, Insert, Op, Patch, PatchWhere, created, on, stamp, version
+from crm_es.projections.rows import Delete, EventRow, Insert, Op, Patch, PatchWhere, created, stamp, version
 
 HISTORY = "pipeline_stage_history"
 
@@ -38,7 +37,6 @@ def _first_version(e: EventRow, row: dict[str, object]) -> Op:
     return _version(e, str(row["stage_id"]), **{k: v for k, v in row.items() if k != "stage_id"}, removed=False)
 
 
-@on(Pipeline.Created)
 def pipeline_created(e: EventRow) -> list[Op]:
     ops: list[Op] = [Insert("pipelines", {**created(e), "name": e.data["name"]})]
     for i, stage in enumerate(e.data["stages"]):
@@ -47,12 +45,10 @@ def pipeline_created(e: EventRow) -> list[Op]:
     return ops
 
 
-@on(Pipeline.Renamed)
 def pipeline_renamed(e: EventRow) -> list[Op]:
     return [Patch("pipelines", e.id, {**stamp(e), "name": e.data["name"]})]
 
 
-@on(Pipeline.StageAdded)
 def stage_added(e: EventRow) -> list[Op]:
     stage = e.data["stage"]
     order = e.data["order"]
@@ -65,7 +61,6 @@ def stage_added(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Pipeline.StageRenamed)
 def stage_renamed(e: EventRow) -> list[Op]:
     stage_id, name = e.data["stage_id"], e.data["name"]
     return [
@@ -77,7 +72,6 @@ def stage_renamed(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Pipeline.StageProbabilityChanged)
 def stage_probability_changed(e: EventRow) -> list[Op]:
     return [
         Patch("pipelines", e.id, stamp(e)),
@@ -86,7 +80,6 @@ def stage_probability_changed(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Pipeline.StageRemoved)
 def stage_removed(e: EventRow) -> list[Op]:
     return [
         Patch("pipelines", e.id, stamp(e)),
@@ -96,6 +89,5 @@ def stage_removed(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Pipeline.StagesReordered)
 def stages_reordered(e: EventRow) -> list[Op]:
     return [Patch("pipelines", e.id, stamp(e)), *_order(e, e.data["order"])]

@@ -6,9 +6,8 @@ from typing import Any
 
 import orjson
 
-from crm_es.aggregates import Company, Contact
 from crm_es.projections.interactions import NO_ACTIVITY
-from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, on, stamp
+from crm_es.projections.rows import EventRow, Insert, Op, Patch, created, stamp
 
 CONTACT_DETAILS = ("first_name", "last_name", "email", "phone", "job_title", "company_id", "city", "source", "tags")
 
@@ -30,33 +29,27 @@ def _contact_details(d: dict[str, Any]) -> dict[str, Any]:
     return {**{name: d[name] for name in CONTACT_DETAILS}, "properties": _json(d["properties"])}
 
 
-@on(Company.Registered)
 def company_registered(e: EventRow) -> list[Op]:
     return [Insert("companies", {**created(e), **_company(e.data)})]
 
 
-@on(Company.DetailsChanged)
 def company_changed(e: EventRow) -> list[Op]:
     return [Patch("companies", e.id, {**stamp(e), **_company(e.data)})]
 
 
-@on(Contact.Registered)
 def contact_registered(e: EventRow) -> list[Op]:
     d = e.data
     row = {**created(e), **NO_ACTIVITY, **_contact_details(d), "status": d["status"], "owner_id": d["owner_id"]}
     return [Insert("contacts", row)]
 
 
-@on(Contact.DetailsChanged)
 def contact_changed(e: EventRow) -> list[Op]:
     return [Patch("contacts", e.id, {**stamp(e), **_contact_details(e.data)})]
 
 
-@on(Contact.StatusChanged)
 def contact_status_changed(e: EventRow) -> list[Op]:
     return [Patch("contacts", e.id, {**stamp(e), "status": e.data["status"]})]
 
 
-@on(Contact.OwnerChanged)
 def contact_owner_changed(e: EventRow) -> list[Op]:
     return [Patch("contacts", e.id, {**stamp(e), "owner_id": e.data["owner_id"]})]

@@ -6,12 +6,9 @@ and the runner applies a whole batch of those in one transaction.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-
-from eventsourcing.utils import get_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,20 +95,8 @@ def version(table: str, e: EventRow, **values: Any) -> Version:
 
 
 Op = Insert | Patch | PatchWhere | Delete | Count | Version
+# A projection function: an event's row operations (which runs for which event: catalogue.py).
 Handler = Callable[[EventRow], Iterable[Op]]
-
-HANDLERS: dict[str, list[Handler]] = defaultdict(list)
-
-
-def on(*event_classes: type) -> Callable[[Handler], Handler]:
-    """Register a projection function for these event classes."""
-
-    def register(handler: Handler) -> Handler:
-        for cls in event_classes:
-            HANDLERS[get_topic(cls)].append(handler)
-        return handler
-
-    return register
 
 
 def stamp(e: EventRow) -> dict[str, Any]:

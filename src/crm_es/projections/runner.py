@@ -29,13 +29,11 @@ import pyarrow as pa
 from eventsourcing.utils import get_topic
 
 from crm_es.aggregates import Contact
-from crm_es.projections import (  # noqa: F401  (they register their handlers)
-    contact_history, dashboards, deals, erasure, interactions, lead_scores, news, people, pipelines, records, setup, tasks,
-)
+from crm_es.projections.catalogue import HANDLERS
 from crm_es.projections.deal_stays import rewrite_statements
 from crm_es.projections.history import MASK, version_rows, version_statements
 from crm_es.projections.read_side import READ_SIDE, ReadSide
-from crm_es.projections.rows import HANDLERS, Count, Delete, EventRow, Insert, Op, Patch, PatchWhere, Version
+from crm_es.projections.rows import Count, Delete, EventRow, Insert, Op, Patch, PatchWhere, Version
 from crm_es.projections.schema import TABLES_BY_NAME, Table
 from crm_es.store import EventStore, RawEvent, personal
 from crm_es.store.codec import event_class, upcast

@@ -8,9 +8,8 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
-from crm_es.aggregates import Contact
 from crm_es.aggregates.setup import Setup
-from crm_es.projections.rows import Delete, EventRow, Insert, Op, Patch, on, stamp
+from crm_es.projections.rows import Delete, EventRow, Insert, Op, Patch, stamp
 
 # The lists replaced as a whole, by the event recording a change: their table.
 LIST_TABLES = {
@@ -37,7 +36,6 @@ def _tags(category: str, tags: list[str], added: list[str], removed: list[str]) 
     return ops + [Patch("tags", tag, {"sort_order": i}) for i, tag in enumerate(tags)]
 
 
-@on(Setup.Seeded)
 def seeded(e: EventRow) -> list[Op]:
     ops: list[Op] = []
     for field, table in SEEDED_LISTS.items():
@@ -47,18 +45,15 @@ def seeded(e: EventRow) -> list[Op]:
     return ops
 
 
-@on(*LIST_TABLES)
 def list_changed(e: EventRow) -> list[Op]:
     return _list(TABLE_BY_TOPIC[e.topic], e.data["values"], e.data["added"], e.data["removed"])
 
 
-@on(Setup.TagCategoryChanged)
 def tag_category_changed(e: EventRow) -> list[Op]:
     d = e.data
     return _tags(d["category"], d["tags"], d["added"], d["removed"])
 
 
-@on(Setup.TagCategoryRemoved)
 def tag_category_removed(e: EventRow) -> list[Op]:
     return [Delete("tags", tag) for tag in e.data["tags"]]
 
@@ -71,7 +66,6 @@ def _property_id(d: dict[str, Any]) -> str:
     return f"{d['record_type']}:{d['name']}"
 
 
-@on(Setup.PropertyDefined)
 def property_defined(e: EventRow) -> list[Op]:
     """A property defined again after it was retired starts a new row."""
     d = e.data
@@ -80,13 +74,11 @@ def property_defined(e: EventRow) -> list[Op]:
     return [Delete("properties", row["id"]), Insert("properties", row)]
 
 
-@on(Setup.PropertyChanged)
 def property_changed(e: EventRow) -> list[Op]:
     values = {**_definition(e.data), "updated_at": e.occurred_at, "position": e.position}
     return [Patch("properties", _property_id(e.data), values)]
 
 
-@on(Setup.PropertyRetired)
 def property_retired(e: EventRow) -> list[Op]:
     values = {"retired_at": e.occurred_at, "updated_at": e.occurred_at, "position": e.position}
     return [Patch("properties", _property_id(e.data), values)]
@@ -95,12 +87,10 @@ def property_retired(e: EventRow) -> list[Op]:
 # --- on contacts ----------------------------------------------------------------------
 
 
-@on(Contact.Registered)
 def contact_registered(e: EventRow) -> list[Op]:
     return [Patch("contacts", e.id, {"roles": []})]  # merged into the new row: none yet, not unknown
 
 
-@on(Contact.LifecycleChanged)
 def lifecycle_changed(e: EventRow) -> list[Op]:
     d = e.data
     change = {"position": e.position, "contact_id": e.id, "stage": d["stage"], "previous_stage": d["previous_stage"],
@@ -111,7 +101,6 @@ def lifecycle_changed(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Contact.RoleAssigned)
 def role_assigned(e: EventRow) -> list[Op]:
     d = e.data
     row = {"id": d["assignment_id"], "contact_id": e.id, "company_id": d["company_id"], "role": d["role"],
@@ -119,7 +108,6 @@ def role_assigned(e: EventRow) -> list[Op]:
     return [Patch("contacts", e.id, {**stamp(e), "roles": d["roles"]}), Insert("contact_roles", row)]
 
 
-@on(Contact.RoleEnded)
 def role_ended(e: EventRow) -> list[Op]:
     d = e.data
     return [
@@ -128,7 +116,6 @@ def role_ended(e: EventRow) -> list[Op]:
     ]
 
 
-@on(Contact.LeftCompany)
 def left_company(e: EventRow) -> list[Op]:
     ended: list[Op] = [Patch("contact_roles", r["assignment_id"], {"ended_at": e.occurred_at}) for r in e.data["ended_roles"]]
     return [Patch("contacts", e.id, {**stamp(e), "company_id": None, "roles": []}), *ended]

@@ -36,7 +36,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from crm_es.aggregates.base import DomainError
+from crm_es.aggregates.base import FORBIDDEN, INVALID, DomainError
 from crm_es.projections.read_side import ANALYST_SCHEMA
 from crm_es.queries.sql import jsonable
 
@@ -70,13 +70,13 @@ class SqlProblem(DomainError):
 class SqlRefused(SqlProblem):
     """Well-formed, but not something analysts' SQL may do."""
 
-    status = 403
+    category = FORBIDDEN
 
 
 class SqlInvalid(SqlProblem):
     """The SQL cannot run as sent (syntax, an unknown column, several statements …)."""
 
-    status = 422
+    category = INVALID
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,11 @@ class SubjectForgotten(Exception):
 
 
 class SubjectKeys:
-    def __init__(self, recorder: Any, is_postgres: bool) -> None:
-        self.tables = SideTables(recorder, is_postgres)
-        self.is_postgres = is_postgres
-        key_type = "bytea" if is_postgres else "BLOB"
+    def __init__(self, tables: SideTables) -> None:
+        self.tables = tables
         self.tables.write(
             "CREATE TABLE IF NOT EXISTS {subject_keys} "
-            f"(subject_id text PRIMARY KEY, key {key_type} NULL, forgotten_at text NULL)"
+            f"(subject_id text PRIMARY KEY, key {tables.blob} NULL, forgotten_at text NULL)"
         )
 
     def _select(self, c: Any, subjects: list[str]) -> dict[str, bytes | None]:
@@ -57,7 +55,7 @@ class SubjectKeys:
         """The keys of these subjects that still exist (a forgotten one is absent)."""
         if not subjects:
             return {}
-        with self.tables.datastore.transaction(commit=False) as c:
+        with self.tables.transaction(commit=False) as c:
             found = self._select(c, list(subjects))
         return {subject: key for subject, key in found.items() if key is not None}
 
@@ -65,7 +63,7 @@ class SubjectKeys:
         """Those of these subjects who have been forgotten (their tombstone), read only."""
         if not subjects:
             return []
-        with self.tables.datastore.transaction(commit=False) as c:
+        with self.tables.transaction(commit=False) as c:
             found = self._select(c, list(subjects))
         return [subject for subject, key in found.items() if key is None]
 
@@ -76,7 +74,7 @@ class SubjectKeys:
         the same new subject at once both end up with the one that was stored first.
         """
         wanted = list(subjects)
-        with self.tables.datastore.transaction(commit=True) as c:
+        with self.tables.transaction(commit=True) as c:
             found = self._select(c, wanted)
             missing = [(subject, new_key()) for subject in wanted if subject not in found]
             if missing:
@@ -95,10 +93,8 @@ class SubjectKeys:
         fingerprints of the idempotency records of commands about them: one transaction."""
         forget_ciphers()
         sql = self.tables.sql
-        with self.tables.datastore.transaction(commit=True) as c:
-            if not self.is_postgres:
-                # Overwrite deleted content with zeros, so the file keeps no copy of it.
-                c.execute("PRAGMA secure_delete = ON")
+        with self.tables.transaction(commit=True) as c:
+            self.tables.zero_deleted(c)  # so the file keeps no copy of what is deleted
             c.execute(
                 sql(
                     "INSERT INTO {subject_keys} (subject_id, key, forgotten_at) VALUES (?, NULL, ?) "
@@ -109,6 +105,4 @@ class SubjectKeys:
             )
             c.execute(sql("DELETE FROM {unique_claims} WHERE owner_id = ?"), (subject,))
             c.execute(sql("UPDATE {idempotency_keys} SET fingerprint = ? WHERE body LIKE ?"), (ERASED_FINGERPRINT, f"%{subject}%"))
-        if not self.is_postgres:
-            with self.tables.datastore.get_connection(commit=True) as conn:
-                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and no older copy of a page in the WAL
+        self.tables.drop_old_pages()

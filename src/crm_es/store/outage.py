@@ -18,6 +18,8 @@ from collections.abc import Callable
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
+from crm_es.store.values import StoreUnavailable
+
 log = logging.getLogger("crm_es.store")
 
 REMIND_SECONDS = 60.0  # while an outage lasts, a line this often
@@ -34,8 +36,6 @@ def is_outage(error: BaseException) -> bool:
     used — not that a statement or the data was wrong."""
     from sqlalchemy.exc import InterfaceError as SqlInterfaceError
     from sqlalchemy.exc import OperationalError as SqlOperationalError
-
-    from crm_es.store.event_store import StoreUnavailable
 
     seen: BaseException | None = error
     for _ in range(5):  # a short chain: a library's error wraps the driver's

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from crm_es.audit.chain import uuid_text
+from crm_es.store.chain import uuid_text
 from crm_es.store.codec import TOKEN, dumps, is_token, upcast
 
 KEY_BYTES = 32

@@ -19,13 +19,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import ClassVar
 
-from psycopg.sql import SQL, Identifier
-
 from crm_es.store.event_store import EventStore
 from crm_es.store.outage import one_line
-from crm_es.store.pg_pool import side_connection
-
-STATEMENT_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -70,15 +65,7 @@ class StoreProbe:
 
     def _probe(self, answer: Future[Reach]) -> None:
         try:
-            position = self._postgres_end() if self.store.is_postgres else self.store.max_position()
+            position = self.store.db.probed_end()
             answer.set_result(Reach(True, position))
         except Exception as error:  # unreachable is an answer, not a failure
             answer.set_result(Reach(False, None, one_line(error)))
-
-    def _postgres_end(self) -> int:
-        env, recorder = self.store.env, self.store.recorder
-        statement = SQL("SELECT max(notification_id) FROM {}.{}").format(
-            Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
-        with side_connection(env, options=f"-c statement_timeout={STATEMENT_MS}") as conn:
-            row = conn.execute(statement).fetchone()
-        return int(row[0] or 0) if row else 0

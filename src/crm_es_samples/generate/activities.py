@@ -26,12 +26,12 @@ from typing import Any
 from uuid import UUID
 
 from crm_es.aggregates.interactions import KINDS
-from crm_es_samples.demo_activity import (
+from crm_es_samples.generate.records import FEED, FEED_ABOUT_REP, REP_LOGGED, Records
+from crm_es_samples.generate.timeline import Fact
+from crm_es_samples.world import (
     BOUNCE_REASON, FIRST_NOTES, INBOUND_CALL_NOTES, LATER_NOTES, PAGES, QUESTIONS, REFERRERS, SITE, SMS_TEXTS,
     WEB_SOURCES, WELCOME_SUBJECTS,
 )
-from crm_es_samples.generate.records import FEED, FEED_ABOUT_REP, REP_LOGGED, Records
-from crm_es_samples.generate.timeline import Fact
 
 # Every own field of each kind's event, but the session flag the decision adds.
 FIELDS = {kind: tuple(n for n in inspect.get_annotations(cls) if n != "new_session") for kind, cls in KINDS.items()}

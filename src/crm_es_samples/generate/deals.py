@@ -28,14 +28,14 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from crm_es.aggregates.deal import DealDetails
-from crm_es_samples.demo import (
-    COMPETITOR_REASONS, COMPETITORS, DISCOUNT_STAGES, DISCOUNTS, LICENCE_PRICE, LOST_REASONS, NEW_BUSINESS, PIPELINES,
-    PRODUCTS, RENEWAL_AMOUNTS, RENEWAL_LOST_REASONS, RENEWALS, RENEWED_CONTRACTS, REOPENED_REASONS,
-)
 from crm_es_samples.generate.activities import Activities
 from crm_es_samples.generate.people import PlannedCompany, PlannedContact
 from crm_es_samples.generate.records import Records
 from crm_es_samples.generate.timeline import Fact
+from crm_es_samples.world import (
+    COMPETITOR_REASONS, COMPETITORS, DISCOUNT_STAGES, DISCOUNTS, LICENCE_PRICE, LOST_REASONS, NEW_BUSINESS, PIPELINES,
+    PRODUCTS, RENEWAL_AMOUNTS, RENEWAL_LOST_REASONS, RENEWALS, RENEWED_CONTRACTS, REOPENED_REASONS,
+)
 
 # The chance of being lost in each stage (at the last one: instead of being won)
 LOSS = {NEW_BUSINESS: [0.3, 0.25, 0.2, 0.2, 0.15, 0.12], RENEWALS: [0.08, 0.06, 0.06, 0.05]}

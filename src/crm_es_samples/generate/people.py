@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from crm_es_samples.demo import (
+from crm_es_samples.world import (
     BILLING_CURRENCY, BILLING_TITLES, CITIES, DECISION_MAKER_TITLES, FIRST_NAMES, JOB_TITLES, LAST_NAMES, NAME_POOL,
-    PHONES, POTENTIAL, REP_EMAIL_DOMAIN, SOURCES, _slug,
+    PHONES, POTENTIAL, REP_EMAIL_DOMAIN, SOURCES, slug,
 )
 
 CONTACTS_PER_COMPANY = 6  # on average; a few accounts have dozens
@@ -149,7 +149,7 @@ class PeoplePlanner:
         return "".join(next(digits) if c == "#" else c for c in shape)
 
     def email(self, first: str, last: str, domain: str) -> str:
-        local = f"{_slug(first)}.{_slug(last)}"
+        local = f"{slug(first)}.{slug(last)}"
         return self.unique(self.emails, f"{local}@{domain}", numbered=lambda n: f"{local}{n}@{domain}")
 
     # --- the organisation -------------------------------------------------------------
@@ -185,8 +185,8 @@ class PeoplePlanner:
             sector, low, high = self.rng.choice(SECTORS)
             revenue = int(math.exp(self.rng.uniform(math.log(low), math.log(high))) // 1000 * 1000)
             name = self.company_name(country)
-            slug = _slug(name)
-            domain = self.unique(self.domains, f"{slug}.example", numbered=lambda n: f"{slug}-{n}.example")
+            web_name = slug(name)
+            domain = self.unique(self.domains, f"{web_name}.example", numbered=lambda n: f"{web_name}-{n}.example")
             found.append(PlannedCompany(
                 self.new_id(), name, sector, revenue, country, self.rng.choice(CITIES[country]), domain,
                 self.rng.choice(prospectors),

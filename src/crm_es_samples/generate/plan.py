@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from crm_es_samples.demo import PIPELINES, PROPERTIES
 from crm_es_samples.generate.deals import DealPlanner, PlannedDeal
 from crm_es_samples.generate.people import (
     ACCOUNT_MANAGEMENT, NEW_BUSINESS, Organisation, PeoplePlanner, PlannedCompany, PlannedContact, apportion,
 )
+from crm_es_samples.world import PIPELINES, PROPERTIES
 
 YEAR = timedelta(days=365)
 DEAL_SHARE = 0.3  # of the interactions, about deals

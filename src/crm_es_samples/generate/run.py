@@ -5,8 +5,9 @@ The set-up comes first, the day before the CRM's first day (the record configura
 reps, teams, pipelines — by an admin); then each company, contact and deal starts its
 stream when its first fact is due. The timeline hands out facts in recorded order; each
 is decided at once (``Records``) and its events wait until ``SAVE_EVENTS`` of them are
-ready, then go in one ``EventStore.save`` — one transaction, with the e-mail claims they
-make; personal fields are sealed by the store as it saves.
+ready, then go through one ``UnitOfWork`` — the one door every writer commits through —
+in one transaction, with the e-mail claims they make; personal fields are sealed by the
+store as it saves.
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ from crm_es.aggregates.contact import ContactDetails
 from crm_es.aggregates.interactions import DEFAULT_SESSION_GAP, KINDS
 from crm_es.aggregates.pipeline import StageSpec
 from crm_es.clock import FrozenClock
-from crm_es.commands.interactions import cycle_collector_paused
-from crm_es_samples.demo import NAME_POOL, PIPELINES, PROPERTIES
+from crm_es.commands.unit_of_work import UnitOfWork, cycle_collector_paused
+from crm_es.store import EventStore
 from crm_es_samples.generate.activities import Activities
 from crm_es_samples.generate.deals import DealStories
 from crm_es_samples.generate.people import NEWSLETTER_TAG, PlannedCompany, PlannedContact
 from crm_es_samples.generate.plan import Plan, new_ids
 from crm_es_samples.generate.records import Records
 from crm_es_samples.generate.timeline import Fact, Timeline
-from crm_es.store import EventStore
+from crm_es_samples.world import NAME_POOL, PIPELINES, PROPERTIES
 
 SAVE_EVENTS = 5_000  # events per store transaction
 FIRST_NOTE = 0.5  # new contacts with a note from the rep who met them
@@ -114,8 +115,10 @@ def write(store: EventStore, plan: Plan, *, session_gap: timedelta = DEFAULT_SES
 
 def _save(store: EventStore, records: Records, facts: int, progress: Callable[[int], None] | None) -> int:
     events, claims, releases = records.take()
-    if events:
-        store.save(events, claims=claims, releases=releases)
+    if events:  # decided already (``Records``): the unit of work writes them in one transaction
+        work = UnitOfWork(store)
+        work.save(events, claims=claims, releases=releases)
+        work.commit()
     if progress:
         progress(facts)
     return facts

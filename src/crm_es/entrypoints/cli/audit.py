@@ -21,7 +21,7 @@ from crm_es.aggregates import Contact, Deal
 from crm_es.audit.export import export_record, verify_export
 from crm_es.audit.history import record_then
 from crm_es.audit.verify import verify_store
-from crm_es.entrypoints.cli.console import event_store, fail, progress, report
+from crm_es.entrypoints.cli.console import fail, opened_store_tools, progress, report
 
 
 class AwareTime(click.ParamType):
@@ -63,8 +63,8 @@ def verify(expect_head: str | None, as_json: bool) -> None:
     --expect-head.
     """
     expected = _digest(expect_head)
-    with event_store() as store, progress(store.max_position(), "verifying the log", as_json) as tick:
-        verdict = verify_store(store, expected_head=expected, progress=tick)
+    with opened_store_tools() as tools, progress(tools.store.max_position(), "verifying the log", as_json) as tick:
+        verdict = verify_store(tools.store, expected_head=expected, progress=tick)
     lines = []
     if verdict.first_broken is not None:
         broken = verdict.first_broken
@@ -96,8 +96,8 @@ def _digest(text: str | None) -> bytes | None:
 def history(record_id: UUID, as_of: datetime | None, known_at: datetime | None, as_json: bool) -> None:
     """A contact (or a deal) as it was then, replayed from the event store: its state,
     its version and the events that made it."""
-    with event_store() as store:
-        found = (record_then(store, cls, record_id, as_of=as_of, known_at=known_at) for cls in (Contact, Deal))
+    with opened_store_tools() as tools:
+        found = (record_then(tools.store, cls, record_id, as_of=as_of, known_at=known_at) for cls in (Contact, Deal))
         answer = next((a for a in found if a is not None), None)
     if answer is None:
         fail(f"no contact or deal has the id {record_id}")
@@ -114,8 +114,8 @@ def export(record_id: UUID, output: Any) -> None:
     Only the contact's own events: deals name their contacts, but finding every deal
     that ever named one needs the read side, which is not the truth.
     """
-    with event_store() as store:
-        lines = export_record(store, record_id)
+    with opened_store_tools() as tools:
+        lines = export_record(tools.store, record_id)
     if not lines:
         fail(f"no record has the id {record_id}")
     for line in lines:

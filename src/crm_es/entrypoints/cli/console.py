@@ -1,5 +1,5 @@
 """What every `crm-es` command shares: failing clearly, printing results (text or
-``--json``), progress bars on stderr, and opening the event store alone.
+``--json``), progress bars on stderr, and opening bootstrap's assemblies.
 
 Exit codes: 0 done, 1 failed (the message says why), 2 bad usage (click's own).
 """
@@ -10,13 +10,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from crm_es.bootstrap import Services, bootstrap
-from crm_es.settings import Settings
-from crm_es.store import EventStore, StoreUnavailable
+from crm_es.bootstrap import PolicyWorker, Services, StoreTools, policy_worker, service, store_tools
+from crm_es.store import StoreUnavailable
+
+Assembly = TypeVar("Assembly", StoreTools, Services, PolicyWorker)
 
 
 def fail(message: str) -> NoReturn:
@@ -38,35 +39,37 @@ def progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], No
 
 
 @contextmanager
-def event_store() -> Iterator[EventStore]:
-    """The event store without the read side: usable while `crm-es serve` runs."""
-    try:
-        store = EventStore(Settings.from_env().store_env())
-    except StoreUnavailable as error:
-        fail(f"cannot reach the event store: {error}")
-    except ValueError as error:
-        fail(str(error))
-    try:
-        yield store
-    finally:
-        store.close()
+def opened_store_tools() -> Iterator[StoreTools]:
+    """The event store alone (no read side): usable while `crm-es serve` runs."""
+    with _opened(store_tools) as tools:
+        yield tools
 
 
 @contextmanager
 def opened_services() -> Iterator[Services]:
     """The whole service (store, read side, handlers) for a command that needs the read
-    side too: one place, so every command group opens it and fails alike."""
+    side too."""
+    with _opened(service) as services:
+        yield services
+
+
+@contextmanager
+def opened_policy_worker() -> Iterator[PolicyWorker]:
+    """The automations on their own, with a read side of their own."""
+    with _opened(policy_worker) as worker:
+        yield worker
+
+
+def _opened(assemble: Callable[[], Assembly]) -> Assembly:
+    """One of bootstrap's assemblies from the environment's settings: one place, so every
+    command opens it and fails alike."""
     import duckdb
 
     try:
-        opened = bootstrap(Settings.from_env())
+        return assemble()
     except StoreUnavailable as error:
         fail(f"cannot reach the event store: {error}")
     except duckdb.IOException as error:
         fail(f"the read side is in use (is `crm-es serve` running?): {error}")
     except ValueError as error:
         fail(str(error))
-    try:
-        yield opened
-    finally:
-        opened.close()

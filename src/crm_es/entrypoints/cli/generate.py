@@ -13,8 +13,7 @@ from typing import Any
 
 import click
 
-from crm_es.clock import SystemClock
-from crm_es.entrypoints.cli.console import event_store, fail, progress, report
+from crm_es.entrypoints.cli.console import fail, opened_store_tools, progress, report
 from crm_es_samples.generate.plan import Sizes
 
 DEFAULTS = Sizes()
@@ -40,24 +39,20 @@ def generate(contacts: int, deals: int, interactions: int, years: int, seed: int
     with its business time, recorded shortly after it (a few percent hours or days late).
 
     The read side is NOT built: `crm-es serve` catches up when it starts, or run
-    `crm-es project` (with the service stopped). The store is written directly, through
-    the aggregates' rules; the progress bar (stderr) counts facts.
+    `crm-es project` (with the service stopped). The events are decided by
+    the aggregates' rules and written in bulk through the write pipeline's unit of work;
+    the progress bar (stderr) counts facts.
     """
     from eventsourcing.persistence import PersistenceError
 
     from crm_es_samples.generate import StoreNotEmpty, plan, require_empty, write
-    from crm_es.settings import Settings
 
-    try:
-        session_gap = Settings.from_env().session_gap
-    except ValueError as error:
-        fail(str(error))
-    with event_store() as store:
+    with opened_store_tools() as tools:
         try:
-            require_empty(store)
-            planned = plan(Sizes(contacts, deals, interactions, years, seed), SystemClock().now())
+            require_empty(tools.store)
+            planned = plan(Sizes(contacts, deals, interactions, years, seed), tools.clock.now())
             with progress(planned.facts, "generating", as_json) as tick:
-                summary = write(store, planned, session_gap=session_gap, progress=tick)
+                summary = write(tools.store, planned, session_gap=tools.settings.session_gap, progress=tick)
         except StoreNotEmpty as error:
             fail(error.detail)
         except PersistenceError as error:  # the store went away, or another writer claimed an e-mail first

@@ -7,22 +7,13 @@ These touch only the event store's database (never the read side), so they work 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from uuid import UUID
 
 import click
 
-from crm_es.auth.api_keys import ApiKey, ApiKeys, KeyRefused
-from crm_es.clock import SystemClock
-from crm_es.entrypoints.cli.console import event_store, fail, report
+from crm_es.auth.api_keys import ApiKey, KeyRefused
+from crm_es.entrypoints.cli.console import fail, opened_store_tools, report
 from crm_es.auth.roles import Role, needs_rep
-
-
-@contextmanager
-def _api_keys() -> Iterator[ApiKeys]:
-    with event_store() as store:
-        yield ApiKeys(store, SystemClock())
 
 
 def _line(key: ApiKey) -> str:
@@ -50,10 +41,10 @@ def create(role: str, rep_id: UUID | None, name: str, as_json: bool) -> None:
     """Make a key. It is printed once: only its hash is kept."""
     if needs_rep(Role(role)) != (rep_id is not None):
         raise click.UsageError("--rep names the rep of a rep or manager key, and only of those")
-    with _api_keys() as api_keys:
-        first = not api_keys.configured()
+    with opened_store_tools() as tools:
+        first = not tools.api_keys.configured()
         try:
-            key, token = api_keys.create(Role(role), rep_id, name)
+            key, token = tools.api_keys.create(Role(role), rep_id, name)
         except KeyRefused as error:
             fail(str(error))
     report(as_json, {**key.as_dict(), "key": token, "first_key": first},
@@ -84,8 +75,8 @@ def _open_mode_ended(role: Role) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the keys as JSON")
 def list_keys(as_json: bool) -> None:
     """Every key made, revoked or not (never their secrets)."""
-    with _api_keys() as api_keys:
-        found = api_keys.list()
+    with opened_store_tools() as tools:
+        found = tools.api_keys.list()
     report(as_json, {"keys": [key.as_dict() for key in found]}, "\n".join(map(_line, found)) or "no keys: open development mode")
 
 
@@ -94,8 +85,8 @@ def list_keys(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the revoked key as JSON")
 def revoke(key_id: str, as_json: bool) -> None:
     """Revoke a key by its id: from the next request on it is refused (401)."""
-    with _api_keys() as api_keys:
-        key = api_keys.revoke(key_id)
+    with opened_store_tools() as tools:
+        key = tools.api_keys.revoke(key_id)
     if key is None:
         fail(f"no key has the id {key_id!r} (see `crm-es keys list`)")
     report(as_json, key.as_dict(), _line(key))

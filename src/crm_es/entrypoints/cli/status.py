@@ -92,21 +92,19 @@ def from_service(url: str, data_dir: str | None, patience: float = 0.0) -> dict[
 def from_files(settings: Settings) -> dict[str, Any]:
     import duckdb
 
-    from crm_es.bootstrap import bootstrap
+    from crm_es.bootstrap import service
     from crm_es.store import StoreUnavailable
 
     try:
-        services = bootstrap(settings)
+        services = service(settings)
     except StoreUnavailable as error:
         raise StatusFailed(f"cannot reach the event store: {error}") from None
     except duckdb.IOException as error:
         raise StatusFailed(f"the read side is held by another process and no running service left its address in "
                            f"{settings.data_dir}: name the service with --url http://host:port ({error})") from None
-    try:
+    with services:
         store, read = services.store.max_position(), services.projector.position
         return {
-            "backend": "postgresql" if services.store.is_postgres else "sqlite", "data_dir": str(settings.data_dir),
+            "backend": services.store.backend, "data_dir": str(settings.data_dir),
             "store_position": store, "read_side_position": read, "lag": store - read, "service": None,
         }
-    finally:
-        services.close()

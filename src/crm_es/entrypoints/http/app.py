@@ -18,7 +18,7 @@ from crm_es.entrypoints.http.routers import (analyst_sql, analytics, audit, dash
 from crm_es.entrypoints.http.routers import documents, messages
 from crm_es import channels
 from crm_es.auth.api_keys import ApiKeys
-from crm_es.bootstrap import Services, bootstrap
+from crm_es.bootstrap import Services, service
 from crm_es.settings import Settings
 
 log = logging.getLogger("crm_es")
@@ -69,7 +69,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services or bootstrap(settings)
+        app.state.services = services or service(settings)
         if owned:
             app.state.services.start()
         announce_access(app.state.services.api_keys)

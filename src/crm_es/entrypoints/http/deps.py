@@ -12,8 +12,8 @@ from fastapi import Depends, Header, Query, Request
 
 from crm_es.entrypoints.http.auth import Caller
 from crm_es.entrypoints.http.problems import ProblemError
-from crm_es.entrypoints.http.schemas import Instant
-from crm_es.auth.ownership import ownership_of
+from crm_es.inputs.fields import Instant
+from crm_es.commands.ownership import ownership_of
 from crm_es.bootstrap import Services
 from crm_es.commands import CommandContext
 

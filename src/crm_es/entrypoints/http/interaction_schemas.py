@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from crm_es.entrypoints.http.schemas import Body, Email, Instant, Name, Text
+from crm_es.inputs.fields import Body, Email, Instant, Name, Text
 
 Seconds = Annotated[int, Field(ge=0, le=7 * 86_400)]
 Minutes = Annotated[int, Field(ge=0, le=7 * 1_440)]

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from crm_es.aggregates.base import DomainError
+from crm_es.entrypoints.http.statuses import status_of
 from crm_es.queries.sql import BadCursor
 from crm_es.store import StoreUnavailable
 from crm_es.store.outage import STORE
@@ -118,13 +119,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain(_: Request, exc: DomainError) -> JSONResponse:
+        status = status_of(exc)
         extra = dict(exc.extra)
         field = getattr(exc, "field", None) or extra.pop("field", None)
-        if exc.status in (404, 422) and field:  # a missing or invalid field: named in errors
+        if status in (404, 422) and field:  # a missing or invalid field: named in errors
             extra["errors"] = [{"field": field, "message": exc.detail}]
         elif field:
             extra["field"] = field
-        return problem(exc.status, exc.rule, exc.detail, extra=extra)
+        return problem(status, exc.rule, exc.detail, extra=extra)
 
     @app.exception_handler(ProblemError)
     async def own(_: Request, exc: ProblemError) -> JSONResponse:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from crm_es.entrypoints.http.schemas import Body, Instant, Name, Text
+from crm_es.inputs.fields import Body, Instant, Name, Text
 
 Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description='"#rrggbb"')]
 

@@ -14,7 +14,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_es.aggregates.base import NotFound
-from crm_es.entrypoints.http.schemas import Instant
+from crm_es.inputs.fields import Instant
 from crm_es.queries import board, records
 from crm_es.queries.analytics.activity import activity
 from crm_es.queries.analytics.forecast import forecast

@@ -12,7 +12,7 @@ from pydantic import Field
 from crm_es.entrypoints.http.answers import Answer
 from crm_es.entrypoints.http.auth import Caller
 from crm_es.entrypoints.http.deps import ReadCursor, ServicesDep
-from crm_es.entrypoints.http.schemas import Body
+from crm_es.inputs.fields import Body
 from crm_es.auth.roles import Role
 from crm_es.queries.analyst_sql import SqlLimits, run_analyst_sql
 

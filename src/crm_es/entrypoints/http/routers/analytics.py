@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from crm_es.entrypoints.http import report_answers as answers
 from crm_es.entrypoints.http.auth import Visible
 from crm_es.entrypoints.http.deps import AsOf, KnownAt, ReadCursor, ServicesDep
-from crm_es.entrypoints.http.schemas import Instant
+from crm_es.inputs.fields import Instant
 from crm_es.queries.analytics.activity import activity
 from crm_es.queries.analytics.forecast import forecast
 from crm_es.queries.analytics.funnel import funnel

@@ -14,7 +14,9 @@ from crm_es.entrypoints.http.auth import Visible
 from crm_es.entrypoints.http.deps import Ctx, ReadCursor, ServicesDep
 from crm_es.entrypoints.http.report_answers import DashboardPublic
 from crm_es.entrypoints.http.respond import answer, found
-from crm_es.entrypoints.http.schemas import Body, CommandAnswer, Name
+from crm_es.entrypoints.http.schemas import CommandAnswer
+from crm_es.entrypoints.http.statuses import status_of
+from crm_es.inputs.fields import Body, Name
 from crm_es.commands import execute
 from crm_es.commands.dashboards import ChangeDashboard, SaveDashboard, change_dashboard, save_dashboard
 from crm_es.queries.analytics.reports import REPORTS
@@ -74,6 +76,6 @@ def get_dashboard(dashboard_id: UUID, cur: ReadCursor, services: ServicesDep, vi
             params = report.params.model_validate(item["params"])
             result: dict[str, Any] = {"result": report.run(cur, params, visible, services.clock.now())}
         except DomainError as error:
-            result = {"error": {"status": error.status, "rule": error.rule, "detail": error.detail}}
+            result = {"error": {"status": status_of(error), "rule": error.rule, "detail": error.detail}}
         filled.append({**item, **result})
     return {**dashboard, "reports": filled}

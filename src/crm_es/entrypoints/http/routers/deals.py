@@ -11,7 +11,8 @@ from crm_es.entrypoints.http.auth import Visible, readable
 from crm_es.entrypoints.http.deps import Ctx, Limit, ReadCursor
 from crm_es.entrypoints.http.answers import DealDetail, DealPage
 from crm_es.entrypoints.http.respond import answer, found
-from crm_es.entrypoints.http.schemas import CommandAnswer, DealClose, DealCreate, DealLoss, DealReopen, DealUpdate, StageMove
+from crm_es.entrypoints.http.schemas import CommandAnswer, DealClose, DealCreate, DealReopen, StageMove
+from crm_es.inputs.records import DealLoss, DealUpdate
 from crm_es.aggregates.deal import DealDetails
 from crm_es.commands import execute
 from crm_es.commands.deals import (

@@ -23,7 +23,8 @@ from crm_es.entrypoints.http.deps import Ctx, Limit, ReadCursor, ServicesDep
 from crm_es.entrypoints.http.answers import DocumentPage, DocumentPublic, DocumentTemplateList, DocumentTemplatePublic
 from crm_es.entrypoints.http.problems import ProblemError
 from crm_es.entrypoints.http.respond import answer
-from crm_es.entrypoints.http.schemas import Amount, Body, CommandAnswer, Currency, IsoDate
+from crm_es.entrypoints.http.schemas import CommandAnswer
+from crm_es.inputs.fields import Amount, Body, Currency, IsoDate
 from crm_es.commands import execute
 from crm_es.commands.documents import (
     DefineTemplate, IssueDocument, RecordPayment, SendDocument, VoidDocument, define_template, issue_document,

@@ -44,7 +44,7 @@ async def health(request: Request, response: Response) -> dict[str, Any]:
         response.status_code = 503
     return {
         "status": "ok" if reach.reachable and services.projector.last_error is None else "degraded",
-        "store": {**store, "backend": "postgresql" if services.store.is_postgres else "sqlite", "position": reach.position},
+        "store": {**store, "backend": services.store.backend, "position": reach.position},
         "read_side": {
             "position": read_position,
             "lag": None if reach.position is None else max(reach.position - read_position, 0),

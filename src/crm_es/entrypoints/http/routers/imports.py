@@ -15,7 +15,7 @@ from crm_es.entrypoints.http.answers import Answer
 from crm_es.entrypoints.http.auth import Caller
 from crm_es.entrypoints.http.deps import ServicesDep
 from crm_es.entrypoints.http.problems import ProblemError
-from crm_es.auth.ownership import ownership_of
+from crm_es.commands.ownership import ownership_of
 from crm_es.commands import CommandContext
 from crm_es.commands.imports import fingerprint, first_answer, remember_answer
 from crm_es.imports import deals as deal_files

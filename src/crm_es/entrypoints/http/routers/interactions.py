@@ -23,7 +23,9 @@ from crm_es.entrypoints.http.interaction_schemas import (
 from crm_es.entrypoints.http.answers import BatchOut, FeedPage, TimelinePage
 from crm_es.entrypoints.http.problems import untagged
 from crm_es.entrypoints.http.respond import answer
-from crm_es.entrypoints.http.schemas import CommandAnswer, Instant
+from crm_es.entrypoints.http.schemas import CommandAnswer
+from crm_es.entrypoints.http.statuses import item_problem
+from crm_es.inputs.fields import Instant
 from crm_es.aggregates.base import NotFound
 from crm_es.commands import execute
 from crm_es.commands.interactions import BatchItem, ItemResult, RecordBatch, RecordInteraction, record_batch, record_interaction
@@ -66,11 +68,18 @@ def post_batch(body: BatchIn, ctx: Ctx, services: ServicesDep) -> Response:
     results += record_batch(RecordBatch(items, services.settings.session_gap), ctx)
     results.sort(key=lambda r: r.index)
     counted = {s: sum(r.status == s for r in results) for s in ("accepted", "duplicate", "error")}
-    body = {"results": [r.body() for r in results], "accepted": counted["accepted"],
-            "duplicates": counted["duplicate"], "errors": counted["error"]}
+    shown = [r.body() if r.error is None else _refused(r) for r in results]
+    body = {"results": shown, "accepted": counted["accepted"], "duplicates": counted["duplicate"], "errors": counted["error"]}
     # Encoded here: FastAPI's own check and encoding of 10,000 answers cost more than the
     # batch's save. BatchOut still documents them.
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _refused(result: ItemResult) -> dict[str, Any]:
+    """A refused item's answer: its problem with its HTTP status."""
+    body = result.body()
+    body["error"] = item_problem(body["error"])
+    return body
 
 
 def _item(index: int, raw: dict[str, Any]) -> BatchItem | ItemResult:

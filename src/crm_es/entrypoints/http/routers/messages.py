@@ -15,7 +15,8 @@ from crm_es.entrypoints.http.auth import Visible, contact_in_reach
 from crm_es.entrypoints.http.deps import Ctx, ReadCursor, ServicesDep
 from crm_es.entrypoints.http.answers import MessagePublic
 from crm_es.entrypoints.http.respond import answer
-from crm_es.entrypoints.http.schemas import Body, CommandAnswer, Instant
+from crm_es.entrypoints.http.schemas import CommandAnswer
+from crm_es.inputs.fields import Body, Instant
 from crm_es.commands import execute
 from crm_es.commands.messages import CancelMessage, SendMessage, cancel_message, send_message
 from crm_es.queries.sql import jsonable

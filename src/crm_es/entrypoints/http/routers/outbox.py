@@ -16,7 +16,6 @@ from crm_es.aggregates.message import STATUSES, utc_text
 from crm_es.entrypoints.http.answers import OutboxPage
 from crm_es.entrypoints.http.deps import ServicesDep
 from crm_es.queries.sql import BadCursor
-from crm_es.store.recorders import OUTBOX_COLUMNS
 
 router = APIRouter(tags=["outbox"])
 
@@ -44,22 +43,10 @@ def list_outbox(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     """The messages newest first (their delivery state), and how many are in each state."""
-    clauses, params = [], []
-    if status is not None:
-        clauses.append("status = ?")
-        params.append(status)
-    if cursor is not None:
-        clauses.append("(created_at < ? OR (created_at = ? AND delivery_id < ?))")
-        created_at, delivery_id = _after(cursor)
-        params += [created_at, created_at, delivery_id]
-    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-    tables = services.store.side_tables
-    rows = tables.read(f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM {{outbox}} {where}"
-                       "ORDER BY created_at DESC, delivery_id DESC LIMIT ?", (*params, limit + 1))
-    items = [{column: row[column] for column in OUTBOX_COLUMNS} for row in rows[:limit]]
-    more = len(rows) > limit
+    outbox = services.store.outbox
+    rows = outbox.page(status, _after(cursor) if cursor is not None else None, limit + 1)
+    items, more = rows[:limit], len(rows) > limit
     counts = dict.fromkeys(STATUSES, 0)
-    counts.update((row["status"], int(row["n"]))
-                  for row in tables.read("SELECT status, COUNT(*) AS n FROM {outbox} GROUP BY status"))
+    counts.update(outbox.counts())
     return {"items": items, "next_cursor": _cursor(items[-1]["created_at"], items[-1]["delivery_id"]) if more else None,
             "counts": counts}

@@ -11,9 +11,8 @@ from pydantic import Field
 from crm_es.entrypoints.http.deps import Ctx, Limit, ReadCursor
 from crm_es.entrypoints.http.answers import RepPage, RepPublic, TeamDetail, TeamPage
 from crm_es.entrypoints.http.respond import answer, found
-from crm_es.entrypoints.http.schemas import (
-    Body, CommandAnswer, Email, Instant, Name, QuotaCreate, RepCreate, TeamCreate, TeamMemberAdd,
-)
+from crm_es.entrypoints.http.schemas import CommandAnswer, QuotaCreate, RepCreate, TeamCreate, TeamMemberAdd
+from crm_es.inputs.fields import Body, Email, Instant, Name
 from crm_es.aggregates.base import InvalidInput
 from crm_es.commands import execute
 from crm_es.commands.documents import SetSignature, set_signature

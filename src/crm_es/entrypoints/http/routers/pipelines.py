@@ -12,7 +12,8 @@ from crm_es.entrypoints.http.deps import AsOf, Ctx, KnownAt, Limit, ReadCursor, 
 from crm_es.entrypoints.http.answers import PipelinePage, PipelinePublic
 from crm_es.entrypoints.http.report_answers import Board
 from crm_es.entrypoints.http.respond import answer, found
-from crm_es.entrypoints.http.schemas import CommandAnswer, Currency, PipelineCreate, PipelineUpdate, StageIn
+from crm_es.entrypoints.http.schemas import CommandAnswer, PipelineCreate, PipelineUpdate, StageIn
+from crm_es.inputs.fields import Currency
 from crm_es.aggregates.base import NotFound
 from crm_es.aggregates.pipeline import StageSpec
 from crm_es.commands import execute

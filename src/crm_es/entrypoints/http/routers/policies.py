@@ -12,7 +12,8 @@ from crm_es.aggregates.base import NotFound
 from crm_es.entrypoints.http.answers import PolicyList
 from crm_es.entrypoints.http.deps import Ctx, ServicesDep
 from crm_es.entrypoints.http.respond import answer
-from crm_es.entrypoints.http.schemas import Body, CommandAnswer
+from crm_es.entrypoints.http.schemas import CommandAnswer
+from crm_es.inputs.fields import Body
 from crm_es.channels import configured
 from crm_es.commands import execute
 from crm_es.commands.policies import ConfigurePolicy, configure_policy
@@ -45,5 +46,5 @@ def put_policy(name: str, body: PolicyIn, ctx: Ctx, response: Response) -> dict[
         settings = policy.Settings.model_validate(body.settings)
     except ValidationError as error:  # 422 naming settings.<field>
         raise RequestValidationError([{**e, "loc": ("body", "settings", *e["loc"])} for e in error.errors()]) from None
-    command = ConfigurePolicy(name, body.enabled, settings.model_dump(mode="json"))
+    command = ConfigurePolicy(policy, body.enabled, settings.model_dump(mode="json"))
     return answer(response, execute(configure_policy, command, ctx))

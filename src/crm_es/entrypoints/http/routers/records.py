@@ -18,8 +18,8 @@ from crm_es.entrypoints.http.schemas import (
     ContactCreate,
     ContactForget,
     ContactLeftCompany,
-    ContactUpdate,
 )
+from crm_es.inputs.records import ContactUpdate
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.commands import execute

@@ -14,7 +14,8 @@ from crm_es.aggregates.setup import RECORD_TYPES, PropertyDefinition, Setup
 from crm_es.entrypoints.http.answers import Answer
 from crm_es.entrypoints.http.deps import Ctx, ServicesDep
 from crm_es.entrypoints.http.respond import answer
-from crm_es.entrypoints.http.schemas import Body, CommandAnswer, Currency, Instant, Name
+from crm_es.entrypoints.http.schemas import CommandAnswer
+from crm_es.inputs.fields import Body, Currency, Instant, Name
 from crm_es.commands import execute
 from crm_es.commands.setup import (
     ChangeList,

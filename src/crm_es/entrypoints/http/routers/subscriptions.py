@@ -11,7 +11,8 @@ from pydantic import Field
 
 from crm_es.entrypoints.http.deps import Ctx
 from crm_es.entrypoints.http.respond import answer
-from crm_es.entrypoints.http.schemas import Body, CommandAnswer
+from crm_es.entrypoints.http.schemas import CommandAnswer
+from crm_es.inputs.fields import Body
 from crm_es.commands import execute
 from crm_es.commands.subscriptions import Unsubscribe, unsubscribe
 

@@ -17,7 +17,8 @@ from crm_es.entrypoints.http.deps import Ctx, Limit, ReadCursor, ServicesDep
 from crm_es.entrypoints.http.problems import ProblemError
 from crm_es.entrypoints.http.respond import answer, found
 from crm_es.entrypoints.http.answers import ActivityTypeList, Agenda, TaskPage, TaskPublic
-from crm_es.entrypoints.http.schemas import CommandAnswer, IsoDate
+from crm_es.entrypoints.http.schemas import CommandAnswer
+from crm_es.inputs.fields import IsoDate
 from crm_es.entrypoints.http.task_schemas import (
     ActivityTypeSet,
     TaskCancel,

@@ -14,7 +14,8 @@ The position is not hashed: PostgreSQL sequences leave gaps, and the chain's ord
 what attests the order. SHA-256 has no secret: someone who rewrites the whole chain
 (or cuts its tail) is caught only against a head hash kept elsewhere (an anchor).
 
-One module used by the recorders (write time), the verifier and the export checker.
+One module used by the recorders (write time), the verifier and the export checker
+(crm_es.audit): it lives with the store, which writes the chain; the audit only reads it.
 """
 
 from __future__ import annotations

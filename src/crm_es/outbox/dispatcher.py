@@ -7,7 +7,7 @@ again at the next round, with the same delivery id for the receiver to drop the 
 A failed delivery is tried again after a growing wait, and given up on (dead) after
 ``max_attempts``. A message about a person forgotten meanwhile is not sent: cancelled.
 One failing receiver delays only its own messages. A message over the contact-frequency
-cap (policies/caps.py, when switched on) is held back until the window frees a place.
+cap (caps.py, when switched on) is held back until the window frees a place.
 
 An e-mail carrying documents (F25) gets their PDFs, opened with the contact's key: a
 document whose contact was forgotten cancels the message (nothing left to send), as does
@@ -30,20 +30,32 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from crm_es.aggregates import document as documents
+from crm_es.aggregates import timer as timers
 from crm_es.aggregates.base import Event, Meta, new_event
 from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.document import VOID, Document
 from crm_es.aggregates.interactions import DocumentSent, EmailSent, SmsSent
 from crm_es.aggregates.message import (
-    FAILED, HELD, OPEN, PENDING, Message, OutboxRow, cancel, exponential_backoff, failed, header_message_id, hold_back,
-    outbox_row, redacted, sent, utc_text,
+    OPEN,
+    PENDING,
+    Message,
+    OutboxRow,
+    cancel,
+    exponential_backoff,
+    failed,
+    header_message_id,
+    hold_back,
+    outbox_row,
+    redacted,
+    sent,
+    utc_text,
 )
-from crm_es.aggregates import timer as timers
-from crm_es.aggregates.timer import Timer
 from crm_es.aggregates.policy import PolicySettings, policy_id
+from crm_es.aggregates.timer import Timer
 from crm_es.clock import Clock
-from crm_es.policies import caps
-from crm_es.policies.senders import Attachment, Sender
+from crm_es.commands.unit_of_work import UnitOfWork
+from crm_es.outbox import caps
+from crm_es.outbox.senders import Attachment, Sender
 from crm_es.store import EventStore
 from crm_es.store.event_store import IntegrityError, SubjectForgotten
 
@@ -52,11 +64,6 @@ log = logging.getLogger("crm_es.outbox")
 ACTOR = "outbox"
 FORGOTTEN = "the contact was forgotten"
 RETRIES = 5
-# What is due, but the timers of the automations switched off ({paused}: their names).
-DUE = ("SELECT delivery_id, channel FROM {outbox} WHERE status IN (?, ?, ?) AND next_attempt_at <= ? {paused} "
-       "ORDER BY next_attempt_at, created_at, delivery_id LIMIT ?")  # due together: in the order queued
-NEXT_DUE = "SELECT MIN(next_attempt_at) AS at FROM {outbox} WHERE status IN (?, ?, ?) {paused}"
-TIMER_POLICIES = "SELECT DISTINCT policy FROM {outbox} WHERE channel = ? AND status = ?"
 PDF = "application/pdf"
 
 
@@ -70,22 +77,18 @@ class Dispatcher:
         if max_attempts < 1:
             raise ValueError("max_attempts is at least 1")
         self.store, self.clock, self.senders = store, clock, senders
-        for name in senders:  # written into the SQL: our own channel names only
-            if not name.isidentifier():
-                raise ValueError(f"not a channel name: {name!r}")
         # What this dispatcher looks at: the timers, and the messages it has a sender for.
-        self._deliverable = "AND channel IN (" + ", ".join(f"'{c}'" for c in (timers.CHANNEL, *senders)) + ")"
+        self._channels = (timers.CHANNEL, *senders)
         self.max_attempts, self.backoff, self.page = max_attempts, backoff, page
 
     def run_once(self) -> int:
         """Deliver every message due now; returns how many were sent."""
         now, done, sent_count = self.clock.now(), set(), 0
-        due_sql, paused = self._but_paused(DUE)
+        paused = self._paused()
         while True:
             # Due as of the round's start: a message failing now is due later, not again here.
-            rows = self.store.side_tables.read(due_sql, (PENDING, FAILED, HELD, utc_text(now), *paused,
-                                                         self.page + len(done)))
-            due = [(row["delivery_id"], row["channel"]) for row in rows if row["delivery_id"] not in done]
+            rows = self.store.outbox.due(utc_text(now), self._channels, paused, self.page + len(done))
+            due = [(delivery_id, channel) for delivery_id, channel in rows if delivery_id not in done]
             if not due:
                 return sent_count
             for delivery_id, channel in due:
@@ -97,23 +100,17 @@ class Dispatcher:
 
     def next_due(self) -> datetime | None:
         """When the next message is due (perhaps already), or None when none waits."""
-        sql, paused = self._but_paused(NEXT_DUE)
-        at = self.store.side_tables.read(sql, (PENDING, FAILED, HELD, *paused))[0]["at"]
+        at = self.store.outbox.next_due(self._channels, self._paused())
         return None if at is None else datetime.fromisoformat(at)
 
-    def _but_paused(self, sql: str) -> tuple[str, tuple[str, ...]]:
-        """The query without the timers of the automations switched off, and their names;
-        nor the messages of the channels with no sender here (they wait: see the module).
-        Such a timer waits and fires once its automation is on again: fired now, it would be
-        passed over, and what waited on it (a sequence's next step) would wait for ever."""
-        names = [row["policy"] for row in self.store.side_tables.read(TIMER_POLICIES, (timers.CHANNEL, PENDING))]
+    def _paused(self) -> tuple[str, ...]:
+        """The automations switched off, whose timers are not looked at (nor are the messages
+        of the channels with no sender here: they wait, see the module). Such a timer waits
+        and fires once its automation is on again: fired now, it would be passed over, and
+        what waited on it (a sequence's next step) would wait for ever."""
+        names = self.store.outbox.policies_with_timers()
         states = self.store.load_many([(PolicySettings, policy_id(name)) for name in names]) if names else []
-        paused = tuple(name for name, state in zip(names, states, strict=True) if state is not None and not state.enabled)
-        if not paused:
-            return sql.replace("{paused}", self._deliverable), ()
-        marks = ", ".join("?" * len(paused))
-        but_paused = f"AND NOT (channel = '{timers.CHANNEL}' AND policy IN ({marks}))"
-        return sql.replace("{paused}", f"{self._deliverable} {but_paused}"), paused
+        return tuple(name for name, state in zip(names, states, strict=True) if state is not None and not state.enabled)
 
     def _fire(self, timer_id: str) -> int:
         """A timer's time has come: ``Timer.Fired`` and its row, saved together (the
@@ -124,11 +121,11 @@ class Dispatcher:
             return 0
         now = self.clock.now()
         if timer.status != PENDING:  # the row lags its events (not expected: saved together)
-            self.store.write_policy_rows(None, [timers.outbox_row(timer)])
+            self._append([], [timers.outbox_row(timer)])
             return 0
         events, rows = timers.fire(timer, Meta(now, now, ACTOR, timer.correlation_id, f"{timer.id}:{timer.version}"))
         try:
-            self.store.save(events, outbox=rows)
+            self._append(events, rows)
         except IntegrityError:  # another dispatcher fired it first, or the policy cancelled it meanwhile
             log.warning("outbox: timer %s was recorded elsewhere first", timer.id)
         return 0
@@ -139,7 +136,7 @@ class Dispatcher:
             log.error("outbox: row %s has no message in the log", delivery_id)
             return 0
         if message.status not in OPEN:  # the row lags its events (not expected: saved together)
-            self.store.write_policy_rows(None, [outbox_row(message)])
+            self._append([], [outbox_row(message)])
             return 0
         now = self.clock.now()
         meta = Meta(now, now, ACTOR, message.correlation_id, f"{message.id}:{message.version}")
@@ -154,7 +151,7 @@ class Dispatcher:
         sender = self.senders.get(message.channel)
         try:
             if sender is None:
-                # Not expected: such messages are not picked (_but_paused); kept as a guard.
+                # Not expected: such messages are not picked (self._channels); kept as a guard.
                 raise LookupError(f"no sender is configured for {message.channel} messages")
             sender.send(message, delivery_id, attachments)
         except Exception as error:
@@ -219,7 +216,7 @@ class Dispatcher:
         cap = caps.current_cap(self.store.load)
         if cap is None:
             return None
-        until = cap.held_until(caps.sent_in_window(self.store.side_tables.read, str(message.contact_id), cap, now))
+        until = cap.held_until(caps.sent_in_window(self.store.outbox, str(message.contact_id), cap, now))
         return None if until is None else (cap.reason(), until)
 
     def _forgotten(self, message: Message) -> bool:
@@ -229,10 +226,17 @@ class Dispatcher:
             return False
         return message.forgotten or not self.store.keys.for_reading({str(message.contact_id)})
 
+    def _append(self, events: list[Event], rows: list[OutboxRow]) -> None:
+        """The events and their messages' rows in one transaction, through the write
+        pipeline's unit of work (rows alone when the row lags its events)."""
+        work = UnitOfWork(self.store)
+        work.save(events, outbox=rows)
+        work.commit()
+
     def _save(self, message: Message, events: list[Event], row: OutboxRow, conflicts: bool = False) -> int:
         """``conflicts``: an IntegrityError is the caller's to handle (it retries)."""
         try:
-            self.store.save(events, outbox=[row])
+            self._append(events, [row])
         except IntegrityError:  # another dispatcher recorded this message first
             if conflicts and self.store.load(Message, message.id) == message:
                 raise  # not the message: the contact changed under us
@@ -243,7 +247,7 @@ class Dispatcher:
             meta = Meta(events[0].timestamp, events[0].timestamp, ACTOR, message.correlation_id,
                         f"{message.id}:{message.version}")
             cancelled, row = cancel(message, FORGOTTEN, meta)
-            self.store.save(cancelled, outbox=[row])
+            self._append(cancelled, [row])
             return 0
         return int(any(isinstance(e, Message.Sent) for e in events))
 

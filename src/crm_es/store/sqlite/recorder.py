@@ -1,0 +1,104 @@
+"""The SQLite recorder: one save is one transaction under SQLite's write lock (BEGIN
+IMMEDIATE) that appends the events, each chained to the one before it (store/chain.py),
+with their side rows (store/schema.py): claims released and taken, the Idempotency-Key's
+first answer, a policy's new place and its outbox rows. A conflict on any rolls back all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+
+from crm_es.store.chain import Chain, canonical_id, record_tails_wanted, uuid_text
+from crm_es.store.schema import MOVE_TRACKING, UPSERT_OUTBOX, moved_elsewhere
+from crm_es.store.sqlite.schema import SQLiteSchema
+from crm_es.store.values import Appended, Claim, IdempotencyRecord, Tail, Tracking
+
+
+class CrmSQLiteRecorder(SQLiteSchema):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        self.insert_events_statement = (
+            f"INSERT INTO {self.events_table_name} (originator_id, originator_version, topic, state, hash, prev_hash) "
+            "VALUES (?,?,?,?,?,?)"
+        )
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's way in (its own tests use it): the events alone, chained."""
+        return self.append(stored_events).positions
+
+    def append(
+        self, stored_events: Sequence[StoredEvent], *, idempotency: IdempotencyRecord | None = None,
+        claims: Sequence[Claim] = (), releases: Sequence[Claim] = (), known_tails: dict[str, Tail] | None = None,
+        tracking: Tracking | None = None, outbox: Sequence[tuple[Any, ...]] = (),
+    ) -> Appended:
+        """``claims``/``releases`` hold digests already; ``known_tails``: record tails the
+        caller read with the records (not read again under the lock)."""
+        with self.writing() as c:
+            appended = self._insert_chained(c, stored_events, known_tails or {})
+            for claim in releases:
+                c.execute(
+                    "DELETE FROM unique_claims WHERE scope=? AND value=? AND owner_id=?",
+                    (claim.scope, claim.value, uuid_text(claim.owner_id)),
+                )
+            c.executemany("INSERT INTO unique_claims VALUES (?,?,?)",
+                          [(claim.scope, claim.value, uuid_text(claim.owner_id)) for claim in claims])
+            if idempotency is not None:
+                self._insert_key(c, idempotency, max(appended.positions or [0]) or None)
+            self._policy_rows(c, tracking, outbox)
+            return appended
+
+    def _insert_chained(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], known: dict[str, Tail]) -> Appended:
+        """The library's insert (one row at a time), each event with its links."""
+        events = [(canonical_id(s.originator_id), s) for s in stored_events]
+        c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
+        tail = c.fetchone()
+        chain = Chain(tail and tail[0], {**known, **self._record_tails(c, [(i, s.originator_version) for i, s in events], known)})
+        positions = []
+        for originator_id, s in events:
+            link = chain.link(originator_id, s.originator_version, s.topic, s.state)
+            stored_id = s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id
+            c.execute(self.insert_events_statement, (stored_id, s.originator_version, s.topic, s.state, link.hash, link.prev_hash))
+            positions.append(c.lastrowid)
+        return Appended(positions, {i: chain.record_tails[i] for i, _ in events})
+
+    def _record_tails(self, c: SQLiteCursor, events: list[tuple[str, int]], known: dict[str, Tail]) -> dict[str, Tail]:
+        tails = {}
+        for originator_id, version in record_tails_wanted(events, known):
+            c.execute(
+                f"SELECT hash FROM {self.events_table_name} WHERE originator_id = ? AND originator_version = ?",
+                (UUID(originator_id).hex, version),
+            )
+            row = c.fetchone()
+            if row is not None and row[0] is not None:
+                tails[originator_id] = (version, row[0])
+        return tails
+
+    def write_policy_rows(self, tracking: Tracking | None, outbox: Sequence[tuple[Any, ...]]) -> None:
+        """A policy's place and outbox rows with no event."""
+        with self.datastore.transaction(commit=True) as c:
+            self._policy_rows(c, tracking, outbox)
+
+    @staticmethod
+    def _policy_rows(c: SQLiteCursor, tracking: Tracking | None, outbox: Sequence[tuple[Any, ...]]) -> None:
+        if tracking is not None:
+            c.execute(MOVE_TRACKING.format(table="policy_positions"), (tracking.position, tracking.name, tracking.after))
+            if c.sqlite_cursor.rowcount != 1:
+                raise moved_elsewhere(tracking)
+        if outbox:
+            c.executemany(UPSERT_OUTBOX.format(table="outbox"), outbox)
+
+    def insert_idempotency(self, record: IdempotencyRecord, position: int) -> None:
+        """Remember the answer to a command that recorded no event (it changed nothing)."""
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_key(c, record, position)
+
+    @staticmethod
+    def _insert_key(c: SQLiteCursor, record: IdempotencyRecord, position: int | None) -> None:
+        c.execute(
+            "INSERT INTO idempotency_keys VALUES (?,?,?,?,?,?)",
+            (record.scope, record.key, record.fingerprint, record.status, record.body, position),
+        )
