@@ -3,7 +3,7 @@ and what became of its delivery: sent, failed and retried later, given up on, or
 cancelled (the person was forgotten before it went).
 
 A policy never sends: it queues (``queue``), and the outbox's dispatcher delivers. Each
-decision here gives the events AND the message's outbox row (store.recorders.OUTBOX_COLUMNS),
+decision here gives the events AND the message's outbox row (store.schema.OUTBOX_COLUMNS),
 saved in one transaction, so the row always says what the events say. The delivery id
 the receiver dedups on is the message's id.
 

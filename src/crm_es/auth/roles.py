@@ -79,7 +79,7 @@ SALES = {Role.MANAGER, Role.REP}
 
 RULES: list[Rule] = [
     *_rules(set(Role), "GET /health", "GET /livez", "GET /readyz", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
-            "GET /docs/assets/{name}",  # the docs pages' scripts and styles (api/docs_pages.py)
+            "GET /docs/assets/{name}",  # the docs pages' scripts and styles (entrypoints/http/docs_pages.py)
             public=True),
     # The team and the catalogue: whoever works with them reads them; admins change them.
     *_rules(SALES | {Role.AUDITOR}, "GET /reps", "GET /reps/{id}", "GET /teams", "GET /teams/{id}",

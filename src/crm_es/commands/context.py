@@ -253,7 +253,7 @@ class CommandContext:
         outbox: Sequence[tuple[Any, ...]] = (),
         status: int | None = None,
     ) -> CommandResult:
-        """``outbox``: rows of messages the events queue (store.recorders.OUTBOX_COLUMNS),
+        """``outbox``: rows of messages the events queue (store.schema.OUTBOX_COLUMNS),
         saved in the same transaction; ``status``: the answer's, when not 201/200 (a message
         queued is 202: the outbox delivers it later)."""
         self.check_new_owners(events)
@@ -373,5 +373,3 @@ class ReplayedRefusal(DomainError):
         self.field = refusal["field"]
         self.first_status = first_status
 
-
-ATTEMPTS = 3  # decisions of one command before a lost race is answered as contention

@@ -20,14 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from crm_es.aggregates import Deal, Pipeline
 from crm_es.aggregates.base import DomainError, NotFound
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.deal import OPEN, WON, DealDetails
-from crm_es.commands.context import CommandContext
-from crm_es.commands.pipeline import execute
+from crm_es.commands.context import CommandContext, TooMuchContention
 from crm_es.commands.deal_plans import (
     CLOSE,
     DEAL,
@@ -53,6 +53,7 @@ from crm_es.commands.deals import (
     win_deal,
 )
 from crm_es.commands.imports import COUNTED, RowProblem
+from crm_es.commands.pipeline import decide_and_append, execute
 from crm_es.commands.records import RegisterCompany, register_company
 from crm_es.commands.unit_of_work import UnitOfWork
 from crm_es.store import Claim
@@ -60,7 +61,6 @@ from crm_es.store.event_store import IntegrityError, SubjectForgotten
 
 IMPORTED_DEAL_SCOPE = "imported-deal"
 BATCH_DEALS = 250  # deals decided, then saved, per store transaction
-ATTEMPTS = 3  # a deal decided alone again when another writer keeps getting there first
 NO_REASON = "not given"  # a lost deal's reason when the old CRM kept none
 TIME_FIELD = {OPENING: "created_at", MOVE: "changed_at", CLOSE: "closed_at"}  # occurred_at, as the file names it
 
@@ -180,18 +180,22 @@ def _decide_batch(batch: Sequence[DealPlan], ctx: CommandContext, staged: UnitOf
 
 
 def _decide_alone(plan: DealPlan, ctx: CommandContext, companies: _Companies) -> list[DealRowResult]:
-    for _ in range(ATTEMPTS):
-        staged = UnitOfWork(ctx.store, rows_of_import=True)
-        before = companies.mark()
-        decided = _decide(plan, replace(ctx, store=staged), staged,  # type: ignore[arg-type]
-                          staged.claim_owner(IMPORTED_DEAL_SCOPE, plan.old_id), companies)
-        try:
-            staged.commit()
-            return decided
-        except (IntegrityError, SubjectForgotten):
-            companies.rollback(before)
-    problem = RowProblem("old_id", "the deal kept changing while it was imported; import the file again", "contention")
-    return [_result(row, "failed", errors=(problem,)) for row in _rows_of(plan)]
+    """One deal decided and written alone, through the write pipeline: a lost race (the deal
+    or a contact changed, a person forgotten meanwhile) decides it again on fresh state."""
+    before = companies.mark()
+
+    def decide(work: UnitOfWork) -> list[DealRowResult]:
+        companies.rollback(before)  # the companies a lost attempt staged are not there either
+        return _decide(plan, replace(ctx, store=work), work, work.claim_owner(IMPORTED_DEAL_SCOPE, plan.old_id),
+                       companies)
+
+    try:
+        decided, _ = decide_and_append(ctx.store, decide, new_unit=partial(UnitOfWork, rows_of_import=True))
+    except TooMuchContention:
+        companies.rollback(before)
+        problem = RowProblem("old_id", "the deal kept changing while it was imported; import the file again", "contention")
+        return [_result(row, "failed", errors=(problem,)) for row in _rows_of(plan)]
+    return decided
 
 
 def _rows_of(plan: DealPlan) -> list[DealRow | StageRow]:

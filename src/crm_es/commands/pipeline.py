@@ -17,15 +17,12 @@ from dataclasses import replace
 from typing import TypeVar
 
 from crm_es.aggregates.base import DomainError, RuleViolated
-from crm_es.commands.context import (
-    ATTEMPTS,
-    CommandContext,
-    CommandResult,
-    TooMuchContention,
-)
+from crm_es.commands.context import CommandContext, CommandResult, TooMuchContention
 from crm_es.commands.unit_of_work import UnitOfWork
 from crm_es.store import EventStore
 from crm_es.store.event_store import IntegrityError, SubjectForgotten
+
+ATTEMPTS = 3  # decisions before a lost race is answered as contention
 
 R = TypeVar("R")
 C = TypeVar("C")
@@ -39,6 +36,7 @@ def decide_and_append(
     *,
     after_lost_race: Callable[[LostRace], R | None] = lambda _error: None,
     attempts: int = ATTEMPTS,
+    new_unit: Callable[[EventStore], UnitOfWork] = UnitOfWork,
     on_contention: Callable[[], Exception] = lambda: TooMuchContention(
         "the record kept changing while this command was decided; try again"),
 ) -> tuple[R, int | None]:
@@ -47,9 +45,10 @@ def decide_and_append(
     race (IntegrityError: a version, claim, key or place taken; SubjectForgotten: a
     person forgotten meanwhile) ``after_lost_race(error)`` may return the answer to give
     instead (a twin's), return None to decide again, or raise. After ``attempts`` lost
-    races: ``on_contention()`` is raised."""
+    races: ``on_contention()`` is raised. ``new_unit``: how each attempt's unit of work is
+    made (an import's rows: one that refuses an Idempotency-Key and messages)."""
     for _ in range(attempts):
-        work = UnitOfWork(store)
+        work = new_unit(store)
         answer = decide(work)
         try:
             position = work.write()

@@ -47,7 +47,7 @@ def task_for(trigger: Event, policy: str) -> UUID:
 @dataclass(frozen=True)
 class Reaction:
     events: Sequence[Event] = ()
-    outbox: Sequence[tuple[Any, ...]] = ()  # rows of store.recorders.OUTBOX_COLUMNS
+    outbox: Sequence[tuple[Any, ...]] = ()  # rows of store.schema.OUTBOX_COLUMNS
 
     def __add__(self, other: Reaction) -> Reaction:
         return Reaction([*self.events, *other.events], [*self.outbox, *other.outbox])
