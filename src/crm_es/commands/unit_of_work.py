@@ -94,6 +94,8 @@ class UnitOfWork:
     def _file_staged(self) -> None:
         """File the events staged since the last read under their records. Lazily: most
         units (a command, a batch, the generator's chunks) never read after staging."""
+        if self._filed == len(self.staged):
+            return
         for event in self.staged[self._filed:]:
             self._by_record[event.originator_id].append(event)
             if event.originator_version == 1:
