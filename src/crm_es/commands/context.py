@@ -310,7 +310,9 @@ class CommandContext:
         }})
         record = IdempotencyRecord(self.actor, self.idempotency_key, self.fingerprint, REFUSED, body)
         try:
-            UnitOfWork(self.store).commit(idempotency=record)
+            work = UnitOfWork(self.store)
+            work.save([], idempotency=record)  # an answer kept, nothing written
+            work.commit()
         except IntegrityError:
             return False
         return True

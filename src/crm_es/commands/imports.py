@@ -225,7 +225,9 @@ def remember_answer(ctx: CommandContext, answer: dict[str, Any]) -> dict[str, An
         return None
     record = IdempotencyRecord(ctx.actor, ctx.idempotency_key, ctx.fingerprint, 200, json.dumps({"import": answer}))
     try:
-        UnitOfWork(ctx.store).commit(idempotency=record)
+        work = UnitOfWork(ctx.store)
+        work.save([], idempotency=record)  # an answer kept, nothing written
+        work.commit()
     except IntegrityError:
         return first_answer(ctx)
     return None

@@ -221,28 +221,24 @@ class UnitOfWork:
         del self._claim_changes[mark.claim_changes:]
         del self._after_commit[mark.after_commit:]
 
-    def commit(self, *, idempotency: IdempotencyRecord | None = None, tracking: Tracking | None = None,
-               states: Sequence[Aggregate] = ()) -> int | None:
+    def commit(self) -> int | None:
         """``write`` then ``finish``: everything staged in one transaction, then what waits
         for it. Raises as ``EventStore.save`` does, having written nothing."""
-        position = self.write(idempotency=idempotency, tracking=tracking, states=states)
+        position = self.write()
         self.finish()
         return position
 
-    def write(self, *, idempotency: IdempotencyRecord | None = None, tracking: Tracking | None = None,
-              states: Sequence[Aggregate] = ()) -> int | None:
-        """Write everything staged in one store transaction, with the answer kept under an
-        Idempotency-Key (``idempotency``, else the one staged), a policy's new place
-        (``tracking``) and the records' states after the events when the caller folded
-        them (``states``). The position of its last event; None when no event was written.
-        Raises as ``EventStore.save`` does, having written nothing."""
-        idempotency = idempotency or self.idempotency
-        states = states or self.states
-        tracking = tracking or self.tracking
-        if not self.staged and idempotency is None and tracking is None and not self.outbox:
+    def write(self) -> int | None:
+        """Write everything staged in one store transaction: the events and claims, the
+        answer kept under an Idempotency-Key, a policy's new place (``follow``), the outbox
+        rows and the records' states when the decision folded them (``fold_states``). The
+        position of its last event; None when no event was written. Raises as
+        ``EventStore.save`` does, having written nothing."""
+        if not self.staged and self.idempotency is None and self.tracking is None and not self.outbox:
             return None
-        position = self.store.save(self.staged, idempotency=idempotency, claims=self.claims, releases=self.releases,
-                                   states=states, tracking=tracking, outbox=self.outbox)
+        position = self.store.save(self.staged, idempotency=self.idempotency, claims=self.claims,
+                                   releases=self.releases, states=self.states, tracking=self.tracking,
+                                   outbox=self.outbox)
         for child_id, parent_id in self._links.items():
             self.store.remember_fixed_link(child_id, parent_id)
         return position
