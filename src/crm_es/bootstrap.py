@@ -31,6 +31,7 @@ from crm_es.policies.leader import Leadership
 from crm_es.policies.runtime import PolicyRunner
 from crm_es.policies.service import Automations, dispatcher_for
 from crm_es.projections.read_side import ReadSide
+from crm_es.projections.rebuild import BlueGreen
 from crm_es.projections.runner import Projector
 from crm_es.queries.lookups import ReadSideLookups
 from crm_es.settings import Settings
@@ -66,6 +67,10 @@ class Services(_ClosedOnExit):
     automations: Automations
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    rebuilds: BlueGreen = field(init=False)  # blue-green rebuilds of the read side, beside the projector
+
+    def __post_init__(self) -> None:
+        self.rebuilds = BlueGreen(self.projector, self.clock)
 
     def context(self, **kwargs: Any) -> CommandContext:
         kwargs.setdefault("channels", configured(self.settings))  # what this process's outbox can send on
@@ -97,6 +102,7 @@ class Services(_ClosedOnExit):
     def stop(self) -> None:
         """Stop following the log (the store and the read side stay open)."""
         self._stop.set()
+        self.rebuilds.cancel()
         self.projector.wake()
         self.automations.wake()
         for thread in self._threads:

@@ -17,6 +17,7 @@ from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)  # the tests' frozen clock
+JSON = {"content-type": "application/json"}
 
 # Every type with its own fields, as a client sends them.
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -242,6 +243,53 @@ def test_a_batch_is_bounded(client: TestClient) -> None:
     problem = assert_problem(client.post("/interactions:batch", json=too_many), 422)
     assert problem["errors"][0]["field"] == "items"
     assert_problem(client.post("/interactions:batch", json={"items": []}), 422)
+
+
+def test_a_batch_records_each_type_as_the_single_route_does(client: TestClient) -> None:
+    """The batch reads its body in one pass (batch_body.py), the single route as FastAPI
+    does: the events are the same, field for field."""
+    alone, batched = contact(client), contact(client, "anne@example.com")
+    rep = ok(client.post("/reps", json={"name": "Rob", "email": "rob@example.com"}))
+    common = {"occurred_at": (NOW - timedelta(hours=1)).isoformat(), "rep_id": rep["id"]}
+    for type, fields in EXAMPLES.items():
+        last = interact(client, alone["id"], type, **common, **fields)
+    items = [{"type": type, "contact_id": batched["id"], **common, **fields} for type, fields in EXAMPLES.items()]
+    answer = ok(client.post("/interactions:batch", json={"items": items}), 200)
+    assert answer["accepted"] == len(EXAMPLES)
+
+    def recorded(person: dict[str, Any]) -> list[tuple[str, Any]]:
+        timeline = everything(client, f"/contacts/{person['id']}/timeline", last["position"])
+        return [(i["type"], i["data"]) for i in timeline if i["type"] != "contact_registered"]
+
+    assert len(recorded(alone)) == len(EXAMPLES) and recorded(batched) == recorded(alone)
+
+
+def test_a_batch_body_gets_the_json_guards_answers(client: TestClient, untouched: None) -> None:
+    """The middleware leaves this route's JSON bodies to the route, which checks them in
+    its one parse: the answers are the guard's, and nothing is written."""
+    note = b'{"type": "note", "contact_id": "%s", ' % str(uuid4()).encode()
+    cases = [
+        (note + b'"text": "a", "text": "b"}', 400, "duplicate-key", None),
+        (note + b'"text": "a", "t\\u0065xt": "b"}', 400, "duplicate-key", None),
+        (note + b'"text": "a\\u0000b"}', 422, "invalid-field", "items[1].text"),
+        (note + b'"text": "\\ud800"}', 422, "invalid-field", "items[1].text"),
+        (note + b'"text": "a", "k": 9223372036854775808}', 422, "invalid-field", "items[1].k"),
+        (note + b'"text": "a", "k": NaN}', 400, "malformed-json", None),
+        (note + b'"text": "a", "k": ' + b"[" * 62 + b"]" * 62 + b"}", 400, "json-too-deep", None),
+        (note + b'"text": "\xff"}', 400, "malformed-json", None),
+    ]
+    for item, status, rule, field in cases:
+        body = b'{"items": [{"type": "email_opened", "email": "jean@example.com"}, ' + item + b"]}"
+        problem = assert_problem(client.post("/interactions:batch", content=body, headers=JSON), status, rule)
+        if field:
+            assert [e["field"] for e in problem["errors"]] == [field], body
+
+
+def test_the_batch_body_is_documented(client: TestClient) -> None:
+    operation = ok(client.get("/openapi.json"), 200)["paths"]["/interactions:batch"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["title"] == "BatchIn" and schema["required"] == ["items"]
+    assert (schema["properties"]["items"]["minItems"], schema["properties"]["items"]["maxItems"]) == (1, 10_000)
 
 
 def test_the_feed_shows_what_matters_newest_first(client: TestClient) -> None:

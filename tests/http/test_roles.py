@@ -180,6 +180,7 @@ def role_matrix(w: World) -> dict[str, Example]:
         "GET /health": (PUBLIC, lambda: ("/health", None)),
         "GET /livez": (PUBLIC, lambda: ("/livez", None)),
         "GET /readyz": (PUBLIC, lambda: ("/readyz", None)),
+        "GET /metrics": (PUBLIC, lambda: ("/metrics", None)),
         "GET /openapi.json": (PUBLIC, lambda: ("/openapi.json", None)),
         "GET /docs": (PUBLIC, lambda: ("/docs", None)),
         "GET /docs/oauth2-redirect": (PUBLIC, lambda: ("/docs/oauth2-redirect", None)),
@@ -274,6 +275,10 @@ def role_matrix(w: World) -> dict[str, Example]:
         # The automations.
         "GET /policies": (ADMINS | {Role.MANAGER, Role.AUDITOR}, lambda: ("/policies", None)),
         "PUT /policies/{name}": (ADMINS, lambda: ("/policies/task-after-meeting", {"enabled": False})),
+        # The read side's maintenance while serving (tests/integration/test_maintenance_live.py).
+        "POST /read-side/rebuild": (ADMINS, lambda: ("/read-side/rebuild", None)),
+        "GET /read-side/rebuild": (ADMINS, lambda: ("/read-side/rebuild", None)),
+        "GET /export": (ADMINS, lambda: ("/export?format=csv", None)),
         "GET /outbox": (AUDITORS, lambda: ("/outbox", None)),
         "POST /contacts/{contact_id}/unsubscribe": (SALES, lambda: (f"/contacts/{ids['rob_contact']}/unsubscribe", {})),
         # Documents (F25): templates are admins'; documents follow their contact's reach.

@@ -39,7 +39,7 @@ from tests.integration.processes import child_env
 from tests.policies.conftest import smtp  # noqa: F401  (the SMTP server fixture)
 from crm_es.store import EventStore
 
-MEETINGS = 3_000
+MEETINGS = 20_000  # reactions go in batches (issue 18): enough work for a kill to land mid-way
 KILLS = 20
 CRM_ES = Path(sys.executable).parent / "crm-es"
 POLICY = TaskAfterMeeting.name

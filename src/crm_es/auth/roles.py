@@ -78,7 +78,7 @@ ADMINS_ONLY: set[Role] = set()
 SALES = {Role.MANAGER, Role.REP}
 
 RULES: list[Rule] = [
-    *_rules(set(Role), "GET /health", "GET /livez", "GET /readyz", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
+    *_rules(set(Role), "GET /health", "GET /livez", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
             "GET /docs/assets/{name}",  # the docs pages' scripts and styles (entrypoints/http/docs_pages.py)
             public=True),
     # The team and the catalogue: whoever works with them reads them; admins change them.
@@ -130,6 +130,8 @@ RULES: list[Rule] = [
     # Automations: admins switch and set them; managers and auditors see what they do.
     *_rules({Role.MANAGER, Role.AUDITOR}, "GET /policies"),
     *_rules(ADMINS_ONLY, "PUT /policies/{name}"),
+    # The read side's maintenance while the service serves: a rebuild, an export of every table.
+    *_rules(ADMINS_ONLY, "POST /read-side/rebuild", "GET /read-side/rebuild", "GET /export"),
     # Their outbox: delivery states only (no address, no text), for who oversees them.
     *_rules({Role.AUDITOR}, "GET /outbox"),
     # Documents (F25): admins write the templates; who issues documents reads them. Who may

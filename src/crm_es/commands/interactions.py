@@ -38,8 +38,7 @@ class RecordInteraction:
     session_gap: timedelta = DEFAULT_SESSION_GAP
 
 
-@dataclass(frozen=True)
-class BatchItem:
+class BatchItem(NamedTuple):  # a tuple: made 10,000 times a batch, faster than a frozen dataclass
     """One item of a batch: the contact named by id or by e-mail."""
 
     index: int
@@ -159,7 +158,7 @@ def _load(ctx: CommandContext, contact_ids: set[UUID], deal_ids: set[UUID], rep_
 
 
 def _record_batch_once(cmd: RecordBatch, ctx: CommandContext, forgotten: set[str]) -> list[ItemResult]:
-    items = cmd.items if ctx.default_owner is None else [replace(i, spec=_with_rep(i.spec, ctx)) for i in cmd.items]
+    items = cmd.items if ctx.default_owner is None else [i._replace(spec=_with_rep(i.spec, ctx)) for i in cmd.items]
     owners = ctx.store.claim_owners(EMAIL_SCOPE, {_email_key(i.email) for i in items if i.email is not None})
     by_email = {key: UUID(owner) for key, owner in owners.items()}  # parsed once, not once an item
     contact_of = {

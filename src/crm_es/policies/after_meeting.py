@@ -4,16 +4,19 @@ owner; with neither, there is no agenda to put it in and nothing is done."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from pydantic import Field
 
 from crm_es.aggregates import task as tasks
 from crm_es.aggregates.activity_types import ACTIVITY_TYPES_ID, ActivityTypes
 from crm_es.aggregates.activity_types import current as current_types
-from crm_es.aggregates.base import Event, InvalidInput
+from crm_es.aggregates.base import Aggregate, Event, InvalidInput
 from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.interactions import MeetingHeld
+from crm_es.aggregates.rep import Rep
 from crm_es.policies.base import NOTHING, Loader, Policy, PolicyContext, PolicySettingsModel, Reaction, task_for
 
 
@@ -30,6 +33,11 @@ class TaskAfterMeeting(Policy):
     def check(self, settings: Settings, load: Loader) -> None:
         if current_types(load(ActivityTypes, ACTIVITY_TYPES_ID)).named(settings.activity_type) is None:
             raise InvalidInput("settings.activity_type", f"unknown activity type {settings.activity_type!r}")
+
+    def prefetch(self, events: Sequence[Event]) -> list[tuple[type[Aggregate], Any]]:
+        meetings = [e for e in events if isinstance(e, MeetingHeld)]
+        reps = {e.rep_id for e in meetings if e.rep_id is not None}
+        return [*((Contact, i) for i in dict.fromkeys(e.originator_id for e in meetings)), *((Rep, i) for i in reps)]
 
     def react(self, event: Event, ctx: PolicyContext) -> Reaction:
         assert isinstance(event, MeetingHeld)

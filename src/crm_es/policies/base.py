@@ -10,7 +10,7 @@ its actor and the triggering event as its cause.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -19,6 +19,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict
 
 from crm_es.aggregates.base import Aggregate, Event, Meta
+from crm_es.commands.unit_of_work import UnitOfWork
 from crm_es.store import EventStore
 
 A = TypeVar("A", bound=Aggregate)
@@ -61,12 +62,18 @@ class PolicyContext:
     """What a policy may know when it reacts: the states in the store, its settings as of
     the event, the time (injected), and who it acts as."""
 
-    store: EventStore
+    store: EventStore | UnitOfWork  # the runner's unit of work: reads see what the reactions before staged
     policy: str
     settings: Any  # the policy's Settings model
     now: datetime
     trigger: Event
     read_side: ReadSide | None = None  # None: this runner has no read side
+    # The batch this reaction is one of: every event of the policy's kinds from the batch's
+    # first to its last, in log order (the trigger among them; one settings throughout), and
+    # what its reactions share — answers read once for all of them (one query, not one each).
+    batch: Sequence[Event] = ()
+    memo: dict[str, Any] = field(default_factory=dict)
+    read_side_before_batch: ReadSide | None = None
 
     @property
     def actor(self) -> str:
@@ -97,6 +104,15 @@ class PolicyContext:
             raise RuntimeError(f"policy {self.policy} needs the read side, and this runner has none")
         return self.read_side()
 
+    def cursor_before_batch(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the read side caught up at least to the event just before the batch:
+        with ``batch``, all that happened up to each of its events — asked once for the whole
+        batch without waiting for the projector to catch up with the batch itself (a tracking
+        feed's 10,000 visits are scored while they are projected)."""
+        if self.read_side_before_batch is None:
+            return self.cursor()
+        return self.read_side_before_batch()
+
 
 class Policy:
     """Subclasses set the class attributes and define ``react``."""
@@ -112,3 +128,8 @@ class Policy:
 
     def react(self, event: Event, ctx: PolicyContext) -> Reaction:
         raise NotImplementedError
+
+    def prefetch(self, events: Sequence[Event]) -> Sequence[tuple[type[Aggregate], Any]]:
+        """The records the reactions to these events will load (``ctx.load``): the runner
+        reads them in one query before a batch of reactions, instead of one query each."""
+        return ()

@@ -19,7 +19,9 @@ and ``LeadHandedToRep`` says to whom and how. Below the threshold nothing more i
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -31,7 +33,7 @@ from crm_es.aggregates import lead_score as leads
 from crm_es.aggregates import task as tasks
 from crm_es.aggregates.activity_types import ACTIVITY_TYPES_ID, ActivityTypes
 from crm_es.aggregates.activity_types import current as current_types
-from crm_es.aggregates.base import Event, InvalidInput, Meta
+from crm_es.aggregates.base import Aggregate, Event, InvalidInput, Meta
 from crm_es.aggregates.company import Company
 from crm_es.aggregates.contact import Contact
 from crm_es.aggregates.interactions import EmailClicked, EmailOpened, PageVisited, QuoteOpened
@@ -64,9 +66,23 @@ class PageRule(PolicySettingsModel):
         return pattern
 
     def matches(self, page: str) -> bool:
+        compiled = _compiled(self.match, self.pattern)
         if self.match == "regex":
-            return re.search(self.pattern, page, re.IGNORECASE) is not None
-        return fnmatch.fnmatchcase(page.lower(), self.pattern.lower())
+            return compiled.search(page) is not None
+        return compiled.match(page.lower()) is not None
+
+
+# A contact's lead score id, worked out once (a uuid5: twice per reaction otherwise).
+_lead_of = functools.lru_cache(maxsize=65_536)(lead_score_id)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(match: str, pattern: str) -> re.Pattern[str]:
+    """A rule's pattern compiled once: ``re.search`` looks it up in its own cache at every
+    page, which costs more than the match (its flags are an enum, slow to read)."""
+    if match == "regex":
+        return re.compile(pattern, re.IGNORECASE)
+    return re.compile(fnmatch.translate(pattern.lower()))
 
 
 class Behaviours(PolicySettingsModel):
@@ -182,12 +198,16 @@ class LeadScoring(Policy):
         if current_types(load(ActivityTypes, ACTIVITY_TYPES_ID)).named(settings.hand_over.task_type) is None:
             raise InvalidInput("settings.hand_over.task_type", f"unknown activity type {settings.hand_over.task_type!r}")
 
+    def prefetch(self, events: Sequence[Event]) -> list[tuple[type[Aggregate], Any]]:
+        contacts_ids = list(dict.fromkeys(e.originator_id for e in events))
+        return [*((Contact, i) for i in contacts_ids), *((LeadScore, _lead_of(i)) for i in contacts_ids)]
+
     def react(self, event: Event, ctx: PolicyContext) -> Reaction:
         contact = ctx.load(Contact, event.originator_id)
         if contact is None or contact.forgotten:
             return NOTHING
         settings: LeadScoring.Settings = ctx.settings
-        lead = ctx.load(LeadScore, lead_score_id(contact.id)) or leads.new_lead(contact.id)
+        lead = ctx.load(LeadScore, _lead_of(contact.id)) or leads.new_lead(contact.id)
         gains = self._gains(event, contact, lead, settings, ctx)
         events: list[Event] = []
         if gains:
@@ -296,9 +316,22 @@ def _fold(lead: LeadScore, events: list[Event]) -> LeadScore:
 
 
 def _visited_before(event: PageVisited, ctx: PolicyContext) -> bool:
-    """A return visit: the contact had visited a page before this one (its earlier versions)."""
-    with ctx.cursor() as cur:
-        return automations.visited_before(cur, event.originator_id, event.originator_version)
+    """A return visit: the contact had visited a page before this one (its earlier versions).
+    Asked once for the new sessions of the whole batch: their contacts' first visits, on the
+    read side before the batch or in the batch itself (not waiting for it to be projected)."""
+    first = ctx.memo.get("first-page-visits")
+    if first is None:
+        visits = [e for e in ctx.batch if isinstance(e, PageVisited)]
+        contact_ids = {e.originator_id for e in visits if e.new_session}
+        with ctx.cursor_before_batch() as cur:
+            first = automations.first_page_visits(cur, contact_ids)
+        for visit in visits:
+            if visit.originator_id in contact_ids:
+                first[visit.originator_id] = min(first.get(visit.originator_id, visit.originator_version),
+                                                 visit.originator_version)
+        ctx.memo["first-page-visits"] = first
+    version = first.get(event.originator_id)
+    return version is not None and version < event.originator_version
 
 
 def _profile_value(contact: Contact, field: str, ctx: PolicyContext) -> Any:

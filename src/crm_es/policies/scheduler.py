@@ -8,8 +8,12 @@ the due messages and timers go out):
 - ``automations-next-due``, at the time the outbox says the next message or timer is due
   (a follow-up in 3 days, a report on Monday 08:00, a retry in 4 minutes), set again after
   each round;
-- and ``automations-round`` brought forward to now when this process saved something (a
-  policy may have something to react to).
+
+and beside them one thread of its own that runs a round when this process saved something
+(``wake``: a policy may have something to react to). Not an APScheduler job brought
+forward: that path (the job store's update, the scheduler's thread woken, the executor's
+hand-over) cost a command more than the round itself, one client's commands running at
+two-thirds of their speed with the automations on. Rounds never overlap: one lock.
 
 The next-due job lives in a persistent job store beside the event store (APScheduler's
 ``SQLAlchemyJobStore``: the table ``scheduler_jobs`` in the store's PostgreSQL schema, or
@@ -24,8 +28,9 @@ nothing due. Only the active runner runs a scheduler: APScheduler 3 does not coo
 two schedulers sharing one job store.
 
 A busy service stays quiet: a burst of saves asks for one round, not one each (a round
-already asked for and not yet started will read them all), and a round asked for while
-one runs and another waits is dropped rather than refused with APScheduler's warning.
+already asked for and not yet started will read them all; any round started serves what
+was asked before it), and a round asked for while one runs and another waits is dropped
+rather than refused with APScheduler's warning.
 When the store is out of reach, the job store's reads say "nothing due" and its writes
 are dropped, with one line for the whole outage (store/outage.py): APScheduler 3 lets an
 error of ``get_next_run_time`` end its thread, and logs one of ``get_due_jobs`` at every
@@ -139,11 +144,17 @@ def store_key(store: EventStore) -> str:
 class AutomationScheduler:
     """One scheduler while this process leads; ``start``, ``next_due_in``, ``wake``, ``stop``."""
 
-    def __init__(self, key: str, round_: Callable[[], Any], job_store: Callable[[], SQLAlchemyJobStore]) -> None:
+    def __init__(self, key: str, round_: Callable[[bool], Any], job_store: Callable[[], SQLAlchemyJobStore]) -> None:
+        """``round_(woken)``: one round; ``woken`` when a save in this process asked for it
+        (``wake``), not the poll or a due time (a round woken by a save that queued nothing
+        may leave the outbox alone: policies/service.py)."""
         self.key, self.round, self.job_store = key, round_, job_store
         self._scheduler: BackgroundScheduler | None = None
         self._next_due: datetime | None = None  # as last written to the job store
         self._asked = threading.Event()  # a round was asked for (wake) and has not started yet
+        self._one_round = threading.Lock()  # the woken rounds' thread and APScheduler's worker take turns
+        self._woken: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def running(self) -> bool:
@@ -159,6 +170,9 @@ class AutomationScheduler:
         _ROUNDS[self.key] = self._round
         scheduler.start()
         self._scheduler = scheduler
+        self._stopping.clear()
+        self._woken = threading.Thread(target=self._woken_rounds, name="automations-woken", daemon=True)
+        self._woken.start()
         # The first round now; then every poll_seconds. The next-due job is kept as it was.
         scheduler.add_job(run_round, IntervalTrigger(seconds=poll_seconds, timezone=timezone.utc), args=[self.key],
                           id=ROUND, jobstore="memory", next_run_time=datetime.now(timezone.utc))
@@ -179,24 +193,36 @@ class AutomationScheduler:
         scheduler.add_job(run_round, "date", run_date=at, args=[self.key], id=NEXT_DUE, replace_existing=True)
         self._next_due = at
 
-    def _round(self) -> None:
-        self._asked.clear()  # before the round reads the log: a save from now on asks for another
-        self.round()
+    def _round(self, woken: bool = False) -> None:
+        """One round (APScheduler's jobs: the poll, a due time; or ``woken`` by a save)."""
+        with self._one_round:
+            if woken and not self._asked.is_set():
+                return  # a round that started since the save has read it
+            self._asked.clear()  # before the round reads the log: a save from now on asks for another
+            self.round(woken)
+
+    def _woken_rounds(self) -> None:
+        while True:
+            self._asked.wait()
+            if self._stopping.is_set():
+                return
+            try:
+                self._round(woken=True)
+            except Exception:  # the round logs its own failures; this thread must outlive any
+                log.exception("scheduler: a woken round failed")
 
     def wake(self) -> None:
-        scheduler = self._scheduler
-        if scheduler is None or self._asked.is_set():  # a round asked for will read this save too
+        if self._scheduler is None or self._asked.is_set():  # a round asked for will read this save too
             return
         self._asked.set()
-        try:  # the poll, brought forward: a job that stays (a one-off would be removed after its run,
-            # which APScheduler cannot do once shutting down)
-            scheduler.modify_job(ROUND, jobstore="memory", next_run_time=datetime.now(timezone.utc))
-        except Exception:  # shutting down meanwhile: the next start runs a round anyway
-            self._asked.clear()
-            log.debug("scheduler: wake-up not scheduled", exc_info=True)
 
     def stop(self) -> None:
         scheduler, self._scheduler = self._scheduler, None
+        woken, self._woken = self._woken, None
+        if woken is not None:
+            self._stopping.set()
+            self._asked.set()  # the thread wakes, sees it must stop
+            woken.join()
         self._asked.clear()
         if _ROUNDS.get(self.key) == self._round:
             del _ROUNDS[self.key]

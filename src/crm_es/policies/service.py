@@ -1,10 +1,16 @@
 """The automations as one background worker: the policies' rounds and the outbox's
 deliveries, while this process holds the lead (policies/leader.py).
 
-APScheduler runs the rounds (policies/scheduler.py): at once when this process saved
-something, at the next message's or timer's due time, and otherwise every
-``poll_seconds`` (another process may have written). This loop only keeps the lead:
-it starts the scheduler when it wins it, and stops it when it loses it."""
+The rounds run (policies/scheduler.py) at once when this process saved something (a
+thread of their own), and by APScheduler at the next message's or timer's due time and
+otherwise every ``poll_seconds`` (another process may have written). This loop only keeps the lead:
+it starts the scheduler when it wins it, and stops it when it loses it.
+
+A round woken by a save asks the store one thing when the save concerns no automation:
+the log's new events (the policies read them once, together). The outbox is looked at
+when those events could have changed it (a message or timer recorded, an automation
+switched), when a reaction queued a message, and at every poll and due time: a command
+that queues nothing does not pay for the dispatcher's queries."""
 
 from __future__ import annotations
 
@@ -13,6 +19,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from eventsourcing.utils import get_topic
+
+from crm_es.aggregates.message import Message
+from crm_es.aggregates.policy import PolicySettings
+from crm_es.aggregates.timer import Timer
 from crm_es.clock import Clock
 from crm_es.policies.leader import Leadership
 from crm_es.outbox.dispatcher import Dispatcher
@@ -24,6 +35,10 @@ from crm_es.store import EventStore
 from crm_es.store.outage import STORE, is_outage
 
 log = logging.getLogger("crm_es.policies")
+
+# The events recorded with a change to the outbox, or to what of it is due (a timer's
+# automation switched off waits): a round that read one of them looks at the outbox.
+OUTBOX_NEWS = (f"{get_topic(Message)}.", f"{get_topic(Timer)}.", get_topic(PolicySettings.Configured))
 
 
 def dispatcher_for(store: EventStore, clock: Clock, settings: Settings) -> Dispatcher:
@@ -49,14 +64,21 @@ class Automations:
         self.scheduler.wake()
 
     def run_once(self) -> tuple[int, int]:
-        """One round: the policies read the log to its end, then the due messages go out.
-        Returns (events reacted to, messages sent)."""
-        return self.runner.run_once(), self.dispatcher.run_once()
+        """One round on its own (``crm-es policies --once``, tests): the policies read the
+        log to its end, the due messages go out, and the places moved over passed-over
+        events are written. Returns (events reacted to, messages sent)."""
+        reacted, sent = self.runner.run_once(), self.dispatcher.run_once()
+        self.runner.flush()
+        return reacted, sent
 
-    def round(self) -> None:
-        """One round as the scheduler runs it: then look again when the next thing is due."""
+    def round(self, woken: bool = False) -> None:
+        """One round as the scheduler runs it (``woken``: by a save in this process, not the
+        poll or a due time): then look again when the next thing is due."""
         try:
-            self.run_once()
+            self.runner.run_once()
+            if woken and not self._outbox_news():
+                return  # a save that concerns no message: the outbox is as the last look left it
+            self.dispatcher.run_once()
             due = self.dispatcher.next_due()
             # Due by the injected clock; APScheduler waits the same span by the wall clock.
             self.scheduler.next_due_in(None if due is None else (due - self.dispatcher.clock.now()).total_seconds())
@@ -65,6 +87,11 @@ class Automations:
                 STORE.failed(error)  # one line for the whole outage (store/outage.py)
             else:
                 log.exception("automation round failed")
+
+    def _outbox_news(self) -> bool:
+        """Whether the round's reading could have changed what the outbox holds or what of
+        it is due: a message queued by a reaction, a message's or timer's event, a switch."""
+        return self.runner.queued or any(topic.startswith(OUTBOX_NEWS) for topic in self.runner.read_topics)
 
     def run(self, stop: threading.Event, poll_seconds: float) -> None:
         """Keep (or wait for) the lead until ``stop``; run the scheduler while leading."""
@@ -78,6 +105,7 @@ class Automations:
                     active = leading
                 try:
                     if leading and not self.scheduler.running:
+                        self.runner.forget()  # another runner may have moved the places while this one did not lead
                         self.scheduler.start(poll_seconds)
                     elif not leading and self.scheduler.running:
                         self.scheduler.stop()
@@ -90,5 +118,18 @@ class Automations:
                 stop.wait(poll_seconds)
         finally:
             self.scheduler.stop()
+            if active:
+                self._flush()
             if self.leadership is not None:
                 self.leadership.release()
+
+    def _flush(self) -> None:
+        """The places moved over passed-over events, written as the runner stops (while it
+        still leads); lost in an outage, they cost a restart a second reading of them."""
+        try:
+            self.runner.flush()
+        except Exception as error:
+            if is_outage(error):
+                STORE.failed(error)
+            else:
+                log.exception("policies: the places passed over could not be written")

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import cache, partial
@@ -295,6 +295,11 @@ def plan(events: list[RawEvent], keys: Mapping[str, bytes]) -> list[Step]:
     return batch.steps
 
 
+# The read side's delay is bounded by this under load (issue 18: command → read side
+# p95 < 50 ms), and its transactions to one per this while saves keep coming.
+GATHER_SECONDS = 0.02
+
+
 class Projector:
     def __init__(self, store: EventStore, read_side: ReadSide, batch_size: int = 10_000) -> None:
         self.store = store
@@ -304,8 +309,13 @@ class Projector:
         self._position = read_side.position()
         self._advanced = threading.Condition()
         self._wake = threading.Event()
+        self._wanted = threading.Event()  # a reader waits for a position (wait_for): no gathering
+        self._last_batch = 0.0  # time.monotonic() of the last catch-up that wrote
         self._lock = threading.Lock()  # one catch-up at a time
         self.last_error: str | None = None
+        # Told of each committed batch, on the projector's thread: its events and the seconds its
+        # transaction took (the HTTP app's metrics, entrypoints/http/metrics.py). Keep them quick.
+        self.batch_observers: list[Callable[[Sequence[RawEvent], float], None]] = []
 
     @property
     def position(self) -> int:
@@ -317,17 +327,41 @@ class Projector:
             self.conn = self.read_side.cursor()
             self._position = self.read_side.position()
 
+    def take_over(self, built: Projector, keep_old: bool = False,
+                  progress: Callable[[int], None] | None = None) -> duckdb.DuckDBPyConnection:
+        """Move to ``built``'s read side, caught up beside this one (a blue-green rebuild,
+        projections/rebuild.py). Under this projector's lock, so that no batch is written
+        meanwhile: ``built`` projects the events saved since it last caught up (a few), its
+        file becomes the read side, and this projector writes there from its position on.
+        Readers wait for nothing: they see the old side until the swap, the new one after,
+        never one further behind (``built`` is at the log's head).
+
+        Returns the old side's connection: DuckDB closes a database with its last reference
+        (tens of milliseconds, more for a large file), which the caller lets go when it
+        chooses — not under this lock, nor in whichever request happens to hold the last
+        cursor of it."""
+        with self._lock:
+            built.catch_up(progress=progress)
+            old = self.read_side.replace_with(built.read_side, keep_old)
+            retired, self.conn = self.conn, self.read_side.cursor()
+            with self._advanced:
+                self._position = built.position
+                self._advanced.notify_all()
+        retired.close()  # a cursor: the database lives on in ``old``
+        built.conn.close()
+        return old
+
     def process(self, events: list[RawEvent]) -> None:
         """Apply one batch and its position in one transaction."""
         if events:
-            self._write(plan(events, self._keys(events)), events[-1].position, _erases(events))
+            self._write(plan(events, self._keys(events)), events[-1].position, _erases(events), events)
 
     def _keys(self, events: list[RawEvent]) -> dict[str, bytes]:
         """The keys for the personal fields of the events a projection reads (those of a
         forgotten person are gone: their fields project as null)."""
         return self.store.keys_for([e for e in events if e.topic in SEALED])
 
-    def _write(self, steps: list[Step], position: int, checkpoint: bool = False) -> None:
+    def _write(self, steps: list[Step], position: int, checkpoint: bool = False, events: Sequence[RawEvent] = ()) -> None:
         """One transaction: the batch's statements, then its position; then, for a batch
         that erases a person (``checkpoint``), a checkpoint, before anyone reads it.
 
@@ -336,6 +370,7 @@ class Projector:
         from the thread planning the next batch (up to the 5 ms switch interval), so one
         call per batch rather than a few per table.
         """
+        started = time.perf_counter()
         conn = self.conn
         script = ["BEGIN"]
         columns: dict[str, pa.Array] = {}
@@ -367,6 +402,8 @@ class Projector:
         with self._advanced:
             self._position = position
             self._advanced.notify_all()
+        for observe in self.batch_observers:
+            observe(events, time.perf_counter() - started)
 
     def _checkpoint(self) -> None:
         """Move the WAL into the file and empty it. FORCE: a plain CHECKPOINT gives up while
@@ -426,7 +463,7 @@ class Projector:
                         finally:
                             if writing is not None:
                                 finish()  # the batch before commits (or fails) first
-                        writing = writer.submit(self._write, steps, events[-1].position, _erases(events)), len(events)
+                        writing = writer.submit(self._write, steps, events[-1].position, _erases(events), events), len(events)
                         events = self.store.read(events[-1].position, self.batch_size)
                 finally:
                     if writing is not None:
@@ -437,6 +474,7 @@ class Projector:
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until the read side has reached ``position`` (read-your-writes)."""
+        self._wanted.set()
         self.wake()
         with self._advanced:
             return self._advanced.wait_for(lambda: self._position >= position, timeout)
@@ -444,14 +482,28 @@ class Projector:
     def wake(self, _position: int | None = None) -> None:
         self._wake.set()
 
+    def _gather(self) -> None:
+        """Saves come in bursts (32 clients, a thousand commands a second): woken again
+        within ``GATHER_SECONDS`` of the last batch, wait out the rest of it, so the read
+        side takes one transaction for the saves of that moment rather than one each — a
+        DuckDB transaction costs a millisecond or two of a core, and the commands share
+        it. A lone save is projected at once; a reader waiting for a position
+        (``?after=``) ends the wait."""
+        left = self._last_batch + GATHER_SECONDS - time.monotonic()
+        if left > 0:
+            self._wanted.wait(left)
+
     def run(self, stop: threading.Event, poll_seconds: float) -> None:
         """Follow the log until ``stop``: woken by saves in this process, by NOTIFY on
         PostgreSQL, and by polling for writers elsewhere."""
         while not stop.is_set():
             self._wake.wait(poll_seconds)
+            self._gather()
             self._wake.clear()
+            self._wanted.clear()
             try:
-                self.catch_up()
+                if self.catch_up():
+                    self._last_batch = time.monotonic()
                 self.last_error = None
             except Exception as error:  # keep following; /health shows the error
                 failure = f"{type(error).__name__}: {error}"

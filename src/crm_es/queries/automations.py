@@ -5,6 +5,7 @@ the cursor over caught up with the log at least to the event reacted to."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
@@ -87,6 +88,17 @@ def busy_slots(cur: Cursor, rep_id: UUID, start: datetime, end: datetime) -> lis
     rows = cur.execute("SELECT due_at, coalesce(duration_minutes, 30) FROM tasks WHERE owner_id = ? "
                        "AND status = 'open' AND due_at >= ? AND due_at < ?", [str(rep_id), start, end]).fetchall()
     return [(due_at, due_at + timedelta(minutes=minutes)) for due_at, minutes in rows]
+
+
+def first_page_visits(cur: Cursor, contact_ids: Collection[UUID]) -> dict[UUID, int]:
+    """The version of each contact's first page visit, for those who visited one: one query
+    for a batch of reactions (``visited_before`` for many)."""
+    if not contact_ids:
+        return {}
+    rows = cur.execute("SELECT contact_id, min(version) FROM interactions WHERE type = 'page_visited' "
+                       "AND contact_id IN (SELECT unnest(?::UUID[])) GROUP BY contact_id",
+                       [[str(c) for c in contact_ids]]).fetchall()
+    return {UUID(str(contact_id)): version for contact_id, version in rows}
 
 
 def visited_before(cur: Cursor, contact_id: UUID, version: int) -> bool:

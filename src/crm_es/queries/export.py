@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -152,6 +154,41 @@ def export_read_side(
     staged.write_text(json.dumps(manifest.as_dict(), indent=2) + "\n")
     staged.replace(directory / MANIFEST)
     return manifest
+
+
+def export_archive(cur: duckdb.DuckDBPyConnection, into: Path, fmt: str, exported_at: datetime) -> tuple[Path, Manifest]:
+    """The export as one zip file in the folder ``into`` (GET /export, while the service
+    serves): the files `export_read_side` writes, from the same single read transaction, so
+    one position; ``manifest.json`` last. Parquet is compressed already: stored as it is."""
+    folder = into / "tables"
+    manifest = export_read_side(cur, folder, fmt, exported_at)
+    archive = into / f"crm-es-export-{manifest.position}.zip"
+    method = zipfile.ZIP_STORED if fmt == "parquet" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(archive, "w", compression=method, allowZip64=True) as zipped:
+        for table in manifest.tables:
+            zipped.write(folder / table.file, table.file)
+        zipped.write(folder / MANIFEST, MANIFEST)
+    shutil.rmtree(folder)
+    return archive, manifest
+
+
+def unpack_archive(archive: Path, directory: Path) -> Manifest:
+    """An archive of `export_archive` into ``directory``, as `export_read_side` would have
+    written it there: the old manifest gone first, the new one written last."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MANIFEST).unlink(missing_ok=True)
+    with zipfile.ZipFile(archive) as zipped:
+        names = [name for name in zipped.namelist() if name != MANIFEST]
+        if MANIFEST not in zipped.namelist() or any("/" in name or name.startswith(".") for name in names):
+            raise ValueError(f"{archive.name} is not an export of crm-es (no manifest.json, or paths in it)")
+        for name in names:
+            zipped.extract(name, directory)
+        data = json.loads(zipped.read(MANIFEST))
+    staged = directory / f".{MANIFEST}.tmp"
+    staged.write_text(json.dumps(data, indent=2) + "\n")
+    staged.replace(directory / MANIFEST)
+    return Manifest(data["format"], data["position"], datetime.fromisoformat(data["exported_at"]),
+                    [ExportedTable(**table) for table in data["tables"]])
 
 
 def _copy(cur: duckdb.DuckDBPyConnection, table: Table, columns: dict[str, str], path: Path, fmt: str) -> int:

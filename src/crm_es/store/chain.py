@@ -82,6 +82,20 @@ class Chain:
         self.record_tails[originator_id] = (version, link.hash)
         return link
 
+    def learn(self, record_tails: Mapping[str, tuple[int, bytes]]) -> None:
+        """Tails read for the next events; those this chain linked since stay (later)."""
+        for originator_id, tail in record_tails.items():
+            known = self.record_tails.get(originator_id)
+            if known is None or known[0] < tail[0]:
+                self.record_tails[originator_id] = tail
+
+    def kept(self) -> tuple[bytes, dict[str, tuple[int, bytes]]]:
+        """Where the chain stands, to go back to if the next events are not written."""
+        return self.tail, dict(self.record_tails)
+
+    def restore(self, kept: tuple[bytes, dict[str, tuple[int, bytes]]]) -> None:
+        self.tail, self.record_tails = kept[0], dict(kept[1])
+
 
 def record_tails_wanted(
     events: Iterable[tuple[str, int]], known: Mapping[str, tuple[int, bytes]] | None = None

@@ -22,6 +22,7 @@ from crm_es.store.chain import ChainRow
 from crm_es.store.claims import ClaimDigests
 from crm_es.store.codec import OrjsonTranscoder, TypedMapper
 from crm_es.store.decoding import Decoder
+from crm_es.store.group_commit import GroupCommit
 from crm_es.store.keys import SubjectForgotten, SubjectKeys
 from crm_es.store.outbox import Outbox
 from crm_es.store.pg_pool import prepare_for_outages
@@ -38,6 +39,7 @@ from crm_es.store.values import (
     SideDatabase,
     StoreUnavailable,
     Tracking,
+    Write,
 )
 
 A = TypeVar("A", bound=Aggregate)
@@ -121,6 +123,7 @@ class EventStore:
         self.outbox = Outbox(self.side_tables)
         self.api_keys = ApiKeyTable(self.side_tables)
         self._listeners: list[Callable[[int], None]] = []
+        self.group_commit = GroupCommit(self.recorder.append_group)  # saves arriving together share a commit
 
     # --- the write side -------------------------------------------------------------
 
@@ -154,7 +157,8 @@ class EventStore:
         tracking: Tracking | None = None,
         outbox: Sequence[tuple[Any, ...]] = (),
     ) -> int | None:
-        """Append in one transaction; returns the position of the last event written.
+        """Append in one transaction — shared with the saves arriving at the same moment
+        (group commit: store/group_commit.py); returns the position of the last event written.
 
         Raises IntegrityError when another writer got there first (a version taken,
         an idempotency key or a claim already held), SubjectForgotten when an event
@@ -168,18 +172,14 @@ class EventStore:
         """
         if not events:
             assert not claims and not releases, "a claim changes only with the events that need it"
-            if tracking is not None or outbox:
-                self.write_policy_rows(tracking, outbox)
-            if idempotency is not None:
-                self.recorder.insert_idempotency(idempotency, self.max_position())
+            if tracking is None and not outbox and idempotency is None:
+                return None
+        # Sealed here, in the caller's thread: the leader of a group only writes.
+        write = Write(self._stored(events), idempotency, self.claim_digests.claims(claims),
+                      self.claim_digests.claims(releases), self.records.known_tails(events), tracking, outbox)
+        appended = self.group_commit.write(write)
+        if not events:
             return None
-        # Straight to the recorder, as Application.save() ends up doing: its event
-        # collection checks each event against runtime Protocols (~20 µs a save).
-        appended = self.recorder.append(
-            self._stored(events), idempotency=idempotency, claims=self.claim_digests.claims(claims),
-            releases=self.claim_digests.claims(releases), known_tails=self.records.known_tails(events),
-            tracking=tracking, outbox=outbox,
-        )
         self.records.saved(events, states, appended.tails)
         position = max(appended.positions)
         for listener in self._listeners:
@@ -219,7 +219,7 @@ class EventStore:
 
     def write_policy_rows(self, tracking: Tracking | None, outbox: Sequence[tuple[Any, ...]] = ()) -> None:
         """A policy's place and outbox rows with no event (events go through ``save``)."""
-        self.recorder.write_policy_rows(tracking, outbox)
+        self.save((), tracking=tracking, outbox=outbox)
 
     # --- following the log ----------------------------------------------------------
 

@@ -3,9 +3,12 @@ and both backends (sqlite/, postgres/), which therefore cannot define them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 Tail = tuple[int, bytes]  # a record's last stored event: (version, hash)
 
@@ -58,6 +61,23 @@ class Appended(NamedTuple):
 
     positions: list[int]
     tails: dict[str, Tail]
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """What one save writes — events and their side rows — as the recorder takes it: one
+    writer's share of a group commit, which lands whole or not at all whatever the other
+    writes in the same transaction do. ``claims``/``releases`` hold digests already;
+    ``known_tails``: record tails the caller read with the records (not read again under
+    the lock); ``outbox``: rows of schema.OUTBOX_COLUMNS."""
+
+    events: Sequence[StoredEvent]
+    idempotency: IdempotencyRecord | None = None
+    claims: Sequence[Claim] = ()
+    releases: Sequence[Claim] = ()
+    known_tails: dict[str, Tail] = field(default_factory=dict)
+    tracking: Tracking | None = None
+    outbox: Sequence[tuple[Any, ...]] = ()
 
 
 class LockUnknown(Exception):

@@ -1,8 +1,11 @@
 """`crm-es import contacts FILE --map column=property …` and `crm-es import deals FILE [--stages FILE]`
 
-Like `crm-es demo`, it opens the read side (to find the companies and reps a file names,
-and to bring it up to date afterwards): stop `crm-es serve` first, or upload the file to
-the running service (`POST /imports/contacts`, `POST /imports/deals`).
+An import finds the records a file names — companies, reps, pipelines, contacts by name,
+id or e-mail — on the read side, before writing its rows through the commands. While
+`crm-es serve` runs, its process holds the read side: the file is uploaded to it
+(`POST /imports/contacts`, `POST /imports/deals`; the same report, the key's actor on the
+events; files up to CRM_ES_MAX_IMPORT_BYTES). Otherwise this command opens the read side
+itself, and brings it up to date afterwards.
 
 Exit codes: 0 every row imported, updated or skipped; 3 some rows failed (or would, in a
 dry run) — the others are imported and the report says which and why; 1 the import
@@ -19,6 +22,7 @@ import click
 
 from crm_es.aggregates.base import DomainError
 from crm_es.entrypoints.cli.console import fail, opened_services, progress, report
+from crm_es.entrypoints.cli.remote import Service, running, service_options
 from crm_es.imports.dates import DATE_ORDERS, DAY_FIRST
 
 ACTOR = "cli:import"
@@ -40,16 +44,23 @@ def import_group() -> None:
 @click.option("--timezone", default="UTC", show_default=True, help="for times written without an offset")
 @click.option("--date-order", type=click.Choice(DATE_ORDERS), default=DAY_FIRST, show_default=True,
               help="is 01/03/2026 the 1st of March (dmy) or the 3rd of January (mdy)")
+@service_options
 @click.option("--json", "as_json", is_flag=True, help="print the whole report as JSON")
 def contacts(file: Path, mapping: tuple[str, ...], dry_run: bool, timezone: str, date_order: str,
-             as_json: bool) -> None:
+             url: str | None, api_key: str | None, as_json: bool) -> None:
     """Import contacts from FILE: a row whose e-mail is new registers a contact, one whose
     e-mail is known changes that contact (or is skipped when nothing differs), so running
-    the same file again creates no duplicate."""
+    the same file again creates no duplicate. While `crm-es serve` runs, the service imports it."""
     from crm_es.imports.contacts import dated_properties, prepare, run
     from crm_es.queries.directory import ReadSideDirectory
 
     data = file.read_bytes()
+    service = running(url, api_key)
+    if service is not None:
+        body = _upload(service, "/imports/contacts", {"file": (file.name, data, "text/csv")}, mapping=mapping,
+                       dry_run=dry_run, timezone=timezone, date_order=date_order)
+        report(as_json, body, _text(body, file))
+        sys.exit(ROWS_FAILED if body["counts"]["failed"] else 0)
     with opened_services() as services:
         services.projector.catch_up()
         try:
@@ -66,6 +77,15 @@ def contacts(file: Path, mapping: tuple[str, ...], dry_run: bool, timezone: str,
             services.projector.catch_up()
     report(as_json, body, _text(body, file))
     sys.exit(ROWS_FAILED if body["counts"]["failed"] else 0)
+
+
+def _upload(service: Service, path: str, files: dict[str, Any], mapping: tuple[str, ...], dry_run: bool,
+            **fields: str | None) -> dict[str, Any]:
+    """The file(s) sent to the service's import route; its report."""
+    form: dict[str, Any] = {"map": list(mapping), "dry_run": str(dry_run).lower(),
+                            **{name: value for name, value in fields.items() if value is not None}}
+    click.echo(f"crm-es: the service at {service.url} imports the file", err=True)
+    return service.call("POST", path, files=files, data=form)
 
 
 def _text(body: dict[str, Any], file: Path) -> str:
@@ -102,9 +122,10 @@ def _text(body: dict[str, Any], file: Path) -> str:
 @click.option("--timezone", default="UTC", show_default=True, help="for times written without an offset")
 @click.option("--date-order", type=click.Choice(DATE_ORDERS), default=DAY_FIRST, show_default=True,
               help="is 01/03/2026 the 1st of March (dmy) or the 3rd of January (mdy)")
+@service_options
 @click.option("--json", "as_json", is_flag=True, help="print the whole report as JSON")
 def deals(file: Path, stages_file: Path | None, mapping: tuple[str, ...], pipeline: str | None, currency: str | None,
-          dry_run: bool, timezone: str, date_order: str, as_json: bool) -> None:
+          dry_run: bool, timezone: str, date_order: str, url: str | None, api_key: str | None, as_json: bool) -> None:
     """Import deals from an old CRM's FILE, with their history: each deal opened at its
     created date, moved at each stage change's date, won or lost at its close date. A deal
     imported before (same id in the old CRM) gets only what the file dates after its last
@@ -114,6 +135,15 @@ def deals(file: Path, stages_file: Path | None, mapping: tuple[str, ...], pipeli
 
     data = file.read_bytes()
     stages = stages_file.read_bytes() if stages_file is not None else None
+    service = running(url, api_key)
+    if service is not None:
+        files = {"file": (file.name, data, "text/csv")}
+        if stages_file is not None and stages is not None:
+            files["stages"] = (stages_file.name, stages, "text/csv")
+        body = _upload(service, "/imports/deals", files, mapping=mapping, dry_run=dry_run, timezone=timezone,
+                       date_order=date_order, pipeline=pipeline, currency=currency)
+        report(as_json, body, _deals_text(body, file, stages_file))
+        sys.exit(ROWS_FAILED if body["counts"]["failed"] else 0)
     with opened_services() as services:
         services.projector.catch_up()
         try:

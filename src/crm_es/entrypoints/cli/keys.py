@@ -27,7 +27,7 @@ def keys() -> None:
     """API keys: each carries a role (admin, manager, rep, analyst, auditor).
 
     While no key exists the service runs in open development mode (anyone is admin);
-    once one does, every request but /health, /livez, /readyz and /docs needs Authorization: Bearer <key>.
+    once one does, every request but /health, /livez, /readyz, /metrics and /docs needs Authorization: Bearer <key>.
     Make an admin key first: with only other keys, nobody can administer over HTTP.
     """
 

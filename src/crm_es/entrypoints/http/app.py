@@ -12,10 +12,12 @@ from fastapi.routing import APIRoute
 from crm_es.entrypoints.http import contract, docs_pages, problems
 from crm_es.entrypoints.http.auth import authorize
 from crm_es.entrypoints.http.csv_pages import CsvPages
+from crm_es.entrypoints.http.metrics import Metrics, RequestMetrics
 from crm_es.entrypoints.http.middleware import RequestPlumbing
 from crm_es.entrypoints.http.routers import (analyst_sql, analytics, audit, dashboards, deals, health, imports, interactions, lead_scores, outbox, people,
                                 pipelines, policies, records, setup, subscriptions, tasks)
-from crm_es.entrypoints.http.routers import documents, messages
+from crm_es.entrypoints.http.routers import documents, messages, read_side
+from crm_es.entrypoints.http.routers import metrics as metrics_route
 from crm_es import channels
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.bootstrap import Services, service
@@ -26,7 +28,8 @@ log = logging.getLogger("crm_es")
 DESCRIPTION = """An event-sourced CRM: every command records immutable events; reads come from
 a DuckDB read side built from them. See the README for the conventions (Idempotency-Key,
 If-Match / ETag, ?after= read-your-writes, problem+json errors) and for the roles an API key
-may carry. Send the key as `Authorization: Bearer <key>`; /health, /livez, /readyz and these docs need none."""
+may carry. Send the key as `Authorization: Bearer <key>`; /health, /livez, /readyz, /metrics and these docs
+need none."""
 
 
 OPEN_MODE_BANNER = [
@@ -46,7 +49,7 @@ def announce_access(api_keys: ApiKeys) -> None:
         return
     keys = api_keys.list()
     active = sum(key.revoked_at is None for key in keys)
-    log.warning("API keys: %d active, %d revoked; every request but /health, /livez, /readyz and /docs needs "
+    log.warning("API keys: %d active, %d revoked; every request but /health, /livez, /readyz, /metrics and /docs needs "
                 "Authorization: Bearer <key>", active, len(keys) - active)
 
 
@@ -70,6 +73,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or service(settings)
+        app.state.metrics.follow(app.state.services)  # before the projector starts: its first batches count
         if owned:
             app.state.services.start()
         announce_access(app.state.services.api_keys)
@@ -77,6 +81,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         try:
             yield
         finally:
+            app.state.metrics.unfollow()
             if owned:
                 app.state.services.close()
 
@@ -94,9 +99,12 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     larger_bodies = {imports.PATH: chosen.max_import_bytes, imports.DEALS_PATH: chosen.max_import_bytes,
                      interactions.BATCH_PATH: chosen.max_batch_bytes}
     app.add_middleware(RequestPlumbing, max_body_bytes=chosen.max_body_bytes, larger_bodies=larger_bodies)
+    # Outermost: every answer is counted and timed by route template, the plumbing's refusals too.
+    app.state.metrics = Metrics()  # a registry of this app's own
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     problems.install(app)
     for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, analytics, dashboards, analyst_sql,
-                   policies, outbox, subscriptions, lead_scores, documents, messages, health):
+                   policies, outbox, subscriptions, lead_scores, documents, messages, read_side, health, metrics_route):
         app.include_router(module.router)
     docs_pages.install(app)
     contract.install(app)  # every status each operation can answer, in /openapi.json

@@ -59,7 +59,7 @@ def _key_holder(request: Request, credentials: HTTPAuthorizationCredentials | No
 Caller = Annotated[Principal, Depends(authorize)]
 
 
-def visibility(request: Request, caller: Caller) -> Visibility:
+async def visibility(request: Request, caller: Caller) -> Visibility:  # async: no thread pool hop (deps.services)
     settings = request.app.state.services.settings
     return Visibility(read_reach(caller.role, settings.rep_reads), caller.rep_id)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import duckdb
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from crm_es.entrypoints.http.auth import Caller
 from crm_es.entrypoints.http.problems import ProblemError
@@ -24,7 +25,9 @@ IF_MATCH = r'^[ \t]*(?:\*|(?:W/)?"[0-9]{1,18}"|[0-9]{1,18})[ \t]*$'
 _VERSION = re.compile(r"[0-9]+")
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: a dependency declared with plain ``def`` is run on the thread pool, a hop
+    # that costs more than this whole function (a GIL handover each way).
     return request.app.state.services
 
 
@@ -63,26 +66,31 @@ AFTER = ("wait (up to 5 s, then 503) until the read side has reached this log po
          "answered; a position beyond the end of the log is a 422 at once")
 
 
-def read_cursor(
+async def read_cursor(
     request: Request,
     services: ServicesDep,
     after: Annotated[int | None, Query(ge=0, description=AFTER)] = None,
     x_after_position: Annotated[int | None, Header(ge=0, description="as ?after=, for clients that send a header")] = None,
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-side cursor, once the read side has caught up with ``after`` (read-your-writes)."""
+) -> AsyncIterator[duckdb.DuckDBPyConnection]:
+    """A read-side cursor, once the read side has caught up with ``after`` (read-your-writes).
+    On the event loop (no thread pool hop) unless there is a position to wait for."""
     wanted = after if after is not None else x_after_position
     if wanted is not None and wanted > services.projector.position:
-        _within_the_log(services, wanted, "query.after" if after is not None else "header.x-after-position")
-    if wanted is not None and not services.projector.wait_for(wanted, services.settings.read_wait_seconds):
+        await run_in_threadpool(_caught_up_with, services, wanted, "query.after" if after is not None else "header.x-after-position")
+    # Taken before the query runs, so the data is at least this fresh.
+    request.state.read_position = services.projector.position
+    with services.read_side.cursor() as cursor:
+        yield cursor
+
+
+def _caught_up_with(services: Services, wanted: int, field: str) -> None:
+    _within_the_log(services, wanted, field)
+    if not services.projector.wait_for(wanted, services.settings.read_wait_seconds):
         raise ProblemError(
             503, "read-side-behind",
             f"the read side is at position {services.projector.position}, not yet {wanted}; retry shortly",
             {"Retry-After": "1"}, position=services.projector.position,
         )
-    # Taken before the query runs, so the data is at least this fresh.
-    request.state.read_position = services.projector.position
-    with services.read_side.cursor() as cursor:
-        yield cursor
 
 
 def _within_the_log(services: Services, wanted: int, field: str) -> None:

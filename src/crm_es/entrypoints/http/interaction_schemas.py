@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, create_model
 
+from crm_es.aggregates.interactions import InteractionSpec
 from crm_es.inputs.fields import Body, Email, Instant, Name, Text
 
 Seconds = Annotated[int, Field(ge=0, le=7 * 86_400)]
@@ -134,6 +135,11 @@ def own_fields(body: InteractionBase) -> dict[str, Any]:
     return body.model_dump(exclude=set(COMMON))
 
 
+def spec_of(body: InteractionBase) -> InteractionSpec:
+    """The interaction as the command takes it."""
+    return InteractionSpec(body.type, own_fields(body), body.rep_id, body.deal_id)  # type: ignore[attr-defined]
+
+
 MAX_BATCH = 10_000
 
 
@@ -151,3 +157,34 @@ class BatchTarget(BaseModel):
     contact_id: UUID | None = None
     email: Email | None = None
 
+
+# --- the batch as its route reads it: one parse, one validation (batch_body.py) --------------
+# BatchIn documents the body; the route reads it with BatchInOnePass, where pydantic-core
+# parses and validates every item at once (in Rust). An item that is not a valid interaction
+# naming its contact is kept as it came, and checked on its own as before (BatchTarget, then
+# INTERACTION): its errors are named the same way, and it never fails the others.
+
+_NOT_OWN = COMMON | {"contact_id", "email"}
+
+
+def _naming_its_contact(kind: type[InteractionBase]) -> type[InteractionBase]:
+    return create_model(f"{kind.__name__}Item", __base__=kind, contact_id=(UUID | None, None),  # type: ignore[call-overload]
+                        email=(Email | None, None))
+
+
+BatchItemIn = Annotated[
+    Union[tuple(_naming_its_contact(kind) for kind in get_args(get_args(InteractionIn)[0]))],  # type: ignore[misc]  # noqa: UP007
+    Field(discriminator="type"),
+]
+
+
+class BatchInOnePass(BaseModel):
+    items: list[Annotated[BatchItemIn | dict[str, Any], Field(union_mode="left_to_right")]] = Field(
+        min_length=1, max_length=MAX_BATCH)
+
+
+def item_own_fields(item: InteractionBase) -> dict[str, Any]:
+    """``own_fields`` of a batch item, read from the model as validated: every field of an
+    interaction is a plain value (text, a number, a choice), so this is what ``model_dump``
+    gives, without its cost on 10,000 items."""
+    return {name: value for name, value in vars(item).items() if name not in _NOT_OWN}

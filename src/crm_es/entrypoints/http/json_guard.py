@@ -30,10 +30,24 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPENERS = b"[{"
 _SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins escaped pairs: these are unpaired
 _INT64 = range(-(2**63), 2**63)
+_KEY = re.compile(rb'"[ \t\r\n]*:')  # a string's closing quote, then a colon: a key (quoted_keys)
+_SPACED_KEY = re.compile(rb'"[ \t\r\n]+:')
+_ESCAPED_KEY = re.compile(rb'\\"[ \t\r\n]*:')
+
+
+# Routes that run these checks themselves, in the one parse of their body (with a JSON
+# content type: without one they never parse it, and the guard here answers as for any
+# route). A tracking batch is 10,000 items: parsed and walked here, then parsed again by
+# FastAPI and walked again by the route, its edge cost more than its save.
+CHECKED_BY_ROUTE = frozenset({("POST", "/interactions:batch")})
 
 
 class _DuplicateKey(ValueError):
     pass
+
+
+def checked_by_route(method: str, path: str, content_type: str | None) -> bool:
+    return content_type is not None and (method, path) in CHECKED_BY_ROUTE
 
 
 def refusal(body: bytes) -> JSONResponse | None:
@@ -55,6 +69,51 @@ def refusal(body: bytes) -> JSONResponse | None:
         names = ", ".join(e["field"] for e in errors)
         return problem(422, "invalid-field", f"invalid field(s): {names}", extra={"errors": errors})
     return None
+
+
+# --- for a route that checks its body in its own parse ----------------------------------
+# pydantic-core's parser already refuses what is not JSON, lone surrogates, raw control
+# characters and nesting past 200 levels; it lets through a key twice (the last wins),
+# NaN, numbers past 64 bits, and NUL characters. A route that parses with it calls
+# ``refusal`` whenever these helpers leave a doubt (keys counted in the bytes that the
+# parse did not keep: one came twice); they cost a few scans of the bytes.
+
+
+def may_hold_nul(body: bytes) -> bool:
+    """Whether a string of the body may hold a NUL: only the escape \\u0000 writes one."""
+    return b"\\u0000" in body
+
+
+def quoted_keys(body: bytes) -> int | None:
+    """How many keys a JSON body holds, from its bytes alone: a key is a string followed by
+    a colon, and inside a string a quote is escaped. Never fewer than there are (a string
+    value that opens with a colon counts too); None when unsure: a backslash before an
+    escaped quote's backslash (``\\\\"``)."""
+    if b'\\\\"' in body:
+        return None
+    if _SPACED_KEY.search(body) is None:  # the usual: "key":value
+        return body.count(b'":') - body.count(b'\\":')
+    return len(_KEY.findall(body)) - len(_ESCAPED_KEY.findall(body))
+
+
+def leftover_keys(value: Any, depth: int) -> int | None:
+    """The keys in a parsed value at ``depth`` (the body is level 1), or None when it holds
+    what ``refusal`` would refuse: nesting past MAX_DEPTH, a value the store cannot keep."""
+    if isinstance(value, str):
+        return None if _unstorable_text(value) else 0
+    if isinstance(value, dict | list):
+        keys = list(value) if isinstance(value, dict) else []
+        if depth > MAX_DEPTH or any(_unstorable_text(key) for key in keys):
+            return None
+        counts = [leftover_keys(item, depth + 1) for item in (value.values() if isinstance(value, dict) else value)]
+        return None if None in counts else len(keys) + sum(counts)  # type: ignore[arg-type]
+    if (isinstance(value, int) and value not in _INT64) or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return 0
+
+
+def _unstorable_text(text: str) -> bool:
+    return "\x00" in text or _SURROGATE.search(text) is not None
 
 
 def _too_deep(body: bytes) -> bool:

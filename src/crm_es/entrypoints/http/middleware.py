@@ -88,7 +88,9 @@ class RequestPlumbing:
         if too_large:
             await self._too_large(scope, receive, send, echo, limit)
             return
-        if body and scope["method"] not in _BODILESS and _is_json(headers.get("content-type")):
+        content_type = headers.get("content-type")
+        if (body and scope["method"] not in _BODILESS and _is_json(content_type)
+                and not json_guard.checked_by_route(scope["method"], scope["path"], content_type)):
             refusal = json_guard.refusal(body)
             if refusal is not None:
                 await self._refuse(refusal, scope, receive, send, echo)

@@ -1,21 +1,23 @@
-"""The SQLite recorder: one save is one transaction under SQLite's write lock (BEGIN
-IMMEDIATE) that appends the events, each chained to the one before it (store/chain.py),
-with their side rows (store/schema.py): claims released and taken, the Idempotency-Key's
-first answer, a policy's new place and its outbox rows. A conflict on any rolls back all."""
+"""The SQLite recorder: one transaction under SQLite's write lock (BEGIN IMMEDIATE)
+appends a group of writes (store/group_commit.py). Each write's events are chained to
+the one before them (store/chain.py) and carry their side rows (store/schema.py): claims
+released and taken, the Idempotency-Key's first answer, a policy's new place and its
+outbox rows. A conflict on any rolls back that write whole, and only it."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from crm_es.store.chain import Chain, canonical_id, record_tails_wanted, uuid_text
 from crm_es.store.schema import MOVE_TRACKING, UPSERT_OUTBOX, moved_elsewhere
 from crm_es.store.sqlite.schema import SQLiteSchema
-from crm_es.store.values import Appended, Claim, IdempotencyRecord, Tail, Tracking
+from crm_es.store.values import Appended, Claim, IdempotencyRecord, Tail, Tracking, Write
 
 
 class CrmSQLiteRecorder(SQLiteSchema):
@@ -35,28 +37,61 @@ class CrmSQLiteRecorder(SQLiteSchema):
         claims: Sequence[Claim] = (), releases: Sequence[Claim] = (), known_tails: dict[str, Tail] | None = None,
         tracking: Tracking | None = None, outbox: Sequence[tuple[Any, ...]] = (),
     ) -> Appended:
-        """``claims``/``releases`` hold digests already; ``known_tails``: record tails the
-        caller read with the records (not read again under the lock)."""
-        with self.writing() as c:
-            appended = self._insert_chained(c, stored_events, known_tails or {})
-            for claim in releases:
-                c.execute(
-                    "DELETE FROM unique_claims WHERE scope=? AND value=? AND owner_id=?",
-                    (claim.scope, claim.value, uuid_text(claim.owner_id)),
-                )
-            c.executemany("INSERT INTO unique_claims VALUES (?,?,?)",
-                          [(claim.scope, claim.value, uuid_text(claim.owner_id)) for claim in claims])
-            if idempotency is not None:
-                self._insert_key(c, idempotency, max(appended.positions or [0]) or None)
-            self._policy_rows(c, tracking, outbox)
-            return appended
+        """One write on its own (see ``Write`` for the arguments)."""
+        [outcome] = self.append_group([Write(stored_events, idempotency, claims, releases, known_tails or {}, tracking, outbox)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-    def _insert_chained(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], known: dict[str, Tail]) -> Appended:
+    def append_group(self, writes: Sequence[Write]) -> list[Appended | Exception]:
+        """Several writes in one transaction (store/group_commit.py), each inside a
+        savepoint when there are several: one refused (IntegrityError) is rolled back
+        alone, its links taken off the chain, and the others commit."""
+        outcomes: list[Appended | Exception] = []
+        with self.writing() as c:
+            c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
+            tail = c.fetchone()
+            chain = Chain(tail and tail[0])
+            alone = len(writes) == 1
+            for write in writes:
+                if alone:
+                    outcomes.append(self._write(c, chain, write))
+                    continue
+                kept = chain.kept()
+                c.execute("SAVEPOINT one_write")
+                try:
+                    outcomes.append(self._write(c, chain, write))
+                except (sqlite3.IntegrityError, IntegrityError) as error:
+                    c.execute("ROLLBACK TO SAVEPOINT one_write")
+                    chain.restore(kept)
+                    outcomes.append(error if isinstance(error, IntegrityError) else IntegrityError(error))
+                c.execute("RELEASE SAVEPOINT one_write")
+        return outcomes
+
+    def _write(self, c: SQLiteCursor, chain: Chain, write: Write) -> Appended:
+        appended = self._insert_chained(c, chain, write.events, write.known_tails)
+        for claim in write.releases:
+            c.execute(
+                "DELETE FROM unique_claims WHERE scope=? AND value=? AND owner_id=?",
+                (claim.scope, claim.value, uuid_text(claim.owner_id)),
+            )
+        c.executemany("INSERT INTO unique_claims VALUES (?,?,?)",
+                      [(claim.scope, claim.value, uuid_text(claim.owner_id)) for claim in write.claims])
+        if write.idempotency is not None:
+            if appended.positions:
+                position = max(appended.positions)
+            else:  # a command that changed nothing: its answer points at the log's end
+                c.execute(f"SELECT max(rowid) FROM {self.events_table_name}")
+                position = c.fetchone()[0] or 0
+            self._insert_key(c, write.idempotency, position)
+        self._policy_rows(c, write.tracking, write.outbox)
+        return appended
+
+    def _insert_chained(self, c: SQLiteCursor, chain: Chain, stored_events: Sequence[StoredEvent],
+                        known: dict[str, Tail]) -> Appended:
         """The library's insert (one row at a time), each event with its links."""
         events = [(canonical_id(s.originator_id), s) for s in stored_events]
-        c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
-        tail = c.fetchone()
-        chain = Chain(tail and tail[0], {**known, **self._record_tails(c, [(i, s.originator_version) for i, s in events], known)})
+        chain.learn({**known, **self._record_tails(c, [(i, s.originator_version) for i, s in events], known)})
         positions = []
         for originator_id, s in events:
             link = chain.link(originator_id, s.originator_version, s.topic, s.state)
@@ -77,11 +112,6 @@ class CrmSQLiteRecorder(SQLiteSchema):
                 tails[originator_id] = (version, row[0])
         return tails
 
-    def write_policy_rows(self, tracking: Tracking | None, outbox: Sequence[tuple[Any, ...]]) -> None:
-        """A policy's place and outbox rows with no event."""
-        with self.datastore.transaction(commit=True) as c:
-            self._policy_rows(c, tracking, outbox)
-
     @staticmethod
     def _policy_rows(c: SQLiteCursor, tracking: Tracking | None, outbox: Sequence[tuple[Any, ...]]) -> None:
         if tracking is not None:
@@ -90,11 +120,6 @@ class CrmSQLiteRecorder(SQLiteSchema):
                 raise moved_elsewhere(tracking)
         if outbox:
             c.executemany(UPSERT_OUTBOX.format(table="outbox"), outbox)
-
-    def insert_idempotency(self, record: IdempotencyRecord, position: int) -> None:
-        """Remember the answer to a command that recorded no event (it changed nothing)."""
-        with self.datastore.transaction(commit=True) as c:
-            self._insert_key(c, record, position)
 
     @staticmethod
     def _insert_key(c: SQLiteCursor, record: IdempotencyRecord, position: int | None) -> None:
