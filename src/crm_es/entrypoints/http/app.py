@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from crm_es.entrypoints.http import contract, docs_pages, problems
 from crm_es.entrypoints.http.auth import authorize
 from crm_es.entrypoints.http.csv_pages import CsvPages
-from crm_es.entrypoints.http.metrics import Metrics, RequestMetrics
+from crm_es.entrypoints.http.metrics import Metrics
 from crm_es.entrypoints.http.middleware import RequestPlumbing
 from crm_es.entrypoints.http.routers import (analyst_sql, analytics, audit, dashboards, deals, health, imports, interactions, lead_scores, outbox, people,
                                 pipelines, policies, records, setup, subscriptions, tasks)
@@ -98,10 +98,10 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.add_middleware(CsvPages)
     larger_bodies = {imports.PATH: chosen.max_import_bytes, imports.DEALS_PATH: chosen.max_import_bytes,
                      interactions.BATCH_PATH: chosen.max_batch_bytes}
-    app.add_middleware(RequestPlumbing, max_body_bytes=chosen.max_body_bytes, larger_bodies=larger_bodies)
-    # Outermost: every answer is counted and timed by route template, the plumbing's refusals too.
+    # Every answer counted and timed by route template, the plumbing's refusals too.
     app.state.metrics = Metrics()  # a registry of this app's own
-    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(RequestPlumbing, max_body_bytes=chosen.max_body_bytes, larger_bodies=larger_bodies,
+                       answered=app.state.metrics.request)
     problems.install(app)
     for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, analytics, dashboards, analyst_sql,
                    policies, outbox, subscriptions, lead_scores, documents, messages, read_side, health, metrics_route):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from time import perf_counter
 from typing import Any
 
 import orjson
@@ -26,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.routing import get_route_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from crm_es.aggregates.message import STATUSES
 from crm_es.bootstrap import Services
@@ -71,7 +70,7 @@ class Metrics:
         self._children: dict[tuple[str, str, int], tuple[Callable[[], None], Callable[[float], None]]] = {}
         self._routes: RouteTemplates | None = None  # made at the first request FastAPI did not route
 
-    # --- requests (RequestMetrics, on the event loop) ------------------------------------
+    # --- requests (told by RequestPlumbing, on the event loop) ---------------------------
 
     def request(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"]
@@ -201,29 +200,3 @@ class ServiceFigures(Collector):
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
-
-class RequestMetrics:
-    """Pure ASGI middleware, the outermost: counts and times every answer, the refusals of
-    the request plumbing (413, malformed JSON) included. A request that raises counts as
-    the 500 the server answers."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started, status = perf_counter(), 500
-
-        async def noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, noting_status)
-        finally:
-            self.metrics.request(scope, status, perf_counter() - started)

@@ -8,6 +8,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -45,13 +46,18 @@ class RequestPlumbing:
       write, before any parser sees them (``json_guard``);
     - adds ``X-Position`` (the read side's position when the data was read) to GETs;
     - logs one line per request: method, route, status and time — the route's template
-      (``/contacts/{contact_id}``), or the path when no route matched, never the query.
+      (``/contacts/{contact_id}``), or the path when no route matched, never the query —
+      and tells ``answered`` the same (the metrics).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, larger_bodies: dict[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, larger_bodies: dict[str, int] | None = None,
+                 answered: Callable[[Scope, int, float], None] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.larger_bodies = larger_bodies or {}
+        # Told of every answer, the plumbing's own refusals too, with its status and seconds
+        # (the metrics: entrypoints/http/metrics.py) — timed once, here, with the access log.
+        self.answered = answered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,8 +74,11 @@ class RequestPlumbing:
         try:
             await self._handle(scope, receive, noting_status)
         finally:
+            seconds = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or scope["path"]  # the router sets it on a match
-            access_log.info("%s %s %d %.1f ms", scope["method"], route, status, (time.perf_counter() - started) * 1000)
+            access_log.info("%s %s %d %.1f ms", scope["method"], route, status, seconds * 1000)
+            if self.answered is not None:
+                self.answered(scope, status, seconds)
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode().lower(): v.decode(errors="replace") for k, v in scope["headers"]}

@@ -163,10 +163,7 @@ class CrmPostgresRecorder(PostgresSchema):
 
     def _write(self, curs: Any, chain: Chain, write: Write) -> Appended:
         """One write of a group, inside its savepoint."""
-        for claim in write.releases:
-            curs.execute(self.release_claim, (claim.scope, claim.value, uuid_text(claim.owner_id)))
-        self._insert_claims(curs, write.claims)
-        self._policy_rows(curs, write.tracking, write.outbox)
+        self._side_rows(curs, write)
         record = write.idempotency
         key = None if record is None else (record.scope, record.key, record.fingerprint, record.status, record.body)
         if not write.events:
@@ -191,6 +188,13 @@ class CrmPostgresRecorder(PostgresSchema):
             positions = [row["notification_id"] for row in curs.fetchall()]
         return Appended(positions, {i: chain.record_tails[i] for i in ids})
 
+    def _side_rows(self, curs: Any, write: Write) -> None:
+        """A write's claims released and taken, a policy's place and its outbox rows."""
+        for claim in write.releases:
+            curs.execute(self.release_claim, (claim.scope, claim.value, uuid_text(claim.owner_id)))
+        self._insert_claims(curs, write.claims)
+        self._policy_rows(curs, write.tracking, write.outbox)
+
     @staticmethod
     def _linked(chain: Chain, stored_events: Sequence[StoredEvent]) -> tuple[list[str], list[tuple[Any, ...]]]:
         """The events' canonical ids, and their rows with their links."""
@@ -210,10 +214,7 @@ class CrmPostgresRecorder(PostgresSchema):
             try:
                 chain = self._begin(curs, [write])
                 chain.learn(write.known_tails)
-                for claim in write.releases:
-                    curs.execute(self.release_claim, (claim.scope, claim.value, uuid_text(claim.owner_id)))
-                self._insert_claims(curs, write.claims)
-                self._policy_rows(curs, write.tracking, write.outbox)
+                self._side_rows(curs, write)
                 ids, rows = self._linked(chain, write.events)
                 tails = {i: chain.record_tails[i] for i in ids}  # the caller keeps them once committed
                 if len(rows) >= COPY_FROM:

@@ -49,9 +49,7 @@ class CrmSQLiteRecorder(SQLiteSchema):
         alone, its links taken off the chain, and the others commit."""
         outcomes: list[Appended | Exception] = []
         with self.writing() as c:
-            c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
-            tail = c.fetchone()
-            chain = Chain(tail and tail[0])
+            chain = Chain(self._tail(c) if any(write.events for write in writes) else None)
             alone = len(writes) == 1
             for write in writes:
                 if alone:
@@ -67,6 +65,12 @@ class CrmSQLiteRecorder(SQLiteSchema):
                     outcomes.append(error if isinstance(error, IntegrityError) else IntegrityError(error))
                 c.execute("RELEASE SAVEPOINT one_write")
         return outcomes
+
+    def _tail(self, c: SQLiteCursor) -> bytes | None:
+        """The hash of the log's last event (read under the write lock)."""
+        c.execute(f"SELECT hash FROM {self.events_table_name} ORDER BY rowid DESC LIMIT 1")
+        row = c.fetchone()
+        return row and row[0]
 
     def _write(self, c: SQLiteCursor, chain: Chain, write: Write) -> Appended:
         appended = self._insert_chained(c, chain, write.events, write.known_tails)
