@@ -83,14 +83,13 @@ class ApiKeys:
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The key this token is, unless it is unknown, revoked or not a key at all."""
-        if not token.startswith(PREFIX):
-            return None
-        key_id, _, secret = token.removeprefix(PREFIX).partition("_")
-        row = self.tables.find(key_id)
-        if row is None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
-            return None
-        key = _key(row)
-        return None if key.revoked_at else key
+        key_id, secret = _parts(token)
+        return _valid(self.tables.find(key_id), secret) if key_id else None
+
+    async def authenticate_on_loop(self, token: str) -> ApiKey | None:
+        """As ``authenticate``, its one read awaited on the event loop (each request's check)."""
+        key_id, secret = _parts(token)
+        return _valid(await self.tables.find_on_loop(key_id), secret) if key_id else None
 
     def holder_deactivated(self, key: ApiKey) -> Rep | None:
         """The rep this key belongs to, when they are deactivated: their key is refused for
@@ -111,6 +110,11 @@ class ApiKeys:
         row = self.tables.find(key_id)
         return _key(row) if row is not None else None
 
+    @property
+    def known_configured(self) -> bool:
+        """True once this process has seen a key: ``configured()`` asks no more."""
+        return self._configured is True
+
     def configured(self) -> bool:
         """True once any key has been made, revoked or not: revoking every key locks the
         service, it never reopens it. Asked of the database until the answer is yes."""
@@ -125,6 +129,22 @@ class ApiKeys:
         if self._configured is False:  # this process announced open mode: say loudly that it is over
             log.warning("API keys exist now: open development mode is over; every request needs a key")
         self._configured = True
+
+
+def _parts(token: str) -> tuple[str, str]:
+    """The id and the secret of ``crm_<id>_<secret>``; no id when it is not such a token."""
+    if not token.startswith(PREFIX):
+        return "", ""
+    key_id, _, secret = token.removeprefix(PREFIX).partition("_")
+    return key_id, secret
+
+
+def _valid(row: Any, secret: str) -> ApiKey | None:
+    """The key of this row if the secret is its own (compared in constant time) and it is not revoked."""
+    if row is None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
+        return None
+    key = _key(row)
+    return None if key.revoked_at else key
 
 
 def _key(row: Any) -> ApiKey:

@@ -3,6 +3,8 @@ contacts and deals it reaches. No I/O here; the HTTP edge and the command layer 
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -159,6 +161,7 @@ def _shape(path: str) -> str:
 _BY_SHAPE = [(rule.method, _shape(rule.path), rule) for rule in RULES]
 
 
+@functools.lru_cache(maxsize=1024)  # asked twice a request; the rules never change while running
 def rule_for(method: str, path: str) -> Rule | None:
     """The rule of a route, named by its method and path template (``/deals/{deal_id}``)."""
     shape = _shape(path)

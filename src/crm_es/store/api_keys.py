@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.concurrency import run_in_threadpool
+
 from crm_es.store.side_tables import SideTables
 
 COLUMNS = "id, name, role, rep_id, secret_hash, created_at, revoked_at"
+FIND = "SELECT " + COLUMNS + " FROM {api_keys} WHERE id = ?"
 
 
 class ApiKeyTable:
@@ -16,6 +19,7 @@ class ApiKeyTable:
 
     def __init__(self, tables: SideTables) -> None:
         self.tables = tables
+        self._loop_reads: Any | None = None  # opened by the HTTP app's lifespan (store/loop_reads.py)
 
     def create(self) -> None:
         self.tables.write(
@@ -28,8 +32,28 @@ class ApiKeyTable:
                           (key_id, name, role, rep_id, secret_hash, created_at))
 
     def find(self, key_id: str) -> Any | None:
-        rows = self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} WHERE id = ?", (key_id,))
+        rows = self.tables.read(FIND, (key_id,))
         return rows[0] if rows else None
+
+    async def find_on_loop(self, key_id: str) -> Any | None:
+        """As ``find``, awaited on the event loop: no thread-pool hop (store/loop_reads.py)
+        once the app has opened its reads; on the thread pool before that."""
+        reads = self._loop_reads
+        if reads is None:
+            return await run_in_threadpool(self.find, key_id)
+        rows = await reads.read(FIND, (key_id,))
+        return rows[0] if rows else None
+
+    async def open_loop_reads(self) -> None:
+        """Called on the loop that will read (the app's lifespan)."""
+        reads = self.tables.loop_reads()
+        await reads.open()
+        self._loop_reads = reads
+
+    async def close_loop_reads(self) -> None:
+        reads, self._loop_reads = self._loop_reads, None
+        if reads is not None:
+            await reads.close()
 
     def all(self) -> list[Any]:
         return self.tables.read("SELECT " + COLUMNS + " FROM {api_keys} ORDER BY created_at, id")

@@ -26,6 +26,7 @@ from crm_es.store.group_commit import GroupCommit
 from crm_es.store.keys import SubjectForgotten, SubjectKeys
 from crm_es.store.outbox import Outbox
 from crm_es.store.pg_pool import prepare_for_outages
+from crm_es.store.pools import prepare_sqlite_pool
 from crm_es.store.postgres.backend import PostgresBackend
 from crm_es.store.postgres.recorder import CrmPostgresRecorder
 from crm_es.store.records import Records
@@ -59,6 +60,7 @@ class CrmApplication(Application):
     def construct_factory(self, env: Any) -> Any:
         factory = super().construct_factory(env)
         prepare_for_outages(factory)  # PostgreSQL's pool: quick 503s and quick recovery (store/pg_pool.py)
+        prepare_sqlite_pool(factory)  # a connection per thread; readers never queue behind writers (store/pools.py)
         return factory
 
 

@@ -74,15 +74,22 @@ class SubjectKeys:
         the same new subject at once both end up with the one that was stored first.
         """
         wanted = list(subjects)
-        with self.tables.transaction(commit=True) as c:
+        # Read first: most subjects have a key already, and a read takes no write lock (on
+        # SQLite, a writer's connection waits for the one writer — the group commit's — and
+        # every other caller of the pool waits behind it). A key is never replaced, only
+        # erased: reading it here or in the writing transaction below gives the same one.
+        with self.tables.transaction(commit=False) as c:
             found = self._select(c, wanted)
-            missing = [(subject, new_key()) for subject in wanted if subject not in found]
-            if missing:
-                c.executemany(
-                    self.tables.sql("INSERT INTO {subject_keys} (subject_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-                    missing,
-                )
+        if any(subject not in found for subject in wanted):
+            with self.tables.transaction(commit=True) as c:
                 found = self._select(c, wanted)
+                missing = [(subject, new_key()) for subject in wanted if subject not in found]
+                if missing:
+                    c.executemany(
+                        self.tables.sql("INSERT INTO {subject_keys} (subject_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+                        missing,
+                    )
+                    found = self._select(c, wanted)
         for subject in wanted:
             if found.get(subject) is None:
                 raise SubjectForgotten(subject)

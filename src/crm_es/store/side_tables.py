@@ -44,6 +44,10 @@ class SideTables:
             cursor.execute(self.sql(statement), params)
             return list(cursor.fetchall())
 
+    def loop_reads(self) -> Any:
+        """Reads awaited on the event loop (store/loop_reads.py), not yet opened."""
+        raise NotImplementedError
+
     def rowcount(self, cursor: Any) -> int:
         """Rows the cursor's last statement changed."""
         raise NotImplementedError

@@ -76,11 +76,13 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         app.state.metrics.follow(app.state.services)  # before the projector starts: its first batches count
         if owned:
             app.state.services.start()
+        await app.state.services.store.api_keys.open_loop_reads()  # each request's key check (auth.py)
         announce_access(app.state.services.api_keys)
         announce_channels(app.state.services.settings)
         try:
             yield
         finally:
+            await app.state.services.store.api_keys.close_loop_reads()
             app.state.metrics.unfollow()
             if owned:
                 app.state.services.close()

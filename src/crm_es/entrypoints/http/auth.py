@@ -30,24 +30,24 @@ async def authorize(
 ) -> Principal | None:
     """The caller, allowed on this route: 401 without a valid key, 403 when their role
     may not call it. None on the routes that need no key — answered on the event loop, so
-    /health and /readyz answer even while commands waiting on the store fill the thread pool."""
-    rule = rule_for(request.method, request.scope["route"].path)
+    /health and /readyz answer even while commands waiting on the store fill the thread pool.
+
+    The key is read from the store at each request (a revoked key is refused from the next
+    request on, whichever process revoked it), awaited on the event loop (store/loop_reads.py):
+    on the thread pool, the hop and the pool's locks cost a loaded service half its throughput."""
+    method, path = request.method, request.scope["route"].path
+    rule = rule_for(method, path)
     if rule is not None and rule.public:
         return None
-    return await run_in_threadpool(_key_holder, request, credentials)  # keys are read from the store
-
-
-def _key_holder(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    method, path = request.method, request.scope["route"].path
     api_keys = request.app.state.services.api_keys
-    if not api_keys.configured():
+    if not api_keys.known_configured and not await run_in_threadpool(api_keys.configured):
         return OPEN_MODE
     if credentials is None:
         raise ProblemError(401, "api-key-required", "send an API key: Authorization: Bearer <key>", CHALLENGE)
-    key = api_keys.authenticate(credentials.credentials)
+    key = await api_keys.authenticate_on_loop(credentials.credentials)
     if key is None:
         raise ProblemError(401, "api-key-unknown", "this API key is unknown or revoked", CHALLENGE)
-    if (rep := api_keys.holder_deactivated(key)) is not None:
+    if key.rep_id is not None and (rep := await run_in_threadpool(api_keys.holder_deactivated, key)) is not None:
         raise ProblemError(403, "rep-deactivated", f"this key belongs to rep {rep.id}, deactivated on "
                            f"{rep.deactivated_at.isoformat()}: it works again if they are reactivated", rep_id=str(rep.id))
     if not allows(key.role, method, path):

@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg.sql import SQL, Identifier
 
+from crm_es.store.loop_reads import PostgresLoopReads
 from crm_es.store.side_tables import SideTables, table_names
 
 
@@ -16,6 +17,9 @@ class PostgresTables(SideTables):
     def sql(self, statement: str) -> Any:
         tables = {name: Identifier(self.datastore.schema, f"{self.prefix}_{name}") for name in table_names(statement)}
         return SQL(statement.replace("?", "%s")).format(**tables)
+
+    def loop_reads(self) -> PostgresLoopReads:
+        return PostgresLoopReads(self.datastore.pool.kwargs, self.sql)
 
     def rowcount(self, cursor: Any) -> int:
         return int(cursor.rowcount)

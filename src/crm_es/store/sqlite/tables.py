@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_es.store.loop_reads import SQLiteLoopReads
 from crm_es.store.side_tables import SideTables, table_names
 
 
@@ -12,6 +13,11 @@ class SQLiteTables(SideTables):
 
     def sql(self, statement: str) -> str:
         return statement.format(**{name: name for name in table_names(statement)})
+
+    def loop_reads(self) -> SQLiteLoopReads:
+        pool = self.datastore.pool
+        # An in-memory database is one connection's own: its reads stay on the pool's.
+        return SQLiteLoopReads(None if pool.is_sqlite_memory_mode else pool.db_name, self.sql, self.read)
 
     def rowcount(self, cursor: Any) -> int:
         return int(cursor.sqlite_cursor.rowcount)  # the library's cursor wraps sqlite3's
