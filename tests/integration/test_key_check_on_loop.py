@@ -162,3 +162,22 @@ def test_writers_take_turns_and_readers_pass_them(services):
     waiting.join(5)
     assert second  # …and writes once the first is done
     pool.put_connection(second[0])
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_when_its_own_connection_fails_the_check_is_answered_by_the_pool(services, tmp_path):
+    import sqlite3
+
+    key, token = services.api_keys.create(Role.ADMIN)
+
+    async def check() -> object:
+        await services.api_keys.tables.open_loop_reads()
+        reads = services.api_keys.tables._loop_reads
+        reads._connection.close()
+        reads._connection = sqlite3.connect(tmp_path / "not-the-store.sqlite3", check_same_thread=False)  # no such table
+        try:
+            return await services.api_keys.authenticate_on_loop(token)
+        finally:
+            await services.api_keys.tables.close_loop_reads()
+
+    assert asyncio.run(check()) == key

@@ -9,8 +9,9 @@ statement, awaited on the loop:
 
 - SQLite: a connection of its own, read-only, in autocommit (one statement, no BEGIN). A
   read of a WAL database does not wait for writers, so the loop blocks for the few
-  microseconds the lookup takes; should the file be busy anyway (a recovery), the read
-  gives up at once and runs on the thread pool, where waiting harms nobody.
+  microseconds the lookup takes; should the file be busy anyway (a recovery) or fail, the
+  read runs again on the thread pool, where waiting harms nobody and errors are reported
+  as everywhere else.
 - PostgreSQL: psycopg's asyncio pool of a few connections: the round trip is awaited, the
   loop serves other requests meanwhile.
 
@@ -66,10 +67,10 @@ class SQLiteLoopReads:
         try:
             with self._lock:
                 return self._connection.execute(self.compose(statement), params).fetchall()
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
-                raise
-        return await run_in_threadpool(self.fallback, statement, params)
+        except sqlite3.OperationalError:
+            # Busy, or worse: the pool's connections, on the thread pool, wait out a busy file
+            # and report an unusable one as the rest of the service does (a 503 in an outage).
+            return await run_in_threadpool(self.fallback, statement, params)
 
     async def close(self) -> None:
         if self._connection is not None:
