@@ -8,8 +8,9 @@ from uuid import UUID
 import duckdb
 
 from crm_es.aggregates.money import money_text
+from crm_es.projections.read_side import READ_SIDE
 from crm_es.queries.names import REPS, with_names
-from crm_es.queries.sql import Filters, Page, fetch, one, page
+from crm_es.queries.sql import Filters, Page, fetch, jsonable, one, page
 from crm_es.queries.tasks import with_next_step
 from crm_es.queries.visibility import EVERYONE, Visibility
 
@@ -40,6 +41,52 @@ def get_contact(cur: duckdb.DuckDBPyConnection, contact_id: UUID) -> dict[str, A
         ).fetchone()
         contact["open_deals"] = row[0] if row else 0
     return contact
+
+
+# The card, whether its owner is in the reader's reach (as Visibility.sees asks it) and
+# the read side's position, in ONE statement: one moment of the read side (no transaction to
+# open and close), and one call into DuckDB instead of three — each costs a fixed ~0.3 ms.
+# Subqueries on the parameter ($1), not on c.id: DuckDB runs a correlated one far slower.
+_CARD = """
+SELECT c.*,
+  (SELECT count(*) FROM deals WHERE status = 'open' AND list_contains(contact_ids, CAST($1 AS UUID))) AS open_deals,
+  (SELECT {{'id': id, 'type': type, 'title': title, 'due_at': due_at, 'owner_id': owner_id}} FROM tasks
+   WHERE contact_id = $1 AND status = 'open' ORDER BY due_at, id LIMIT 1) AS _next_step,
+  {reach} AS _in_reach,
+  (SELECT position FROM projection_positions WHERE name = '{read_side}') AS _position
+FROM contacts c WHERE c.id = $1
+"""
+
+
+def get_contact_card(cur: duckdb.DuckDBPyConnection, contact_id: UUID,
+                     visible: Visibility = EVERYONE) -> tuple[dict[str, Any] | None, bool, int]:
+    """The customer card as `get_contact` gives it, whether ``visible`` reaches its owner,
+    and the read-side position both are at (0 when there is no such contact)."""
+    reach = visible.clause("id")
+    # $1 is the contact; the reach's own parameters follow it.
+    in_reach = "TRUE" if reach is None else f"EXISTS (SELECT 1 FROM reps WHERE id = c.owner_id AND {_numbered(reach[0], 2)})"
+    sql = _CARD.format(reach=in_reach, read_side=READ_SIDE)
+    rows = fetch(cur, sql, [str(contact_id), *(reach[1] if reach else [])], ("properties",))
+    if not rows:
+        return None, False, 0
+    card = rows[0]
+    step = card.pop("_next_step")
+    card["next_step"] = None if step is None else {k: jsonable(v) for k, v in step.items()}
+    in_reach, position = card.pop("_in_reach"), card.pop("_position")
+    return card, bool(in_reach), position
+
+
+def _numbered(sql: str, first: int) -> str:
+    """``?`` placeholders as $first, $first+1 … (a statement cannot mix the two styles)."""
+    parts = sql.split("?")
+    return "".join(part + (f"${first + i}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+
+
+def get_contact_owner(cur: duckdb.DuckDBPyConnection, contact_id: UUID) -> dict[str, Any] | None:
+    """Only whose the contact is (``owner_id``), or None if there is none: what a read of
+    something else of the contact checks its reach with, without the card's three queries."""
+    row = cur.execute("SELECT CAST(owner_id AS VARCHAR) FROM contacts WHERE id = ?", [str(contact_id)]).fetchone()
+    return None if row is None else {"owner_id": row[0]}
 
 
 def list_companies(
@@ -124,6 +171,11 @@ def list_pipelines(cur: duckdb.DuckDBPyConnection, *, limit: int = 50, cursor: s
     for pipeline in result.items:
         pipeline["stages"] = _stages(cur, pipeline["id"])
     return result
+
+
+def pipeline_exists(cur: duckdb.DuckDBPyConnection, pipeline_id: UUID) -> bool:
+    """Whether there is such a pipeline: what its board checks first (404), without its stages."""
+    return cur.execute("SELECT count(*) FROM pipelines WHERE id = ?", [str(pipeline_id)]).fetchone() == (1,)
 
 
 def get_pipeline(cur: duckdb.DuckDBPyConnection, pipeline_id: UUID) -> dict[str, Any] | None:

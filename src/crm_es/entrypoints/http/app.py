@@ -21,6 +21,7 @@ from crm_es.entrypoints.http.routers import metrics as metrics_route
 from crm_es import channels
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.bootstrap import Services, service
+from crm_es.queries import answer_cache
 from crm_es.settings import Settings
 
 log = logging.getLogger("crm_es")
@@ -77,11 +78,18 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         if owned:
             app.state.services.start()
         await app.state.services.store.api_keys.open_loop_reads()  # each request's key check (auth.py)
+        def forget_kept(_events: object, _seconds: float) -> None:
+            """Answers kept at the last position go as the next batch commits (a forgotten
+            person's card too), not at the next read (queries/answer_cache.py)."""
+            answer_cache.forget(app.state.services.read_side.db)
+
+        app.state.services.projector.batch_observers.append(forget_kept)
         announce_access(app.state.services.api_keys)
         announce_channels(app.state.services.settings)
         try:
             yield
         finally:
+            app.state.services.projector.batch_observers.remove(forget_kept)
             await app.state.services.store.api_keys.close_loop_reads()
             app.state.metrics.unfollow()
             if owned:

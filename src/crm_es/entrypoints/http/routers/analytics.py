@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
 
 from crm_es.entrypoints.http import report_answers as answers
 from crm_es.entrypoints.http.auth import Visible
 from crm_es.entrypoints.http.deps import AsOf, KnownAt, ReadCursor, ServicesDep
 from crm_es.inputs.fields import Instant
+from crm_es.queries import answer_cache
 from crm_es.queries.analytics.activity import activity
 from crm_es.queries.analytics.forecast import forecast
 from crm_es.queries.analytics.funnel import funnel
@@ -22,6 +25,7 @@ from crm_es.queries.analytics.sources import sources
 from crm_es.queries.analytics.velocity import velocity
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
+_FUNNEL = TypeAdapter(answers.Funnel)  # what FastAPI writes a Funnel answer with
 
 From = Annotated[Instant, Query(alias="from", description="start of the period (business time, included)")]
 To = Annotated[Instant, Query(description="end of the period (business time, excluded)")]
@@ -37,10 +41,28 @@ def get_movements(cur: ReadCursor, visible: Visible, start: From, to: To, as_of:
 
 
 @router.get("/funnel", response_model=answers.Funnel)
-def get_funnel(cur: ReadCursor, visible: Visible, start: From, to: To, pipeline: PipelineId, as_of: AsOf = None,
-               known_at: KnownAt = None, by: By = None) -> dict[str, Any]:
+async def get_funnel(request: Request, _cursor: ReadCursor, services: ServicesDep, visible: Visible, start: From, to: To,
+                     pipeline: PipelineId, as_of: AsOf = None, known_at: KnownAt = None, by: By = None) -> Response:
     """Per stage: deals that entered it in the period and what became of them; conversions."""
-    return funnel(cur, pipeline, Period(start, to, as_of, known_at), by, visible)
+    period = Period(start, to, as_of, known_at)
+    # The times by their text: the answer repeats them with the offsets they were given in.
+    key = ("funnel", pipeline, tuple(period.body().values()), by, visible)
+    db, position = services.read_side.db, request.state.read_position
+    body = answer_cache.kept(db, position, key)
+    if body is None:  # the query and the model on the thread pool, as a plain ``def`` route's
+        body = await answer_cache.once(db, position, key, lambda: run_in_threadpool(
+            _funnel_answer, db, key, pipeline, period, by, visible))
+    return Response(body, media_type="application/json")
+
+
+def _funnel_answer(db: Any, key: tuple[Any, ...], pipeline: UUID, period: Period, by: str | None, visible: Any) -> bytes:
+    """The funnel's JSON as the response model writes it, from one read transaction (on a
+    cursor of its own: its readers may be gone before it is done), kept at its position."""
+    with db.cursor() as cur, answer_cache.snapshot(cur) as position:
+        found = funnel(cur, pipeline, period, by, visible)
+    body = _FUNNEL.dump_json(_FUNNEL.validate_python(found), by_alias=True)
+    answer_cache.keep(db, position, key, body)
+    return body
 
 
 @router.get("/velocity", response_model=answers.Velocity)

@@ -98,7 +98,7 @@ def get_contact_timeline(contact_id: UUID, cur: ReadCursor, visible: Visible, se
     """Every event on the contact, oldest first: its interactions (type, fields, actor,
     occurred_at, recorded_at) and what happened to the record itself. Read from the event
     store: a write shows at once."""
-    if readable(cur, visible, records.get_contact(cur, contact_id)) is None:
+    if readable(cur, visible, records.get_contact_owner(cur, contact_id)) is None:
         raise NotFound("contact", contact_id)
     return timelines.timeline(services.store, contact_id, types=type, period=timelines.Period(from_, to), limit=limit,
                               cursor=cursor)

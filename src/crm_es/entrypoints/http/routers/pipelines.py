@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
 
 from crm_es.entrypoints.http.auth import Visible
 from crm_es.entrypoints.http.deps import AsOf, Ctx, KnownAt, Limit, ReadCursor, ServicesDep
@@ -18,10 +21,12 @@ from crm_es.aggregates.base import NotFound
 from crm_es.aggregates.pipeline import StageSpec
 from crm_es.commands import execute
 from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pipeline, revise_pipeline
-from crm_es.queries import board, records
+from crm_es.queries import answer_cache, board, records
 from crm_es.queries.past import Past
 
 router = APIRouter(tags=["pipelines"])
+_BOARD = TypeAdapter(Board)  # what FastAPI writes a Board answer with
+_NO_TIME = b'"as_of":""'
 
 
 def _specs(stages: list[StageIn]) -> list[StageSpec]:
@@ -53,9 +58,10 @@ def get_pipeline(pipeline_id: UUID, cur: ReadCursor, response: Response) -> dict
 
 
 @router.get("/pipelines/{pipeline_id}/board", response_model=Board)
-def get_board(
+async def get_board(
+    request: Request,
     pipeline_id: UUID,
-    cur: ReadCursor,
+    _cursor: ReadCursor,  # waits for ?after= and notes the position the answer is read at
     services: ServicesDep,
     visible: Visible,
     owner: UUID | None = None,
@@ -63,13 +69,40 @@ def get_board(
     currency: Currency | None = None,
     as_of: AsOf = None,
     known_at: KnownAt = None,
-) -> dict[str, Any]:
+) -> Response:
     """The board now, or as it stood at a past moment (``as_of``; ``known_at``: only what
     had been recorded by then)."""
-    if records.get_pipeline(cur, pipeline_id) is None:
-        raise NotFound("pipeline", pipeline_id)
     past = Past.of(as_of, known_at)
-    currency = currency or board.board_currency(cur, pipeline_id, past)
-    stages = board.get_board(cur, pipeline_id, owner=owner, team=team, currency=currency, visible=visible, past=past)
-    when = past.body() if past else {"as_of": services.clock.now().isoformat(), "known_at": None}
-    return {"pipeline_id": pipeline_id, **when, "currency": currency, "stages": stages}
+    # A past moment by its text: the answer repeats it with the offset it was given in.
+    key = ("board", pipeline_id, owner, team, currency, visible, tuple(past.body().values()) if past else None)
+    db, position = services.read_side.db, request.state.read_position
+    answer = answer_cache.kept(db, position, key)
+    if answer is None:  # the queries and the model on the thread pool, as a plain ``def`` route's
+        answer = await answer_cache.once(db, position, key, lambda: run_in_threadpool(
+            _board_answer, db, key, pipeline_id, owner, team, currency, visible, past))
+    if past is not None:
+        return Response(answer, media_type="application/json")
+    head, tail = answer  # the present: "as_of" is the clock's now, at every read
+    return Response(b"".join((head, orjson.dumps(services.clock.now().isoformat()), tail)), media_type="application/json")
+
+
+def _board_answer(db: Any, key: tuple[Any, ...], pipeline_id: UUID, owner: UUID | None, team: UUID | None,
+                  currency: str | None, visible: Any, past: Past | None) -> bytes | tuple[bytes, bytes]:
+    """The board's JSON as the response model writes it, computed in one read transaction
+    and kept at its position; for the present, split around the place of "as_of". A cursor
+    of its own: the readers sharing this answer may all be gone before it is done."""
+    with db.cursor() as cur, answer_cache.snapshot(cur) as position:
+        if not records.pipeline_exists(cur, pipeline_id):
+            raise NotFound("pipeline", pipeline_id)
+        currency = currency or board.board_currency(cur, pipeline_id, past)
+        stages = board.get_board(cur, pipeline_id, owner=owner, team=team, currency=currency, visible=visible, past=past)
+    when = past.body() if past else {"as_of": "", "known_at": None}
+    body = _BOARD.dump_json(_BOARD.validate_python({"pipeline_id": pipeline_id, **when, "currency": currency,
+                                                    "stages": stages}), by_alias=True)
+    answer: bytes | tuple[bytes, bytes] = body
+    if past is None:
+        # The first "as_of" is the board's own: pipeline_id, a UUID, is the only field before it.
+        at = body.index(_NO_TIME) + len(_NO_TIME) - 2
+        answer = (body[:at], body[at + 2:])
+    answer_cache.keep(db, position, key, answer)
+    return answer

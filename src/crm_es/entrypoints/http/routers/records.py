@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import TypeAdapter
 
 from crm_es.entrypoints.http.auth import Visible, readable
-from crm_es.entrypoints.http.deps import Ctx, Limit, ReadCursor
+from crm_es.entrypoints.http.deps import Ctx, Limit, ReadCursor, ServicesDep
 from crm_es.entrypoints.http.answers import CompanyPage, CompanyPublic, ContactCard, ContactPage
 from crm_es.entrypoints.http.respond import answer, found
 from crm_es.entrypoints.http.schemas import (
@@ -20,6 +22,7 @@ from crm_es.entrypoints.http.schemas import (
     ContactLeftCompany,
 )
 from crm_es.inputs.records import ContactUpdate
+from crm_es.aggregates.base import NotFound
 from crm_es.aggregates.company import CompanyDetails
 from crm_es.aggregates.contact import ContactDetails
 from crm_es.commands import execute
@@ -37,9 +40,10 @@ from crm_es.commands.records import (
     register_company,
     register_contact,
 )
-from crm_es.queries import records
+from crm_es.queries import answer_cache, records
 
 router = APIRouter(tags=["companies and contacts"])
+_CARD = TypeAdapter(ContactCard)  # what FastAPI writes a ContactCard answer with
 
 CONTACT_DETAILS = set(ContactDetails.__dataclass_fields__)
 
@@ -142,5 +146,29 @@ def get_contacts(
 
 
 @router.get("/contacts/{contact_id}", response_model=ContactCard)
-def get_contact(contact_id: UUID, cur: ReadCursor, visible: Visible, response: Response) -> dict[str, Any]:
-    return found(response, readable(cur, visible, records.get_contact(cur, contact_id)), "contact", contact_id)
+async def get_contact(request: Request, contact_id: UUID, _cursor: ReadCursor, services: ServicesDep,
+                      visible: Visible) -> Response:
+    key = ("card", contact_id, visible)
+    db, position = services.read_side.db, request.state.read_position
+    kept = answer_cache.kept(db, position, key)
+    if kept is None:  # the query and the model on the thread pool, as a plain ``def`` route's
+        kept = await answer_cache.once(db, position, key, lambda: run_in_threadpool(_card_answer, db, key, contact_id, visible))
+    body, version = kept
+    return Response(body, media_type="application/json", headers={"ETag": f'"{version}"'})
+
+
+def _card_answer(db: Any, key: tuple[Any, ...], contact_id: UUID, visible: Any) -> tuple[bytes, int]:
+    """The card's JSON as the response model writes it and its version (the ETag), kept at
+    the position its one statement read (on a cursor of its own: its readers may be gone
+    before it is done). 404 and 403 are raised, never kept."""
+    with db.cursor() as cur:
+        card, in_reach, position = records.get_contact_card(cur, contact_id, visible)
+    if card is None:
+        raise NotFound("contact", contact_id)
+    kept = (_CARD.dump_json(_CARD.validate_python(card), by_alias=True), card["version"])
+    if not in_reach:
+        with db.cursor() as cur:
+            readable(cur, visible, card)  # the 403, worded where every other read words it
+        return kept  # in reach after all: a team changed since; read again at the next position
+    answer_cache.keep(db, position, key, kept)
+    return kept
