@@ -31,7 +31,7 @@ from eventsourcing.utils import get_topic
 from crm_es.aggregates import Contact
 from crm_es.projections.catalogue import HANDLERS
 from crm_es.projections.deal_stays import rewrite_statements
-from crm_es.projections.history import MASK, version_rows, version_statements
+from crm_es.projections.history import MASK, MASKS, version_rows, version_statements
 from crm_es.projections.read_side import READ_SIDE, ReadSide
 from crm_es.projections.rows import Count, Delete, EventRow, Insert, Op, Patch, PatchWhere, Version
 from crm_es.projections.schema import TABLES_BY_NAME, Table
@@ -67,7 +67,7 @@ def _arrow_type(duck_type: str) -> pa.DataType:
 @cache
 def _rows_type(table_name: str, columns: tuple[str, ...]) -> pa.DataType:
     table = TABLES_BY_NAME[table_name]
-    return pa.list_(pa.struct([(c, pa.int64() if c == MASK else _arrow_type(table.type_of(c))) for c in columns]))
+    return pa.list_(pa.struct([(c, pa.int64() if c in MASKS else _arrow_type(table.type_of(c))) for c in columns]))
 
 
 def _arrow(table: Table, columns: list[str], rows: list[dict[str, Any]]) -> pa.Array:
@@ -246,11 +246,11 @@ class Batch:
 
     def _version(self, table: Table, ops: list[Version]) -> None:
         """Two statements per history table and batch (see projections/history.py)."""
-        columns, rows = version_rows(table, ops)
+        columns, rows, firsts = version_rows(table, ops)
         insert, close = version_statements(table)
         self.steps.append((insert, _arrow(table, columns, rows), None))
-        keys = _arrow(table, [table.key], rows)
-        self.steps.append((close, keys, None))  # needs only the keys
+        keys = _arrow(table, [table.key, "version", "valid_from", "recorded_at"], firsts)  # each touched record once
+        self.steps.append((close, keys, None))
         if table.name == "deal_history":  # the touched deals' stays, worked out again (projections/deal_stays.py)
             self.steps.extend((statement, keys, None) for statement in REWRITE_STAYS)
 
