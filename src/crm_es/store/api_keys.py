@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
+from anyio import to_thread  # the thread pool FastAPI's sync routes use: the store needs no web framework
 
 from crm_es.store.side_tables import SideTables
 
@@ -40,7 +40,7 @@ class ApiKeyTable:
         once the app has opened its reads; on the thread pool before that."""
         reads = self._loop_reads
         if reads is None:
-            return await run_in_threadpool(self.find, key_id)
+            return await to_thread.run_sync(self.find, key_id)
         rows = await reads.read(FIND, (key_id,))
         return rows[0] if rows else None
 

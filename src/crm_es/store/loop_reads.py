@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
+from anyio import to_thread  # the thread pool FastAPI's sync routes use: the store needs no web framework
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -63,14 +63,14 @@ class SQLiteLoopReads:
     async def read(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
         """Rows by column name; ``statement`` written as for SideTables (``{api_keys}``, ``?``)."""
         if self._connection is None:
-            return await run_in_threadpool(self.fallback, statement, params)
+            return await to_thread.run_sync(self.fallback, statement, params)
         try:
             with self._lock:
                 return self._connection.execute(self.compose(statement), params).fetchall()
         except sqlite3.OperationalError:
             # Busy, or worse: the pool's connections, on the thread pool, wait out a busy file
             # and report an unusable one as the rest of the service does (a 503 in an outage).
-            return await run_in_threadpool(self.fallback, statement, params)
+            return await to_thread.run_sync(self.fallback, statement, params)
 
     async def close(self) -> None:
         if self._connection is not None:
