@@ -148,6 +148,13 @@ RULES: list[Rule] = [
     # its readers read them (owner checked on the contact).
     *_rules(SALES, "POST /contacts/{id}/messages", "POST /messages/{id}/cancel"),
     *_rules(SALES | {Role.AUDITOR}, "GET /messages/{id}"),
+    # The web console (entrypoints/web). Getting in and out, the language and the console's
+    # own script and styles need no key; each page is for whoever may read what it shows
+    # (the board: GET /pipelines/{id}/board; a contact: GET /contacts/{id} and its timeline).
+    # Its write controls show only to roles the matching command allows (allows() below).
+    *_rules(set(Role), "GET /", "GET /app/", "GET /app/sign-in", "POST /app/sign-in", "POST /app/sign-out",
+            "GET /app/lang", "GET /app/static/{name}", public=True),
+    *_rules(SALES | {Role.AUDITOR}, "GET /app/board", "GET /app/contacts/{id}"),
 ]
 
 _PARAMETER = re.compile(r"\{[^}]*\}")

@@ -18,6 +18,7 @@ from crm_es.entrypoints.http.routers import (analyst_sql, analytics, audit, dash
                                 pipelines, policies, records, setup, subscriptions, tasks)
 from crm_es.entrypoints.http.routers import documents, messages, read_side
 from crm_es.entrypoints.http.routers import metrics as metrics_route
+from crm_es.entrypoints.web import console
 from crm_es import channels
 from crm_es.auth.api_keys import ApiKeys
 from crm_es.bootstrap import Services, service
@@ -117,5 +118,6 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
                    policies, outbox, subscriptions, lead_scores, documents, messages, read_side, health, metrics_route):
         app.include_router(module.router)
     docs_pages.install(app)
+    console.install(app)  # the web console's pages (HTML, outside /openapi.json): entrypoints/web
     contract.install(app)  # every status each operation can answer, in /openapi.json
     return app

@@ -3,10 +3,16 @@
 Installed once for the whole app, so a route added later is closed to all but admins
 until ``auth.roles.RULES`` gives it a rule. Until a first key is made the service runs in
 open development mode: every request acts as an admin named 'dev'.
+
+A browser signed in to the console (entrypoints/web) sends no header but the session
+cookie: the key it signed in with is looked up again at each request, exactly as a Bearer
+key, and a command sent that way must carry the session's ``X-CSRF-Token`` (another site
+can make the browser send the cookie, never read the token).
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 import duckdb
@@ -17,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from crm_es.aggregates.base import NotFound
 from crm_es.aggregates.contact import Contact
 from crm_es.entrypoints.http.problems import ProblemError
+from crm_es.entrypoints.web.session import SESSION_COOKIE, sessions_of
 from crm_es.auth.roles import OPEN_MODE, Principal, allows, read_reach, rule_for
 from crm_es.queries.visibility import Visibility
 
@@ -42,9 +49,11 @@ async def authorize(
     api_keys = request.app.state.services.api_keys
     if not api_keys.known_configured and not await run_in_threadpool(api_keys.configured):
         return OPEN_MODE
-    if credentials is None:
+    token = credentials.credentials if credentials is not None else _session_token(request, method)
+    if token is None:
         raise ProblemError(401, "api-key-required", "send an API key: Authorization: Bearer <key>", CHALLENGE)
-    key = await api_keys.authenticate_on_loop(credentials.credentials)
+    key = await api_keys.authenticate_on_loop(token)
+    request.state.api_key = key  # the console shows whose key it is (entrypoints/web)
     if key is None:
         raise ProblemError(401, "api-key-unknown", "this API key is unknown or revoked", CHALLENGE)
     if key.rep_id is not None and (rep := await run_in_threadpool(api_keys.holder_deactivated, key)) is not None:
@@ -53,6 +62,21 @@ async def authorize(
     if not allows(key.role, method, path):
         raise ProblemError(403, "role-not-allowed", f"the {key.role} role may not call {method} {path}", role=key.role)
     return key.principal
+
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _session_token(request: Request, method: str) -> str | None:
+    """The key a console session signed in with (None: no live session). A command sent
+    with the cookie alone needs the session's CSRF token in ``X-CSRF-Token``: 403 if not."""
+    session = sessions_of(request.app).find(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return None
+    if method in UNSAFE and not hmac.compare_digest(request.headers.get("x-csrf-token", "").encode(), session.csrf.encode()):
+        raise ProblemError(403, "csrf-token-required", "a command sent with the console's session cookie needs its "
+                           "token in the X-CSRF-Token header")
+    return session.token
 
 
 # None only on the public routes, which neither change nor read a record.

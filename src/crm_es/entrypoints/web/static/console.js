@@ -1,0 +1,176 @@
+// The console's script: a client of the public JSON API, like any other. Moves and calls are
+// sent with If-Match (the version the page showed), an Idempotency-Key (a retry writes
+// nothing twice) and the session's X-CSRF-Token; refusals are problem+json, shown as such.
+"use strict";
+
+(function () {
+  const csrf = () => document.body.dataset.csrf || "";
+  const words = () => JSON.parse(document.getElementById("words").textContent);
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  async function send(method, path, body, version) {
+    const headers = {"Content-Type": "application/json", "Idempotency-Key": newKey(), "X-CSRF-Token": csrf(),
+                     "Accept": "application/json"};
+    if (version) headers["If-Match"] = '"' + version + '"';
+    const response = await fetch(path, {method, headers, body: JSON.stringify(body), credentials: "same-origin"});
+    let answer = null;
+    try { answer = await response.json(); } catch (_) { answer = null; }
+    return {status: response.status, ok: response.ok, answer};
+  }
+
+  async function getJson(path) {
+    const response = await fetch(path, {headers: {"Accept": "application/json"}, credentials: "same-origin"});
+    if (!response.ok) throw new Error(path + ": " + response.status);
+    return response.json();
+  }
+
+  async function samePage(extra) {
+    // This page again, as the server renders it now (after the position a command answered).
+    const url = new URL(window.location.href);
+    if (extra) url.searchParams.set("after", extra);
+    const response = await fetch(url, {credentials: "same-origin"});
+    return new DOMParser().parseFromString(await response.text(), "text/html");
+  }
+
+  function say(text, movedBy) {
+    const box = document.getElementById("conflict");
+    if (!box) return;
+    box.textContent = "";
+    const line = document.createElement("p");
+    line.textContent = text;
+    if (movedBy !== undefined) {
+      const who = document.createElement("span");
+      who.className = "moved-by";
+      who.textContent = movedBy;
+      line.append(" ", who, ". ", words().moved_refreshed);
+    }
+    box.append(line);
+    box.hidden = false;
+  }
+
+  function problemText(answer, status) {
+    if (answer && (answer.title || answer.detail)) return [answer.title, answer.detail].filter(Boolean).join(": ");
+    return "HTTP " + status;
+  }
+
+  // --- the board ---------------------------------------------------------------------
+
+  async function refreshBoard(position, focusId) {
+    const fresh = await samePage(position);
+    const now = document.getElementById("board");
+    const next = fresh.getElementById("board");
+    if (now && next) now.replaceWith(next);
+    if (focusId) {
+      const card = document.querySelector('.deal-card[data-deal-id="' + focusId + '"]');
+      if (card) card.focus();
+    }
+  }
+
+  async function lastMover(dealId) {
+    // Who wrote the deal's last event: its timeline, read to the end, then the rep's name.
+    let cursor = null, last = null;
+    do {
+      const page = await getJson("/deals/" + dealId + "/timeline?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+      if (page.items.length) last = page.items[page.items.length - 1];
+      cursor = page.next_cursor;
+    } while (cursor);
+    if (!last) return "?";
+    const actor = String(last.actor);
+    if (actor.startsWith("rep:")) {
+      try { return (await getJson("/reps/" + actor.slice(4))).name || actor; } catch (_) { return actor; }
+    }
+    return actor;
+  }
+
+  async function move(card, stage) {
+    if (!card || !stage || stage === card.dataset.stage) return;
+    const dealId = card.dataset.dealId;
+    const sent = await send("POST", "/deals/" + dealId + "/stage", {stage}, card.dataset.version);
+    if (sent.ok) {
+      document.getElementById("conflict").hidden = true;
+      card.dataset.version = String(sent.answer.version);
+      card.dataset.stage = stage;
+      const column = document.querySelector('.column[data-stage="' + CSS.escape(stage) + '"] .cards');
+      if (column) column.append(card);
+      await refreshBoard(sent.answer.position, dealId);
+      return;
+    }
+    if (sent.status === 412) {
+      let who = "?";
+      try { who = await lastMover(dealId); } catch (_) { /* the name stays unknown */ }
+      say(words().moved_by, who);
+      await refreshBoard(null, dealId);
+      return;
+    }
+    say(words().move_failed + " " + problemText(sent.answer, sent.status));
+  }
+
+  function neighbour(card, step) {
+    const columns = Array.from(document.querySelectorAll("#board .column"));
+    const at = columns.findIndex((c) => c.dataset.stage === card.dataset.stage);
+    const to = columns[at + step];
+    return to ? to.dataset.stage : null;
+  }
+
+  document.addEventListener("dragstart", (event) => {
+    const card = event.target.closest && event.target.closest(".deal-card.write");
+    if (!card) return;
+    event.dataTransfer.setData("text/plain", card.dataset.dealId);
+    event.dataTransfer.effectAllowed = "move";
+  });
+  document.addEventListener("dragover", (event) => {
+    if (event.target.closest && event.target.closest("#board .column")) event.preventDefault();
+  });
+  document.addEventListener("drop", (event) => {
+    const column = event.target.closest && event.target.closest("#board .column");
+    if (!column) return;
+    event.preventDefault();
+    const id = event.dataTransfer.getData("text/plain");
+    const card = document.querySelector('.deal-card.write[data-deal-id="' + id + '"]');
+    move(card, column.dataset.stage);
+  });
+  document.addEventListener("keydown", (event) => {
+    const card = event.target.closest && event.target.closest(".deal-card.write");
+    if (!card || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    event.preventDefault();
+    move(card, neighbour(card, event.key === "ArrowRight" ? 1 : -1));
+  });
+
+  // The pipeline chooser shows its board at once.
+  document.addEventListener("change", (event) => {
+    if (event.target.matches && event.target.matches('#time-travel select[name="pipeline"]')) event.target.form.submit();
+  });
+
+  // --- a contact's page: log a call ----------------------------------------------------
+
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (form.id !== "log-call") return;
+    event.preventDefault();
+    const data = new FormData(form);
+    const body = {type: "call"};
+    if (data.get("summary")) body.notes = String(data.get("summary"));
+    if (data.get("outcome")) body.outcome = String(data.get("outcome"));
+    if (data.get("duration_minutes") !== "" && data.get("duration_minutes") !== null) {
+      body.duration_seconds = Math.round(Number(data.get("duration_minutes")) * 60);
+    }
+    const result = form.querySelector(".result");
+    const sent = await send("POST", "/contacts/" + form.dataset.contactId + "/interactions", body);
+    if (!sent.ok) {
+      say(problemText(sent.answer, sent.status));
+      return;
+    }
+    document.getElementById("conflict").hidden = true;
+    const fresh = await samePage(sent.answer.position);
+    for (const id of ["timeline", "record"]) {
+      const next = fresh.getElementById(id);
+      if (next) document.getElementById(id).replaceWith(next);
+    }
+    form.reset();
+    if (result) result.textContent = words().saved;
+  });
+})();
