@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from crm_es.entrypoints.cli.main import main
-from tests.erasure.real_service import CRM_ES, Service, Store, free_port, until
+from tests.erasure.real_service import Service, Store, until
 
 
 def demo_store(data_dir: Path) -> Store:
@@ -32,23 +31,9 @@ class DemoService(Service):
     """real_service.Service (its wait for /health, its stop, its log), started with ``--demo``
     as the README's `./dev serve --demo` does: the demo company loaded before it listens."""
 
-    def __init__(self, store: Store) -> None:  # Service.__init__ names serve's arguments itself
-        store.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = store.data_dir / "serve.log"
-        for _attempt in range(3):  # another process may take the free port first
-            self.port = free_port()
-            with self.log.open("a") as out:
-                self.process = subprocess.Popen(
-                    [str(CRM_ES), "serve", "--demo", "--host", "127.0.0.1", "--port", str(self.port)],
-                    env=store.env, cwd=store.data_dir.parent, stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True)
-            if self._up():
-                break
-            self.stop()
-        else:
-            pytest.fail(f"crm-es serve --demo did not start:\n{self.log.read_text()[-3000:]}")
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, "--demo")
         self.url = f"http://127.0.0.1:{self.port}"
-        self.http = httpx.Client(base_url=self.url, timeout=30)
 
 
 @dataclass(frozen=True)

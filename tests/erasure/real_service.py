@@ -58,23 +58,24 @@ class Store:
 
 
 class Service:
-    """`crm-es serve` on a free port, its stdout and stderr in its data folder's serve.log."""
+    """`crm-es serve` on a free port, its stdout and stderr in its data folder's serve.log.
+    ``serve_args``: more of serve's options (``--demo``)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *serve_args: str) -> None:
         store.data_dir.mkdir(parents=True, exist_ok=True)
         self.log = store.data_dir / "serve.log"
         for _attempt in range(3):  # another process may take the free port first
             self.port = free_port()
             with self.log.open("a") as out:
                 self.process = subprocess.Popen(
-                    [str(CRM_ES), "serve", "--host", "127.0.0.1", "--port", str(self.port)], env=store.env,
+                    [str(CRM_ES), "serve", *serve_args, "--host", "127.0.0.1", "--port", str(self.port)], env=store.env,
                     cwd=store.data_dir.parent, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True)
             if self._up():
                 break
             self.stop()
         else:
-            pytest.fail(f"crm-es serve did not start:\n{self.log.read_text()[-3000:]}")
+            pytest.fail(f"crm-es serve {' '.join(serve_args)} did not start:\n{self.log.read_text()[-3000:]}")
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
 
     def _up(self) -> bool:

@@ -1,8 +1,9 @@
 """GET /app/board: the pipeline board, now or as it stood at the end of a past day.
 
-The numbers are the JSON board's own (queries/board.py, with the caller's reach); the cards
-add what a person needs to see (company, owner's name, days in stage, the deal's version
-for If-Match) from the deals' current rows (queries/records.py)."""
+The numbers are the JSON board's own (queries/board.py, with the caller's reach and the
+same owner and team filters); the cards add what a person needs to see (company, owner's
+name, days in stage, the deal's version for If-Match) from the deals' current rows, read in
+one query (queries/board_cards.py)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from crm_es.auth.roles import write_reach
 from crm_es.entrypoints.http.auth import visibility
 from crm_es.entrypoints.web.guard import InvalidField, read_position
 from crm_es.entrypoints.web.render import Viewer, page
-from crm_es.queries import board, records
+from crm_es.queries import board, board_cards, records
 from crm_es.queries.names import REPS, names
 from crm_es.queries.past import Past
-from crm_es.queries.visibility import EVERYONE, Visibility
+from crm_es.queries.visibility import Visibility
 
 MOVE = ("POST", "/deals/{deal_id}/stage")
+CLOSE = (("POST", "/deals/{deal_id}/won"), ("POST", "/deals/{deal_id}/lost"))
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ALL = 1000  # the largest page a list query gives: read page after page
 
@@ -47,18 +49,19 @@ def _day(request: Request, name: str) -> date | None:
         raise InvalidField(f"query.{name}", "invalid_date") from None
 
 
-def _pipeline(request: Request) -> UUID | None:
-    text = request.query_params.get("pipeline", "").strip()
+def _id(request: Request, name: str) -> UUID | None:
+    text = request.query_params.get(name, "").strip()
     if not text:
         return None
     try:
         return UUID(text)
     except ValueError:
-        raise InvalidField("query.pipeline", "invalid_id") from None
+        raise InvalidField(f"query.{name}", "invalid_id") from None
 
 
 async def board_page(request: Request, viewer: Viewer) -> Response:
-    pipeline_id = _pipeline(request)
+    pipeline_id = _id(request, "pipeline")
+    owner, team = _id(request, "owner"), _id(request, "team")
     as_of, known_at = _day(request, "as_of"), _day(request, "known_at")
     if request.query_params.get("known_at_then") and as_of is not None:
         known_at = as_of  # "as we knew it then"
@@ -69,25 +72,30 @@ async def board_page(request: Request, viewer: Viewer) -> Response:
     visible = await visibility(request, viewer.principal)
     services = request.app.state.services
     await read_position(request)
-    shown = await run_in_threadpool(_board, services, pipeline_id, past, visible, viewer)
+    shown = await run_in_threadpool(_board, services, pipeline_id, (owner, team), past, visible, viewer)
     return page(request, "board.html", viewer, as_of=as_of, known_then=known_at is not None,
-                as_of_instant=past.as_of.isoformat() if past else "", **shown)
+                as_of_instant=past.as_of.isoformat() if past else "", owner=str(owner or ""), team=str(team or ""),
+                **shown)
 
 
-def _board(services: Any, pipeline_id: UUID | None, past: Past | None, visible: Visibility,
-           viewer: Viewer) -> dict[str, Any]:
+def _board(services: Any, pipeline_id: UUID | None, filters: tuple[UUID | None, UUID | None], past: Past | None,
+           visible: Visibility, viewer: Viewer) -> dict[str, Any]:
+    owner, team = filters  # as the JSON board takes them: ?owner=&team=
     with services.read_side.cursor() as cur:
         pipelines = _all(lambda cursor: records.list_pipelines(cur, limit=ALL, cursor=cursor))
         if pipeline_id is None and pipelines:
             pipeline_id = UUID(str(pipelines[0]["id"]))
         if pipeline_id is None:
-            return {"pipelines": [], "pipeline_id": "", "currency": None, "stages": [], "any_movable": False}
+            return {"pipelines": [], "pipeline_id": "", "currency": None, "stages": [], "any_movable": False,
+                    "owner_choices": [], "team_choices": []}
         if not records.pipeline_exists(cur, pipeline_id):
             raise NotFound("pipeline", pipeline_id)
         currency = board.board_currency(cur, pipeline_id, past)
-        stages = board.get_board(cur, pipeline_id, currency=currency, visible=visible, past=past)
-        cards = _card_details(cur, pipeline_id, past)
+        stages = board.get_board(cur, pipeline_id, owner=owner, team=team, currency=currency, visible=visible, past=past)
+        cards = board_cards.get_board_cards(cur, (deal["id"] for stage in stages for deal in stage["deals"]))
         owners = names(cur, REPS, (deal["owner_id"] for stage in stages for deal in stage["deals"]))
+        owner_choices = board_cards.list_owner_choices(cur, visible)
+        team_choices = board_cards.list_team_choices(cur, visible)
         movable = _movable(cur, viewer, past)
         now = services.clock.now()
         for stage in stages:
@@ -98,7 +106,7 @@ def _board(services: Any, pipeline_id: UUID | None, past: Past | None, visible: 
                                     past.as_of if past else now) for deal in stage["deals"]]
     any_movable = any(deal["movable"] for stage in stages for deal in stage["deals"])
     return {"pipelines": pipelines, "pipeline_id": str(pipeline_id), "currency": currency, "stages": stages,
-            "any_movable": any_movable}
+            "any_movable": any_movable, "owner_choices": owner_choices, "team_choices": team_choices}
 
 
 def _all(read: Any) -> list[dict[str, Any]]:
@@ -111,35 +119,21 @@ def _all(read: Any) -> list[dict[str, Any]]:
         cursor = found.next_cursor
 
 
-def _card_details(cur: Any, pipeline_id: UUID, past: Past | None) -> dict[str, dict[str, Any]]:
-    """The deals' current rows (version, company, contacts, expected close), by id. In the
-    past, the deals closed since are among them: every deal of the pipeline. The board has
-    already kept only the deals in the caller's reach; these only fill in its cards."""
-    status = None if past else "open"
-    deals = _all(lambda cursor: records.list_deals(cur, pipeline=pipeline_id, status=status, limit=ALL, cursor=cursor,
-                                                   visible=EVERYONE))
-    companies: dict[str, str | None] = {}
-    for deal in deals:
-        company_id = deal.get("company_id")
-        if company_id is not None and str(company_id) not in companies:
-            company = records.get_company(cur, company_id)
-            companies[str(company_id)] = company["name"] if company else None
-        deal["company_name"] = companies.get(str(company_id)) if company_id is not None else None
-    return {str(deal["id"]): deal for deal in deals}
-
-
 def _movable(cur: Any, viewer: Viewer, past: Past | None) -> Any:
-    """Whether the viewer may move a deal of this owner: never in the past; else when their
-    role may move deals and the owner is within the reach they write in."""
-    if past is not None or viewer.principal is None or not viewer.may(*MOVE):
-        return lambda _owner: False
+    """What the viewer may do to a deal of this owner: ``{"move", "close"}`` (won or lost),
+    some or none of them. Nothing in the past; else what their role may call, on the deals
+    whose owner is within the reach they write in."""
+    may = {what for what, allowed in (("move", viewer.may(*MOVE)), ("close", all(viewer.may(*c) for c in CLOSE)))
+           if allowed}
+    if past is not None or viewer.principal is None or not may:
+        return lambda _owner: frozenset()
     writes = Visibility(write_reach(viewer.principal.role), viewer.principal.rep_id)
     known: dict[str | None, bool] = {}
 
-    def movable(owner_id: str | None) -> bool:
+    def movable(owner_id: str | None) -> frozenset[str]:
         if owner_id not in known:
             known[owner_id] = writes.sees(cur, owner_id)
-        return known[owner_id]
+        return frozenset(may) if known[owner_id] else frozenset()
 
     return movable
 
@@ -150,12 +144,12 @@ def _card(deal: dict[str, Any], stage: str, details: dict[str, Any], owners: dic
     expected = details.get("expected_close")
     if isinstance(expected, str):
         expected = date.fromisoformat(expected)
-    contacts = details.get("contact_ids") or []
+    may = movable(str(deal["owner_id"]) if deal["owner_id"] else None)
     return {
         **deal, "stage": stage, "version": details.get("version"), "company": details.get("company_name"),
         "owner_name": owners.get(str(deal["owner_id"])) if deal["owner_id"] else None,
         "days_in_stage": max((at - entered).days, 0),
         "expected_close": expected, "overdue": expected is not None and expected < at.date(),
-        "contact_id": str(contacts[0]) if contacts else None,
-        "movable": movable(str(deal["owner_id"]) if deal["owner_id"] else None),
+        "contact_id": details.get("contact_id"),
+        "movable": "move" in may, "closable": "close" in may,
     }

@@ -86,6 +86,19 @@
     return actor;
   }
 
+  async function refused(sent, dealId, failed) {
+    // A stale card (412) says who changed the deal and shows it as it is now; any other
+    // refusal is the problem's own title and detail.
+    if (sent.status === 412) {
+      let who = "?";
+      try { who = await lastMover(dealId); } catch (_) { /* the name stays unknown */ }
+      say(words().moved_by, who);
+      await refreshBoard(null, dealId);
+      return;
+    }
+    say(failed + " " + problemText(sent.answer, sent.status));
+  }
+
   async function move(card, stage) {
     if (!card || !stage || stage === card.dataset.stage) return;
     const dealId = card.dataset.dealId;
@@ -99,15 +112,65 @@
       await refreshBoard(sent.answer.position, dealId);
       return;
     }
-    if (sent.status === 412) {
-      let who = "?";
-      try { who = await lastMover(dealId); } catch (_) { /* the name stays unknown */ }
-      say(words().moved_by, who);
-      await refreshBoard(null, dealId);
+    await refused(sent, dealId, words().move_failed);
+  }
+
+  // Won and lost from the card: the deal closes, so it leaves the board (only open deals are
+  // on it) and the columns' figures are drawn again, as after a move.
+  const boardWords = () => JSON.parse((document.getElementById("board-words") || {}).textContent || "{}");
+
+  async function close(card, outcome, body) {
+    const dealId = card.dataset.dealId, stage = card.dataset.stage;
+    const buttons = Array.from(card.querySelectorAll("button"));
+    buttons.forEach((b) => { b.disabled = true; });  // one click, one command: a second would be a 412
+    const sent = await send("POST", "/deals/" + dealId + "/" + outcome, body, card.dataset.version);
+    buttons.forEach((b) => { b.disabled = false; });
+    if (sent.ok) {
+      document.getElementById("conflict").hidden = true;
+      await refreshBoard(sent.answer.position);
+      // Keyboard users go on from the column the card left, not from the top of the page.
+      const next = document.querySelector('#board .column[data-stage="' + CSS.escape(stage) + '"] .deal-card');
+      if (next) next.focus();
       return;
     }
-    say(words().move_failed + " " + problemText(sent.answer, sent.status));
+    await refused(sent, dealId, boardWords().close_failed);
   }
+
+  function reasonForm(card, open) {
+    const form = card.querySelector("form.lost-reason");
+    const button = card.querySelector("button.lose");
+    if (!form) return;
+    form.hidden = !open;
+    if (button) button.setAttribute("aria-expanded", String(open));
+    if (open) form.querySelector('input[name="reason"]').focus();
+    else if (button) button.focus();
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest(".deal-card button");
+    if (!button) return;
+    const card = button.closest(".deal-card");
+    if (button.matches("button.win")) {
+      const title = card.querySelector(".title").textContent;
+      if (window.confirm(boardWords().win_confirm.replace("{title}", title))) close(card, "won", {});
+    } else if (button.matches("button.lose")) {
+      reasonForm(card, true);
+    } else if (button.matches("form.lost-reason button.cancel")) {
+      reasonForm(card, false);
+    }
+  });
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!form.matches || !form.matches("form.lost-reason")) return;
+    event.preventDefault();
+    const reason = String(new FormData(form).get("reason") || "").trim();
+    if (!reason) {
+      form.querySelector('input[name="reason"]').focus();
+      return;
+    }
+    close(form.closest(".deal-card"), "lost", {reason});
+  });
 
   function neighbour(card, step) {
     const columns = Array.from(document.querySelectorAll("#board .column"));
@@ -135,14 +198,15 @@
   });
   document.addEventListener("keydown", (event) => {
     const card = event.target.closest && event.target.closest(".deal-card.write");
-    if (!card || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    // The card itself, not its buttons or the reason's field (an arrow there moves the caret).
+    if (!card || event.target !== card || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
     event.preventDefault();
     move(card, neighbour(card, event.key === "ArrowRight" ? 1 : -1));
   });
 
-  // The pipeline chooser shows its board at once.
   document.addEventListener("change", (event) => {
-    if (event.target.matches && event.target.matches('#time-travel select[name="pipeline"]')) event.target.form.submit();
+    // The pipeline, owner and team choosers show their board at once (the form keeps the date).
+    if (event.target.matches && event.target.matches("#time-travel select")) event.target.form.submit();
   });
 
   // --- a contact's page: log a call ----------------------------------------------------
