@@ -8,7 +8,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from web_pages import Element, World, csrf_of, dom, ok, sign_in, world
+from web_pages import (
+    Element,
+    World,
+    bearer,
+    columns,
+    csrf_of,
+    dom,
+    expected,
+    json_board,
+    ok,
+    sign_in,
+    world,
+)
 
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
@@ -25,27 +37,6 @@ def w(client: TestClient, services: Services, clock: FrozenClock) -> World:
     clock.advance(days=2)
     assert services.projector.wait_for(w.position, 10)
     return w
-
-
-def bearer(w: World, who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {w.tokens[who]}"}
-
-
-def json_board(w: World, who: str, **query: str) -> dict[str, Any]:
-    return ok(w.client.get(f"/pipelines/{w.ids['pipeline']}/board", params=query, headers=bearer(w, who)), 200)
-
-
-def columns(page: Element) -> list[dict[str, Any]]:
-    return [{"name": column.attrs["data-stage"], "count": int(column.one(".count").text),
-             "amount": column.one(".total").attrs["data-amount"],
-             "weighted_amount": column.one(".weighted").attrs["data-amount"],
-             "deals": [card.attrs["data-deal-id"] for card in column.all("article.deal-card")]}
-            for column in page.one("#board").all("div.column")]
-
-
-def expected(board: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"name": s["name"], "count": s["count"], "amount": s["amount"], "weighted_amount": s["weighted_amount"],
-             "deals": [d["id"] for d in s["deals"]]} for s in board["stages"]]
 
 
 def on_board(page: Element) -> set[str]:

@@ -3,11 +3,9 @@ it was known then — with cards a person can read and move (SQLite and PostgreS
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
-from web_pages import Element, World, dom, ok, sign_in, world
+from web_pages import World, columns, dom, expected, json_board, ok, sign_in, world
 
 from crm_es.bootstrap import Services
 from crm_es.clock import FrozenClock
@@ -27,31 +25,13 @@ def w(client: TestClient, services: Services, clock: FrozenClock) -> World:
     return w
 
 
-def json_board(w: World, token: str, **query: str) -> dict[str, Any]:
-    return ok(w.client.get(f"/pipelines/{w.ids['pipeline']}/board", params=query,
-                           headers={"Authorization": f"Bearer {token}"}), 200)
-
-
-def columns(page: Element) -> list[dict[str, Any]]:
-    return [{"name": column.attrs["data-stage"], "stage_name": column.one(".stage-name").text,
-             "count": int(column.one(".count").text), "amount": column.one(".total").attrs["data-amount"],
-             "weighted_amount": column.one(".weighted").attrs["data-amount"],
-             "deals": [card.attrs["data-deal-id"] for card in column.all("article.deal-card")]}
-            for column in page.one("#board").all("div.column")]
-
-
-def expected(board: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"name": s["name"], "stage_name": s["name"], "count": s["count"], "amount": s["amount"],
-             "weighted_amount": s["weighted_amount"], "deals": [d["id"] for d in s["deals"]]} for s in board["stages"]]
-
-
 @pytest.mark.parametrize("who", ["admin", "rob", "auditor"])
 def test_the_board_page_shows_the_json_boards_numbers_in_the_callers_reach(w: World, who: str) -> None:
     sign_in(w.client, w.tokens[who])
     page = dom(w.client.get("/app/board").text)
     assert page.one("#board").attrs["data-pipeline"] == w.ids["pipeline"]
     assert page.one("#board").attrs["data-as-of"] == ""
-    assert columns(page) == expected(json_board(w, w.tokens[who]))
+    assert columns(page) == expected(json_board(w, who))
     assert not page.all("#as-of-notice")
 
 
@@ -81,7 +61,7 @@ def test_a_column_says_how_many_of_its_deals_its_totals_leave_out_for_their_curr
     contact = page.one("div.column[data-stage=Contact]")
     assert contact.one(".other-currencies").attrs["data-count"] == "1"
     assert "1 in other currencies" in contact.one(".other-currencies").text
-    assert contact.one(".total").attrs["data-amount"] == json_board(w, w.tokens["admin"])["stages"][0]["amount"]
+    assert contact.one(".total").attrs["data-amount"] == json_board(w, "admin")["stages"][0]["amount"]
     assert not page.one("div.column[data-stage=Demo]").all(".other-currencies")
 
 
@@ -90,7 +70,7 @@ def test_a_past_day_shows_the_board_as_it_stood_with_everything_known_now(w: Wor
     page = dom(w.client.get(f"/app/board?as_of=2026-03-02&pipeline={w.ids['pipeline']}").text)
     board = page.one("#board")
     assert board.attrs["data-as-of"] == "2026-03-02" and board.attrs["data-as-of-instant"] == END_OF_2_MARCH
-    then = json_board(w, w.tokens["admin"], as_of=END_OF_2_MARCH)
+    then = json_board(w, "admin", as_of=END_OF_2_MARCH)
     assert columns(page) == expected(then)
     demo = next(c for c in columns(page) if c["name"] == "Demo")
     assert demo["deals"] == [w.ids["rita_deal"]]  # Rob's move came later; Rita's is known now
@@ -101,7 +81,7 @@ def test_a_past_day_shows_the_board_as_it_stood_with_everything_known_now(w: Wor
 def test_as_we_knew_it_then_leaves_out_what_was_recorded_later(w: World) -> None:
     sign_in(w.client, w.tokens["admin"])
     page = dom(w.client.get("/app/board?as_of=2026-03-02&known_at_then=1").text)
-    then = json_board(w, w.tokens["admin"], as_of=END_OF_2_MARCH, known_at=END_OF_2_MARCH)
+    then = json_board(w, "admin", as_of=END_OF_2_MARCH, known_at=END_OF_2_MARCH)
     assert columns(page) == expected(then)
     assert next(c for c in columns(page) if c["name"] == "Demo")["deals"] == []  # Rita's move was not known yet
     notice_now = dom(w.client.get("/app/board?as_of=2026-03-02").text).one("#as-of-notice").text

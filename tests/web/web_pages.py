@@ -145,3 +145,26 @@ def world(client: TestClient, services: Services) -> World:
         _key, w.tokens[name] = keys.create(role, rep_id=UUID(ids[rep]) if rep else None, name=f"{name} key")
     assert services.projector.wait_for(w.position, 10)  # every page read after this sees the world
     return w
+
+
+def bearer(w: World, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {w.tokens[who]}"}
+
+
+def json_board(w: World, who: str, **query: str) -> dict[str, Any]:
+    """The JSON board of the world's pipeline, as ``who``'s key reads it."""
+    return ok(w.client.get(f"/pipelines/{w.ids['pipeline']}/board", params=query, headers=bearer(w, who)), 200)
+
+
+def columns(page: Element) -> list[dict[str, Any]]:
+    """The board page's columns: what each shows, as the JSON board would say it (``expected``)."""
+    return [{"name": column.attrs["data-stage"], "stage_name": column.one(".stage-name").text,
+             "count": int(column.one(".count").text), "amount": column.one(".total").attrs["data-amount"],
+             "weighted_amount": column.one(".weighted").attrs["data-amount"],
+             "deals": [card.attrs["data-deal-id"] for card in column.all("article.deal-card")]}
+            for column in page.one("#board").all("div.column")]
+
+
+def expected(board: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"name": s["name"], "stage_name": s["name"], "count": s["count"], "amount": s["amount"],
+             "weighted_amount": s["weighted_amount"], "deals": [d["id"] for d in s["deals"]]} for s in board["stages"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -87,6 +88,22 @@ class Filters:
 class Page:
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+
+LARGEST_PAGE = 1000  # the most items a list query gives at once (the API's ?limit= too)
+
+
+def every_item(read: Callable[[str | None], Page]) -> list[dict[str, Any]]:
+    """Every item of a paged read, in its order: ``read(cursor)`` page after page, from the
+    first (``None``) to the one with no next cursor."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        found = read(cursor)
+        items.extend(found.items)
+        if not found.next_cursor:
+            return items
+        cursor = found.next_cursor
 
 
 def page(

@@ -46,9 +46,9 @@ async def authorize(
     rule = rule_for(method, path)
     if rule is not None and rule.public:
         return None
-    api_keys = request.app.state.services.api_keys
-    if not api_keys.known_configured and not await run_in_threadpool(api_keys.configured):
+    if await open_mode(request):
         return OPEN_MODE
+    api_keys = request.app.state.services.api_keys
     token = credentials.credentials if credentials is not None else _session_token(request, method)
     if token is None:
         raise ProblemError(401, "api-key-required", "send an API key: Authorization: Bearer <key>", CHALLENGE)
@@ -62,6 +62,13 @@ async def authorize(
     if not allows(key.role, method, path):
         raise ProblemError(403, "role-not-allowed", f"the {key.role} role may not call {method} {path}", role=key.role)
     return key.principal
+
+
+async def open_mode(request: Request) -> bool:
+    """Whether no key exists yet (open development mode). Known for good once one does, so
+    only a service still without keys asks the store, on the thread pool."""
+    api_keys = request.app.state.services.api_keys
+    return not api_keys.known_configured and not await run_in_threadpool(api_keys.configured)
 
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -17,6 +17,7 @@ from crm_es.inputs.fields import Instant
 from crm_es.commands.ownership import ownership_of
 from crm_es.bootstrap import Services
 from crm_es.commands import CommandContext
+from crm_es.queries.sql import LARGEST_PAGE
 
 # What If-Match takes, in /openapi.json too: "N" (the ETag of a read), W/"N", N, or *;
 # spaces and tabs around it (RFC 9110's OWS), never \s, which the document's regex dialect
@@ -103,7 +104,7 @@ def _within_the_log(services: Services, wanted: int, field: str) -> None:
 
 
 ReadCursor = Annotated[duckdb.DuckDBPyConnection, Depends(read_cursor)]
-Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+Limit = Annotated[int, Query(ge=1, le=LARGEST_PAGE, description="page size")]
 # The two times of a report on the past (see crm_es.queries.past).
 AsOf = Annotated[Instant | None, Query(description="business time: the world as it was then, as known now")]
 KnownAt = Annotated[Instant | None, Query(description="recorded time: only what had been recorded by then")]

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from crm_es.entrypoints.web.guard import InvalidField
 from crm_es.entrypoints.web.i18n import LANG_COOKIE, LANGUAGES
-from crm_es.entrypoints.web.render import Viewer, page, sign_in_form
+from crm_es.entrypoints.web.render import Viewer, error_page, sign_in_form
 from crm_es.entrypoints.web.session import (
     LIFETIME,
     PRE_SESSION_COOKIE,
@@ -76,8 +76,7 @@ async def sign_out(request: Request, viewer: Viewer) -> Response:
     if session is not None:
         sent = str((await request.form()).get("csrf") or "")
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
-            return page(request, "error.html", viewer, 403, title_key="forbidden_title", rule="csrf-token-required",
-                        field=None, message=None)
+            return error_page(request, viewer, 403, "csrf-token-required")
         sessions.close(session_id)
     response = see_other("/app/sign-in")
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")

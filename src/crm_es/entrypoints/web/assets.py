@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from crm_es.entrypoints.web.render import Viewer, page
+from crm_es.entrypoints.web.render import Viewer, error_page
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}  # nothing else is served
@@ -16,6 +16,5 @@ TYPES = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/cs
 async def static_file(request: Request, viewer: Viewer) -> Response:
     name = request.path_params["name"]
     if name not in TYPES:
-        return page(request, "error.html", viewer, 404, title_key="not_found_title", rule="not-found", field=None,
-                    message=None)
+        return error_page(request, viewer, 404, "not-found")
     return FileResponse(STATIC / name, media_type=TYPES[name], headers={"Cache-Control": "no-cache"})

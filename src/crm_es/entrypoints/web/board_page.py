@@ -17,19 +17,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crm_es.aggregates.base import NotFound
-from crm_es.auth.roles import write_reach
 from crm_es.entrypoints.http.auth import visibility
 from crm_es.entrypoints.web.guard import InvalidField, read_position
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.queries import board, board_cards, records
 from crm_es.queries.names import REPS, names
 from crm_es.queries.past import Past
+from crm_es.queries.sql import LARGEST_PAGE, every_item
 from crm_es.queries.visibility import Visibility
 
 MOVE = ("POST", "/deals/{deal_id}/stage")
 CLOSE = (("POST", "/deals/{deal_id}/won"), ("POST", "/deals/{deal_id}/lost"))
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-ALL = 1000  # the largest page a list query gives: read page after page
 
 
 def end_of(day: date) -> datetime:
@@ -82,7 +81,7 @@ def _board(services: Any, pipeline_id: UUID | None, filters: tuple[UUID | None, 
            visible: Visibility, viewer: Viewer) -> dict[str, Any]:
     owner, team = filters  # as the JSON board takes them: ?owner=&team=
     with services.read_side.cursor() as cur:
-        pipelines = _all(lambda cursor: records.list_pipelines(cur, limit=ALL, cursor=cursor))
+        pipelines = every_item(lambda cursor: records.list_pipelines(cur, limit=LARGEST_PAGE, cursor=cursor))
         if pipeline_id is None and pipelines:
             pipeline_id = UUID(str(pipelines[0]["id"]))
         if pipeline_id is None:
@@ -109,16 +108,6 @@ def _board(services: Any, pipeline_id: UUID | None, filters: tuple[UUID | None, 
             "any_movable": any_movable, "owner_choices": owner_choices, "team_choices": team_choices}
 
 
-def _all(read: Any) -> list[dict[str, Any]]:
-    items, cursor = [], None
-    while True:
-        found = read(cursor)
-        items.extend(found.items)
-        if not found.next_cursor:
-            return items
-        cursor = found.next_cursor
-
-
 def _movable(cur: Any, viewer: Viewer, past: Past | None) -> Any:
     """What the viewer may do to a deal of this owner: ``{"move", "close"}`` (won or lost),
     some or none of them. Nothing in the past; else what their role may call, on the deals
@@ -127,7 +116,7 @@ def _movable(cur: Any, viewer: Viewer, past: Past | None) -> Any:
            if allowed}
     if past is not None or viewer.principal is None or not may:
         return lambda _owner: frozenset()
-    writes = Visibility(write_reach(viewer.principal.role), viewer.principal.rep_id)
+    writes = viewer.writes()
     known: dict[str | None, bool] = {}
 
     def movable(owner_id: str | None) -> frozenset[str]:

@@ -9,7 +9,6 @@ from starlette.routing import Route
 
 from crm_es.entrypoints.web import access, assets, board_page, contact_page
 from crm_es.entrypoints.web.guard import guarded
-from crm_es.entrypoints.web.session import Sessions
 
 PAGES = [
     ("/", access.root, "GET"),
@@ -25,8 +24,6 @@ PAGES = [
 
 
 def install(app: FastAPI) -> None:
-    # Sessions expire on the services' clock, which the app gets at start-up (tests move it).
-    app.state.sessions = Sessions(lambda: app.state.services.clock.now())
     for path, handler, method in PAGES:
         template = Route(path, handler, methods=[method], include_in_schema=False)  # the rule's name for it
         app.router.routes.append(Route(path, guarded(handler, template), methods=[method], include_in_schema=False))

@@ -11,19 +11,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crm_es.aggregates.base import NotFound
-from crm_es.auth.roles import write_reach
-from crm_es.entrypoints.http.auth import visibility
-from crm_es.entrypoints.http.problems import ProblemError
+from crm_es.entrypoints.http.auth import readable, visibility
 from crm_es.entrypoints.web.guard import InvalidField, read_position
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.queries import records
 from crm_es.queries import timeline as timelines
 from crm_es.queries.lead_scores import lead_score
 from crm_es.queries.names import REPS, names
+from crm_es.queries.sql import LARGEST_PAGE, every_item
 from crm_es.queries.visibility import Visibility
 
 LOG_CALL = ("POST", "/contacts/{contact_id}/interactions")
-ALL = 1000
 REP_ACTOR = "rep:"
 
 
@@ -46,14 +44,14 @@ def _contact(services: Any, contact_id: UUID, visible: Visibility, viewer: Viewe
         if card is None:
             raise NotFound("contact", contact_id)
         if not in_reach:
-            raise ProblemError(403, "not-your-record", "this record belongs to someone outside this key's reach")
+            readable(cur, visible, card)  # the 403, worded where every other read words it
         company = records.get_company(cur, card["company_id"]) if card.get("company_id") else None
         score = lead_score(cur, contact_id, None)["score"]
-        events = _newest_first(services.store, contact_id)
+        events = every_item(lambda cursor: timelines.timeline(services.store, contact_id, limit=LARGEST_PAGE,
+                                                               cursor=cursor))[::-1]  # newest first
         reps = [e["actor"][len(REP_ACTOR):] for e in events if str(e["actor"]).startswith(REP_ACTOR)]
         people = names(cur, REPS, [*reps, card.get("owner_id")])
-        writes = viewer.principal is not None and viewer.may(*LOG_CALL) and Visibility(
-            write_reach(viewer.principal.role), viewer.principal.rep_id).sees(cur, _text(card.get("owner_id")))
+        writes = viewer.may(*LOG_CALL) and viewer.writes().sees(cur, _text(card.get("owner_id")))
     for event in events:
         actor = str(event["actor"])
         event["actor_name"] = people.get(actor[len(REP_ACTOR):], actor) if actor.startswith(REP_ACTOR) else actor
@@ -64,17 +62,6 @@ def _contact(services: Any, contact_id: UUID, visible: Visibility, viewer: Viewe
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _newest_first(store: Any, contact_id: UUID) -> list[dict[str, Any]]:
-    """Every event on the contact (the timeline query, page after page), newest first."""
-    items, cursor = [], None
-    while True:
-        found = timelines.timeline(store, contact_id, limit=ALL, cursor=cursor)
-        items.extend(found.items)
-        if not found.next_cursor:
-            return items[::-1]
-        cursor = found.next_cursor
 
 
 SHOWN = ("stage", "notes", "text", "subject", "outcome", "duration_seconds", "duration_minutes", "title", "status", "reason")

@@ -13,10 +13,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from crm_es.aggregates.base import DomainError
-from crm_es.entrypoints.http.auth import authorize, bearer
+from crm_es.entrypoints.http.auth import authorize, bearer, open_mode
 from crm_es.entrypoints.http.problems import ProblemError
 from crm_es.entrypoints.http.statuses import status_of
-from crm_es.entrypoints.web.render import Viewer, page, sign_in_form
+from crm_es.entrypoints.web.render import Viewer, error_page, sign_in_form
 
 PageHandler = Callable[[Request, Viewer], Awaitable[Response]]
 
@@ -28,11 +28,6 @@ class InvalidField(Exception):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
-
-
-async def open_mode(request: Request) -> bool:
-    api_keys = request.app.state.services.api_keys
-    return not api_keys.known_configured and not await run_in_threadpool(api_keys.configured)
 
 
 async def read_position(request: Request) -> None:
@@ -66,8 +61,7 @@ def guarded(handler: PageHandler, route: BaseRoute) -> Callable[[Request], Await
         except DomainError as refused:
             return refusal(request, status_of(refused), refused.rule, viewer)
         except InvalidField as invalid:
-            return page(request, "error.html", viewer, 422, title_key="invalid_title", rule="invalid-field",
-                        field=invalid.field, message=invalid.message)
+            return error_page(request, viewer, 422, "invalid-field", invalid.field, invalid.message)
 
     return endpoint
 
@@ -77,5 +71,4 @@ def refusal(request: Request, status: int, rule: str, viewer: Viewer | None) -> 
         unknown = rule == "api-key-unknown"  # a session whose key was revoked since
         return sign_in_form(request, 401, error_key="sign_in_unknown" if unknown else None,
                             notice_key=None if unknown else "sign_in_needed", next_page=request.url.path)
-    title = {403: "forbidden_title", 404: "not_found_title"}.get(status, "error_title")
-    return page(request, "error.html", viewer, status, title_key=title, rule=rule, field=None, message=None)
+    return error_page(request, viewer, status, rule)

@@ -12,13 +12,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from crm_es.auth.api_keys import ApiKey
-from crm_es.auth.roles import DEV_ACTOR, Principal, Role, allows
+from crm_es.auth.roles import DEV_ACTOR, Principal, Role, allows, write_reach
 from crm_es.entrypoints.web.i18n import Words, language
 from crm_es.entrypoints.web.session import (
     PRE_SESSION_COOKIE,
     SESSION_COOKIE,
     sessions_of,
 )
+from crm_es.queries.visibility import Visibility
 
 templates = Environment(loader=PackageLoader("crm_es.entrypoints.web", "templates"),
                         autoescape=select_autoescape(["html"], default_for_string=True), undefined=StrictUndefined,
@@ -48,6 +49,11 @@ class Viewer:
     def signed_in(self) -> bool:
         return self.key is not None
 
+    def writes(self) -> Visibility:
+        """The owners whose records the viewer may change (auth.roles.write_reach); a signed-in page only."""
+        assert self.principal is not None
+        return Visibility(write_reach(self.principal.role), self.principal.rep_id)
+
     def may(self, method: str, path: str) -> bool:
         """Whether the role may call this route of the JSON API (its write controls show then)."""
         return self.principal is not None and allows(self.principal.role, method, path)
@@ -65,6 +71,17 @@ def page(request: Request, template: str, viewer: Viewer | None, status: int = 2
     return HTMLResponse(body, status_code=status, headers={
         "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'", "Content-Language": lang})
+
+
+ERROR_TITLES = {403: "forbidden_title", 404: "not_found_title", 422: "invalid_title"}
+
+
+def error_page(request: Request, viewer: Viewer | None, status: int, rule: str, field: str | None = None,
+               message: str | None = None) -> HTMLResponse:
+    """A refusal as a page: its title said by its status, the problem's rule, and for an
+    invalid parameter its name and why (``message``: a key of the catalog, i18n.py)."""
+    return page(request, "error.html", viewer, status, title_key=ERROR_TITLES.get(status, "error_title"), rule=rule,
+                field=field, message=message)
 
 
 def sign_in_form(request: Request, status: int = 200, error_key: str | None = None, notice_key: str | None = None,
