@@ -14,6 +14,13 @@ baseline so both see the same moments of a shared machine:
   day's last instant (the page's ``data-as-of-instant``);
 - ``GET /app/contacts/{id}`` (the demo's contacts in turn)  beside ``GET /contacts/{id}`` then
   ``GET /contacts/{id}/timeline?limit=1000`` (the page shows every event);
+- ``GET /app/deals/{id}`` (the default board's deals in turn)  beside ``GET /deals/{id}`` then
+  its timeline;
+- ``GET /app/companies/{id}``  beside ``GET /companies/{id}``, its contacts and its deals;
+- ``GET /app/agenda?view=week&rep=`` (the reps in turn)  beside ``GET /agenda?rep=`` (a day);
+- ``GET /app/dashboards`` (the standard dashboard: five charts)  beside the five
+  ``GET /analytics/<report>`` it shows, for its default period;
+- ``GET /app/contacts`` (the list's first page)  beside ``GET /contacts``;
 - ``GET /app/sign-in``, a page with no data: the floor.
 
 Latencies are the client's (request sent → body read). Before measuring, each page is checked
@@ -213,6 +220,9 @@ class Demo:
     events: int
     deals: int  # on the default board now
     deals_then: int
+    deal_ids: list[str] = field(default_factory=list)  # the default board's, for the deals' pages
+    companies: list[str] = field(default_factory=list)
+    reps: list[str] = field(default_factory=list)
 
 
 def end_of(day: dt.date) -> str:
@@ -230,25 +240,38 @@ def look(api: httpx.Client) -> Demo:
     boards = {day: api.get(f"/pipelines/{pipeline}/board", params={"as_of": end_of(day)}).raise_for_status().json()
               for day in (today - dt.timedelta(days=n) for n in (30, 60, 90, 120, 180))}
     past_day = max(boards, key=lambda day: (deals_on(boards[day]), -day.toordinal()))  # the most deals then
-    contacts, cursor = [], None
-    while True:
-        found = api.get("/contacts", params={"limit": 1000, **({"cursor": cursor} if cursor else {})})
-        found = found.raise_for_status().json()
-        contacts += [c["id"] for c in found["items"] if c.get("forgotten_at") is None]
-        if not (cursor := found.get("next_cursor")):
-            break
+    contacts = [c["id"] for c in every(api, "/contacts") if c.get("forgotten_at") is None]
     now = api.get(f"/pipelines/{pipeline}/board").raise_for_status().json()
     events = api.get("/health").json()["store"]["position"]
-    return Demo(pipeline, past_day, end_of(past_day), contacts, events, deals_on(now), deals_on(boards[past_day]))
+    return Demo(pipeline, past_day, end_of(past_day), contacts, events, deals_on(now), deals_on(boards[past_day]),
+                [deal["id"] for stage in now["stages"] for deal in stage["deals"]],
+                [c["id"] for c in every(api, "/companies")], [r["id"] for r in every(api, "/reps")])
+
+
+def every(api: httpx.Client, path: str) -> list[dict]:
+    """Every item of a JSON list, page after page."""
+    items, cursor = [], None
+    while True:
+        found = api.get(path, params={"limit": 1000, **({"cursor": cursor} if cursor else {})}).raise_for_status().json()
+        items += found["items"]
+        if not (cursor := found.get("next_cursor")):
+            return items
+
+
+REPORTS = ("funnel", "velocity", "forecast", "sources", "activity")  # the standard dashboard's
 
 
 def pairs(demo: Demo) -> list[tuple[Probe, Probe | None]]:
     board, json_board = f"/app/board?pipeline={demo.pipeline}", f"/pipelines/{demo.pipeline}/board"
     as_of = httpx.QueryParams({"as_of": demo.past_instant})
-    contact = demo.contacts
+    contact, deal, company, rep = demo.contacts, demo.deal_ids, demo.companies, demo.reps
 
-    def constant(url: str) -> Callable[[int], list[str]]:
-        return lambda _i: [url]
+    def constant(url: str | list[str]) -> Callable[[int], list[str]]:
+        return lambda _i: [url] if isinstance(url, str) else url
+
+    today = dt.datetime.now(dt.UTC).date()  # the dashboards' default period: the 90 days to today
+    period = httpx.QueryParams({"from": f"{today - dt.timedelta(days=89)}T00:00:00Z",
+                                "to": f"{today + dt.timedelta(days=1)}T00:00:00Z", "pipeline": demo.pipeline})
 
     return [
         (Probe("GET /app/board", "browser", constant("/app/board"), ('id="board"',)),
@@ -261,6 +284,23 @@ def pairs(demo: Demo) -> list[tuple[Probe, Probe | None]]:
          Probe("GET /contacts/{id} + /timeline", "api", lambda i: [f"/contacts/{contact[i % len(contact)]}",
                                                                     f"/contacts/{contact[i % len(contact)]}/timeline?limit=1000"],
                ('"version"', '"items"'))),
+        (Probe("GET /app/deals/{id}", "browser", lambda i: [f"/app/deals/{deal[i % len(deal)]}"], ('id="record"',)),
+         Probe("GET /deals/{id} + /timeline", "api", lambda i: [f"/deals/{deal[i % len(deal)]}",
+                                                              f"/deals/{deal[i % len(deal)]}/timeline?limit=1000"],
+               ('"version"', '"items"'))),
+        (Probe("GET /app/companies/{id}", "browser", lambda i: [f"/app/companies/{company[i % len(company)]}"],
+               ('id="record"',)),
+         Probe("GET /companies/{id} + its contacts + deals", "api", lambda i: [
+             f"/companies/{company[i % len(company)]}", f"/contacts?company={company[i % len(company)]}&limit=1000",
+             f"/deals?company={company[i % len(company)]}&limit=1000"], ('"name"', '"items"', '"items"'))),
+        (Probe("GET /app/agenda?rep= (a week)", "browser", lambda i: [f"/app/agenda?view=week&rep={rep[i % len(rep)]}"],
+               ('id="agenda"',)),
+         Probe("GET /agenda?rep=", "api", lambda i: [f"/agenda?rep={rep[i % len(rep)]}"], ('"items"',))),
+        (Probe("GET /app/dashboards (five charts)", "browser", constant("/app/dashboards"), ('data-report="funnel"',)),
+         Probe("GET /analytics/ funnel, velocity, forecast, sources, activity", "api",
+               constant([f"/analytics/{report}?{period}" for report in REPORTS]), ('"from"',) * len(REPORTS))),
+        (Probe("GET /app/contacts (a list)", "browser", constant("/app/contacts"), ('id="list"',)),
+         Probe("GET /contacts", "api", constant("/contacts"), ('"items"',))),
         (Probe("GET /app/sign-in (no data: the floor)", "visitor", constant("/app/sign-in"), ('id="sign-in"',)), None),
     ]
 

@@ -75,11 +75,13 @@ def test_a_quick_run_measures_every_page_beside_its_baseline_and_writes_its_sect
     pages = {(row[1], row[2]) for row in rows}
     assert {page for page, _clients in pages} == {
         "`GET /app/board`", f"`GET /app/board?as_of={row_day(section)}`", "`GET /app/contacts/{id}`",
-        "`GET /app/sign-in (no data: the floor)`"}
+        "`GET /app/deals/{id}`", "`GET /app/companies/{id}`", "`GET /app/agenda?rep= (a week)`",
+        "`GET /app/dashboards (five charts)`", "`GET /app/contacts (a list)`", "`GET /app/sign-in (no data: the floor)`"}
     assert {clients for _page, clients in pages} == {"1", str(bench_console.CLIENTS)}
     beside = {row[1]: row[7] for row in rows}
     assert beside["`GET /app/board`"] == "`GET /pipelines/{id}/board`"
     assert beside["`GET /app/contacts/{id}`"] == "`GET /contacts/{id} + /timeline`"
+    assert beside["`GET /app/agenda?rep= (a week)`"] == "`GET /agenda?rep=`"
     assert not any("failed" in cell for row in rows for cell in row)  # every answer a 200 showing its page
     assert "the pages show what their baselines answer (cards per board, events per contact): yes" in section
 

@@ -24,8 +24,10 @@ def test_a_deal_won_and_another_lost_from_their_cards_leave_the_board_with_their
     confirmed: list[str] = []
     page.once("dialog", lambda dialog: (confirmed.append(dialog.message), dialog.accept()))
     card(page, won["id"]).focus()
+    page.keyboard.press("Tab")  # the deal's own link, in its title, comes first
+    expect(card(page, won["id"]).locator("a.deal-link")).to_be_focused()
     page.keyboard.press("Tab")
-    if card(page, won["id"]).locator("a.contact-link").count():  # the contact's link comes first
+    if card(page, won["id"]).locator("a.contact-link").count():  # then the contact's link
         page.keyboard.press("Tab")
     expect(win).to_be_focused()
     page.keyboard.press("Enter")

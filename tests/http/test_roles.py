@@ -23,6 +23,7 @@ from helpers import STAGES, assert_problem, ok
 from crm_es.entrypoints.http.app import create_app
 from crm_es.auth.roles import Reach, Role, rule_for
 from crm_es.bootstrap import Services
+from crm_es.entrypoints.web.verifications import runs_of  # the auditors' pages: a run to look at
 
 ROUTES = sorted({(method, r.path) for r in iter_route_contexts(create_app().routes) for method in r.methods - {"HEAD"}})
 
@@ -197,6 +198,33 @@ def role_matrix(w: World) -> dict[str, Example]:
         "GET /app/static/{name}": (PUBLIC, lambda: ("/app/static/console.css", None)),
         "GET /app/board": (READERS, lambda: ("/app/board", None)),
         "GET /app/contacts/{contact_id}": (READERS, lambda: (f"/app/contacts/{ids['rob_contact']}", None)),
+        # the auditors' pages: the chain's verification, a record as it was, its export and an export's check
+        "GET /app/audit": (AUDITORS, lambda: ("/app/audit", None)),
+        "POST /app/audit/verifications": (AUDITORS, lambda: ("/app/audit/verifications", None)),
+        "GET /app/audit/verifications/{id}": (AUDITORS, lambda: (
+            f"/app/audit/verifications/{runs_of(w.client.app).start(None)[0].id}", None)),
+        "GET /app/audit/verifications/{id}/progress": (AUDITORS, lambda: (
+            f"/app/audit/verifications/{runs_of(w.client.app).start(None)[0].id}/progress", None)),
+        "POST /app/audit/export-check": (AUDITORS, lambda: ("/app/audit/export-check", Upload('{"position": 1}\n'))),
+        "GET /app/contacts/{contact_id}/history": (AUDITORS, lambda: (f"/app/contacts/{ids['rob_contact']}/history", None)),
+        "GET /app/deals/{deal_id}/history": (AUDITORS, lambda: (f"/app/deals/{ids['rob_deal']}/history", None)),
+        "GET /app/contacts/{contact_id}/export": (AUDITORS, lambda: (f"/app/contacts/{ids['rob_contact']}/export", None)),
+        "GET /app/deals/{deal_id}/export": (AUDITORS, lambda: (f"/app/deals/{ids['rob_deal']}/export", None)),
+        # dashboards and the news feed: who reads the analytics; who reads the timelines
+        "GET /app/dashboards": (REPORTS, lambda: ("/app/dashboards", None)),
+        "GET /app/dashboards/{dashboard_id}": (REPORTS, lambda: (f"/app/dashboards/{w.dashboard()}", None)),
+        "GET /app/feed": (READERS, lambda: ("/app/feed", None)),
+        "GET /app/agenda": (READERS, lambda: (f"/app/agenda?rep={ids['rob']}", None)),
+        # admin: people, pipelines, settings, automations (and the admin index)
+        **{f"GET {path}": (ADMINS, lambda path=path: (path, None)) for path in (
+            "/app/admin", "/app/admin/people", "/app/admin/pipelines", "/app/admin/settings", "/app/admin/automations")},
+        # admin: API keys, the outbox, CSV imports (POST /app/admin/keys: TESTED_APART)
+        **{f"GET {path}": (ADMINS, lambda path=path: (path, None)) for path in (
+            "/app/admin/keys", "/app/admin/outbox", "/app/admin/imports")},
+        "POST /app/admin/keys/{key_id}/revoke": (ADMINS, lambda: (
+            f"/app/admin/keys/{w.services.api_keys.create(Role.ANALYST, name='to revoke')[0].id}/revoke", None)),
+        "GET /app/deals/{deal_id}": (READERS, lambda: (f"/app/deals/{ids['rob_deal']}", None)),
+        "GET /app/companies/{company_id}": (READERS, lambda: (f"/app/companies/{ids['company']}", None)),
         "POST /reps": (ADMINS, lambda: ("/reps", {"name": "Nina", "email": w.email()})),
         "GET /reps": (READERS, lambda: ("/reps", None)),
         "GET /reps/{rep_id}": (READERS, lambda: (f"/reps/{ids['rob']}", None)),
@@ -315,6 +343,13 @@ def role_matrix(w: World) -> dict[str, Example]:
             "subject": "Our offer", "body": "Hello", "send_at": "2026-03-20T09:00:00Z"})),
         "GET /messages/{message_id}": (READERS, lambda: (f"/messages/{w.message('rob')}", None)),
         "POST /messages/{message_id}/cancel": (SALES, lambda: (f"/messages/{w.message('rob')}/cancel", {})),
+        # The console's lists and their CSV (issue 19): whoever reads the records.
+        **{f"GET /app/{kind}": (READERS, lambda kind=kind: (f"/app/{kind}", None)) for kind in ("contacts", "companies", "deals")},
+        **{f"GET /app/{kind}.csv": (READERS, lambda kind=kind: (f"/app/{kind}.csv", None))
+           for kind in ("contacts", "companies", "deals")},
+        # Saved views (issue 19): each person's own (PUT and DELETE: TESTED_APART).
+        "GET /views": (SALES, lambda: ("/views?list=contacts", None)),
+        "POST /views": (SALES, lambda: ("/views", {"list": "deals", "name": "Mine", "filters": {"status": "open"}})),
         # The signature a rep's documents carry: their own; a manager their team's.
         "PUT /reps/{rep_id}/signature": (SALES, lambda: (f"/reps/{ids['rob']}/signature", {"signature": "Rob\nSales"})),
     }
@@ -323,6 +358,9 @@ def role_matrix(w: World) -> dict[str, Example]:
 # Routes whose one valid request this table cannot make, each tested where it can be.
 TESTED_APART = {
     "POST /app/sign-in": "tests/web/test_sign_in.py: a form and its CSRF cookie, and it leaves a session behind",
+    "PUT /views/{view_id}": "tests/http/test_saved_views.py: only the view's saver may change it (others: 404)",
+    "DELETE /views/{view_id}": "tests/http/test_saved_views.py: only the view's saver may remove it (others: 404)",
+    "POST /app/admin/keys": "tests/web/test_admin_ops.py: a form with the session's token; admins only, others 403",
 }
 
 

@@ -40,6 +40,7 @@ from crm_es.commands.interactions import RecordInteraction, record_interaction
 from crm_es.aggregates import lead_score as leads
 from crm_es.aggregates.base import Meta, new_event
 from crm_es.commands.dashboards import ChangeDashboard, SaveDashboard, change_dashboard, save_dashboard
+from crm_es.commands.saved_views import ChangeView, RemoveView, SaveView, change_view, remove_view, save_view
 from crm_es.commands.people import (
     AddRep, AddTeamMember, ChangeRep, DeactivateRep, FormTeam, ReactivateRep, SetQuota, add_rep, add_team_member,
     change_rep, deactivate_rep, form_team, reactivate_rep, set_quota,
@@ -197,6 +198,11 @@ def a_story(services: Services) -> Story:
                                             "pipeline": str(crm.pipeline)}}]
     board = run(services, save_dashboard, SaveDashboard("Week", week)).id
     run(services, change_dashboard, ChangeDashboard(board, "My week", week))
+    # Saved views (issue 19): one saved, changed, removed; another kept.
+    view = run(services, save_view, SaveView("deals", "Open", {"status": "open"})).id
+    run(services, change_view, ChangeView(view, "deals", "Mine, open", {"status": "open", "owner": str(crm.rep)}))
+    run(services, save_view, SaveView("contacts", "Leads", {"status": "lead"}))
+    run(services, remove_view, RemoveView(view))
     run(services, change_company, ChangeCompany(crm.company, {"sector": "wholesale", "properties": {"tier": "silver"}}))
     run(services, change_contact, ChangeContact(crm.contact, {"city": "London", "tags": ("vip", "uk")}, status="customer",
                                                 owner_id=crm.rep, owner_given=True))

@@ -90,7 +90,7 @@ def verify_export(lines: Iterable[str]) -> ExportVerdict:
         if text.strip():
             try:
                 parsed.append((number, _row(json.loads(text))))
-            except (ValueError, KeyError, TypeError, binascii.Error) as error:
+            except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:  # a field of another type
                 parsed.append((number, f"not an export line: {error}"))
     line_of = {(row.originator_id, row.version): number for number, row in parsed if isinstance(row, ChainRow)}
     records: dict[str, _Seen] = {}  # each record's last line so far

@@ -154,7 +154,31 @@ RULES: list[Rule] = [
     # Its write controls show only to roles the matching command allows (allows() below).
     *_rules(set(Role), "GET /", "GET /app/", "GET /app/sign-in", "POST /app/sign-in", "POST /app/sign-out",
             "GET /app/lang", "GET /app/static/{name}", public=True),
-    *_rules(SALES | {Role.AUDITOR}, "GET /app/board", "GET /app/contacts/{id}"),
+    *_rules(SALES | {Role.AUDITOR}, "GET /app/board", "GET /app/contacts/{id}", "GET /app/deals/{id}",
+            "GET /app/companies/{id}"),
+    # Dashboards: who reads the analytics; the news feed: who reads the timelines.
+    *_rules({Role.ANALYST, Role.AUDITOR, Role.MANAGER}, "GET /app/dashboards", "GET /app/dashboards/{id}"),
+    *_rules(SALES | {Role.AUDITOR}, "GET /app/feed"),
+    # The auditors' pages: the chain's check (started, then followed), a record's history as
+    # of a date, a record's export and the check of an export file.
+    *_rules({Role.AUDITOR}, "GET /app/audit", "POST /app/audit/verifications", "GET /app/audit/verifications/{id}",
+            "GET /app/audit/verifications/{id}/progress", "POST /app/audit/export-check",
+            "GET /app/contacts/{id}/history", "GET /app/deals/{id}/history",
+            "GET /app/contacts/{id}/export", "GET /app/deals/{id}/export"),
+    # Lists of records with the API's filters, and their CSV: who reads the records.
+    *_rules(SALES | {Role.AUDITOR}, "GET /app/contacts", "GET /app/companies", "GET /app/deals",
+            "GET /app/contacts.csv", "GET /app/companies.csv", "GET /app/deals.csv"),
+    # Saved views of those lists (GET/POST /views, PUT/DELETE /views/{id}): each person's own.
+    # Who works the lists keeps views of them; auditors write nothing, so they save none.
+    *_rules(SALES, "GET /views", "POST /views", "PUT /views/{view_id}", "DELETE /views/{view_id}"),
+    # A rep's day and week: who reads the agenda.
+    *_rules(SALES | {Role.AUDITOR}, "GET /app/agenda"),
+    # Admin pages (admins only; admins pass every rule): people, pipelines, settings, automations.
+    *_rules(ADMINS_ONLY, "GET /app/admin", "GET /app/admin/people", "GET /app/admin/pipelines", "GET /app/admin/settings",
+            "GET /app/admin/automations"),
+    # Admin pages: API keys, the outbox, CSV imports.
+    *_rules(ADMINS_ONLY, "GET /app/admin/keys", "POST /app/admin/keys", "POST /app/admin/keys/{id}/revoke",
+            "GET /app/admin/outbox", "GET /app/admin/imports"),
 ]
 
 _PARAMETER = re.compile(r"\{[^}]*\}")

@@ -23,6 +23,7 @@ The tables each module writes:
 - ``tasks``: tasks, activity_types
 - ``dashboards``: dashboards
 - ``lead_scores``: lead_score_changes
+- ``saved_views``: saved_views
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from crm_es.aggregates.activity_types import ActivityTypes
 from crm_es.aggregates.dashboard import Dashboard
 from crm_es.aggregates.interactions import KINDS, DocumentSent, MeetingMissed
 from crm_es.aggregates.lead_score import LeadScoreChanged
+from crm_es.aggregates.saved_view import SavedView
 from crm_es.aggregates.setup import Setup
 from crm_es.aggregates.task import Task
 from crm_es.projections import (
@@ -47,6 +49,7 @@ from crm_es.projections import (
     people,
     pipelines,
     records,
+    saved_views,
     setup,
     tasks,
 )
@@ -122,6 +125,10 @@ PROJECTIONS: dict[type, list[Handler]] = {
     Dashboard.Saved: [dashboards.dashboard_saved],
     Dashboard.Changed: [dashboards.dashboard_changed],
     LeadScoreChanged: [lead_scores.lead_score_changed],
+    # saved views (issue 19)
+    SavedView.Saved: [saved_views.view_saved],
+    SavedView.Changed: [saved_views.view_changed],
+    SavedView.Removed: [saved_views.view_removed],
 }
 
 # As the projector looks them up: by the topic an event is stored under.

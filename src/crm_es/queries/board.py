@@ -11,6 +11,7 @@ import duckdb
 
 from crm_es.aggregates.money import money_text
 from crm_es.queries.past import Past
+from crm_es.queries.segments import company_segments
 from crm_es.queries.sql import fetch
 from crm_es.queries.visibility import EVERYONE, Visibility
 
@@ -18,8 +19,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # Where the board reads from: the current tables, or the history tables at a past moment
 # (the same columns under the same names).
-_NOW_DEALS = "(SELECT id, title, amount, currency, owner_id, stage_id, stage_entered_at, pipeline_id, status FROM deals)"
-_PAST_DEALS = ("(SELECT deal_id AS id, title, amount, currency, owner_id, stage_id, stage_entered_at, pipeline_id, status "
+_NOW_DEALS = ("(SELECT id, title, amount, currency, owner_id, stage_id, stage_entered_at, pipeline_id, status, company_id "
+              "FROM deals)")
+_PAST_DEALS = ("(SELECT deal_id AS id, title, amount, currency, owner_id, stage_id, stage_entered_at, pipeline_id, status, "
+               "company_id "
                "FROM deal_history h WHERE {holds})")
 _NOW_STAGES = "(SELECT stage_id, pipeline_id, name, probability, sort_order FROM pipeline_stages)"
 _PAST_STAGES = ("(SELECT stage_id, pipeline_id, name, probability, sort_order FROM pipeline_stage_history h "
@@ -62,6 +65,7 @@ def get_board(
     *,
     owner: UUID | None = None,
     team: UUID | None = None,
+    segment: str | None = None,
     currency: str | None = None,
     visible: Visibility = EVERYONE,
     past: Past | None = None,
@@ -69,7 +73,8 @@ def get_board(
     """Stages with their open deals, now or at a ``past`` moment (the stages as they were
     then, the deals where they were, their owners then). ``amount`` and ``weighted_amount``
     add up the deals in ``currency`` (no exchange rates exist here); ``totals`` gives
-    every currency. ``team``: the reps in the team now."""
+    every currency. ``team``: the reps in the team now. ``segment``: the deals of the
+    companies in that segment then (queries/segments.py, as the forecast groups them)."""
     filters, params = ["d.status = 'open'"], []
     if owner is not None:
         filters.append("d.owner_id = ?")
@@ -77,6 +82,10 @@ def get_board(
     if team is not None:
         filters.append("d.owner_id IN (SELECT id FROM reps WHERE team_id = ?)")
         params.append(str(team))
+    if segment is not None:
+        segments, segment_params = company_segments(past)
+        filters.append(f"d.company_id IN (SELECT g.company_id FROM ({segments}) AS g WHERE g.segment = ?)")
+        params.extend([*segment_params, segment])
     in_reach = visible.clause("d.owner_id")
     if in_reach is not None:
         filters.append(in_reach[0])

@@ -5,6 +5,7 @@ read every company with a query of its own before)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -14,22 +15,30 @@ from crm_es.queries.sql import fetch
 from crm_es.queries.visibility import Visibility
 
 # The deals' current rows, even for a board of a past day: the version is what If-Match
-# needs now, and the company's name is the one a person knows today.
+# needs now, and the company's name is the one a person knows today. The last activity is
+# the latest interaction about the deal that had happened by the board's moment.
 _CARDS = """
 SELECT CAST(d.id AS VARCHAR) AS id, d.version, d.expected_close, CAST(d.contact_ids[1] AS VARCHAR) AS contact_id,
-       c.name AS company_name
+       c.name AS company_name, a.last_activity_at, n.title AS next_step, n.due_at AS next_step_due
 FROM deals AS d LEFT JOIN companies AS c ON c.id = d.company_id
+LEFT JOIN (SELECT deal_id, max(occurred_at) AS last_activity_at FROM interactions
+           WHERE list_contains(?, CAST(deal_id AS VARCHAR)) AND occurred_at <= ? GROUP BY deal_id) AS a ON a.deal_id = d.id
+LEFT JOIN (SELECT DISTINCT ON (deal_id) deal_id, title, due_at FROM tasks
+           WHERE status = 'open' AND list_contains(?, CAST(deal_id AS VARCHAR)) ORDER BY deal_id, due_at, id) AS n
+       ON n.deal_id = d.id
 WHERE list_contains(?, CAST(d.id AS VARCHAR))
 """
 
 
-def get_board_cards(cur: duckdb.DuckDBPyConnection, deal_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """``{deal id: {version, expected_close, contact_id (the first named), company_name}}``
-    for the deals a board shows (already kept to the caller's reach by the board)."""
+def get_board_cards(cur: duckdb.DuckDBPyConnection, deal_ids: Iterable[str], at: datetime) -> dict[str, dict[str, Any]]:
+    """``{deal id: {version, expected_close, contact_id (the first named), company_name,
+    last_activity_at (by ``at``; None: none), next_step and next_step_due (its earliest open
+    task: today's, even on a past day's board)}}`` for the deals a board shows (already kept
+    to the caller's reach by the board)."""
     wanted = sorted({str(deal_id) for deal_id in deal_ids})
     if not wanted:
         return {}
-    return {row["id"]: row for row in fetch(cur, _CARDS, [wanted])}
+    return {row["id"]: row for row in fetch(cur, _CARDS, [wanted, at, wanted, wanted])}
 
 
 def list_owner_choices(cur: duckdb.DuckDBPyConnection, visible: Visibility) -> list[dict[str, Any]]:

@@ -105,10 +105,13 @@ def get_company(cur: duckdb.DuckDBPyConnection, company_id: UUID) -> dict[str, A
 def list_deals(
     cur: duckdb.DuckDBPyConnection, *, status: str | None = None, owner: UUID | None = None, stage: str | None = None,
     pipeline: UUID | None = None, source: str | None = None, company: UUID | None = None, q: str | None = None,
-    limit: int = 50, cursor: str | None = None, visible: Visibility = EVERYONE,
+    limit: int = 50, cursor: str | None = None, visible: Visibility = EVERYONE, contact: UUID | None = None,
 ) -> Page:
     f = Filters()
     visible.restrict(f)
+    if contact is not None:  # a contact's deals (its page)
+        f.clauses.append("list_contains(contact_ids, CAST(? AS UUID))")
+        f.params.append(str(contact))
     f.equal("status", status)
     f.equal("owner_id", owner)
     if stage is not None:

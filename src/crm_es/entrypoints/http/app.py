@@ -17,6 +17,7 @@ from crm_es.entrypoints.http.middleware import RequestPlumbing
 from crm_es.entrypoints.http.routers import (analyst_sql, analytics, audit, dashboards, deals, health, imports, interactions, lead_scores, outbox, people,
                                 pipelines, policies, records, setup, subscriptions, tasks)
 from crm_es.entrypoints.http.routers import documents, messages, read_side
+from crm_es.entrypoints.http.routers import views  # saved views (issue 19)
 from crm_es.entrypoints.http.routers import metrics as metrics_route
 from crm_es.entrypoints.web import console
 from crm_es import channels
@@ -90,6 +91,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         try:
             yield
         finally:
+            console.stop(app)  # its own background work (a chain being verified) before the store closes
             app.state.services.projector.batch_observers.remove(forget_kept)
             await app.state.services.store.api_keys.close_loop_reads()
             app.state.metrics.unfollow()
@@ -108,7 +110,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     # plumbing, so the CSV answer gets X-Request-ID and X-Position too.
     app.add_middleware(CsvPages)
     larger_bodies = {imports.PATH: chosen.max_import_bytes, imports.DEALS_PATH: chosen.max_import_bytes,
-                     interactions.BATCH_PATH: chosen.max_batch_bytes}
+                     interactions.BATCH_PATH: chosen.max_batch_bytes,
+                     console.EXPORT_CHECK_PATH: chosen.max_import_bytes}  # an auditor's export file, checked
     # Every answer counted and timed by route template, the plumbing's refusals too.
     app.state.metrics = Metrics()  # a registry of this app's own
     app.add_middleware(RequestPlumbing, max_body_bytes=chosen.max_body_bytes, larger_bodies=larger_bodies,
@@ -117,6 +120,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, analytics, dashboards, analyst_sql,
                    policies, outbox, subscriptions, lead_scores, documents, messages, read_side, health, metrics_route):
         app.include_router(module.router)
+    app.include_router(views.router)  # saved views (issue 19)
     docs_pages.install(app)
     console.install(app)  # the web console's pages (HTML, outside /openapi.json): entrypoints/web
     contract.install(app)  # every status each operation can answer, in /openapi.json

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from crm_es.auth.roles import Role, allows
 from crm_es.entrypoints.web.guard import InvalidField
 from crm_es.entrypoints.web.i18n import LANG_COOKIE, LANGUAGES
 from crm_es.entrypoints.web.render import Viewer, error_page, sign_in_form
@@ -20,6 +21,12 @@ from crm_es.entrypoints.web.session import (
 )
 
 HOME = "/app/board"
+HOMES = (HOME, "/app/dashboards")  # a role's home: the first of these it may see (an analyst's: dashboards)
+
+
+def home_of(role: Role | None) -> str:
+    """Where a role lands after signing in, or at /app/: the first page of HOMES it may see."""
+    return next((path for path in HOMES if role is not None and allows(role, "GET", path)), HOME)
 
 
 def see_other(to: str) -> RedirectResponse:
@@ -43,8 +50,11 @@ async def root(_request: Request, _viewer: Viewer) -> Response:
 
 
 async def console_home(request: Request, viewer: Viewer) -> Response:
-    signed_in = sessions_of(request.app).find(request.cookies.get(SESSION_COOKIE)) is not None
-    return see_other(HOME if viewer.open_mode or signed_in else "/app/sign-in")
+    if viewer.open_mode:
+        return see_other(HOME)
+    session = sessions_of(request.app).find(request.cookies.get(SESSION_COOKIE))
+    key = None if session is None else await request.app.state.services.api_keys.authenticate_on_loop(session.token)
+    return see_other(home_of(key.role) if key is not None else "/app/sign-in")
 
 
 async def sign_in_page(request: Request, viewer: Viewer) -> Response:
@@ -62,7 +72,7 @@ async def sign_in(request: Request, viewer: Viewer) -> Response:
     if key is None:
         return sign_in_form(request, 401, error_key="sign_in_unknown", next_page=next_page, viewer=viewer)
     session_id, _session = sessions_of(request.app).open(token)
-    response = see_other(next_page or HOME)
+    response = see_other(next_page or home_of(key.role))
     response.set_cookie(SESSION_COOKIE, session_id, max_age=int(LIFETIME.total_seconds()), path="/", httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
     response.delete_cookie(PRE_SESSION_COOKIE, path="/app")

@@ -8,15 +8,17 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 
 from fastapi.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from crm_es.aggregates.base import DomainError
-from crm_es.entrypoints.http.auth import authorize, bearer, open_mode
+from crm_es.entrypoints.http.auth import UNSAFE, authorize, bearer, open_mode
 from crm_es.entrypoints.http.problems import ProblemError
 from crm_es.entrypoints.http.statuses import status_of
 from crm_es.entrypoints.web.render import Viewer, error_page, sign_in_form
+from crm_es.entrypoints.web.session import SESSION_COOKIE
 
 PageHandler = Callable[[Request, Viewer], Awaitable[Response]]
 
@@ -41,6 +43,27 @@ async def read_position(request: Request) -> None:
     request.state.read_position = services.projector.position
 
 
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def form_token(request: Request) -> None:
+    """A page's form posted by the browser itself (no script) carries the session's CSRF token
+    as its ``csrf`` field, where a script sends the X-CSRF-Token header: the field is handed
+    to the check (auth.py) as that header. Only for a session's request (no one else's is
+    checked); the form is read once, and the page reads it again from Starlette's cache."""
+    if request.method not in UNSAFE or "x-csrf-token" in request.headers or SESSION_COOKIE not in request.cookies:
+        return
+    if not request.headers.get("content-type", "").startswith(FORMS):
+        return
+    try:
+        token = (await request.form(max_files=1, max_fields=16)).get("csrf")  # the console's forms are small
+    except HTTPException:  # a broken or oversized form: no token, so the check refuses it
+        return
+    if isinstance(token, str) and token.isascii():
+        request.scope["headers"] = [*request.scope["headers"], (b"x-csrf-token", token.encode())]
+        request.__dict__.pop("_headers", None)  # the headers Starlette had read: read again
+
+
 def guarded(handler: PageHandler, route: BaseRoute) -> Callable[[Request], Awaitable[Response]]:
     """The page's endpoint: the caller checked against ``route``'s rule first. (FastAPI
     names the route in the request for its own routes only; the rules, the access log and
@@ -50,6 +73,7 @@ def guarded(handler: PageHandler, route: BaseRoute) -> Callable[[Request], Await
     async def endpoint(request: Request) -> Response:
         request.scope["route"] = route
         try:
+            await form_token(request)
             principal = await authorize(request, await bearer(request))
         except ProblemError as refused:
             return refusal(request, refused.status, refused.rule, None)

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 from starlette.requests import Request
 
+from crm_es.entrypoints.web.words import admin_ops, admin_setup, agenda, audit, dashboards, lists, records
+
 LANG_COOKIE = "crm_es_lang"
 LANGUAGES = ("en", "fr")
 DEFAULT = "en"
@@ -48,6 +50,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "no_company": "No company",
         "days_in_stage": "{n} d in stage",
         "overdue": "Overdue: expected to close by {date}",
+        "stale": "Stale: nothing for {n} days",
+        "segment": "Segment",
+        "every_segment": "Every segment",
+        "invalid_segment": "a segment is at most 100 characters",
         "move_hint": "Drag a card to another column, or focus it and press ← or → to move it.",
         "moved_by": "This deal was moved meanwhile by",
         "moved_refreshed": "The card now shows where it is.",
@@ -129,6 +135,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "no_company": "Sans entreprise",
         "days_in_stage": "{n} j dans l'étape",
         "overdue": "En retard : clôture prévue le {date}",
+        "stale": "En sommeil : rien depuis {n} jours",
+        "segment": "Segment",
+        "every_segment": "Tous les segments",
+        "invalid_segment": "un segment fait au plus 100 caractères",
         "move_hint": "Glissez une carte vers une autre colonne, ou sélectionnez-la et appuyez sur ← ou → pour la déplacer.",
         "moved_by": "Cette affaire a été déplacée entre-temps par",
         "moved_refreshed": "La carte montre maintenant où elle en est.",
@@ -177,6 +187,22 @@ CATALOG: dict[str, dict[str, str]] = {
     },
 }
 
+
+
+def _merged(base: dict[str, dict[str, str]], *parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The catalog with each part's words added; a key defined twice is a mistake, caught at import."""
+    merged = {lang: dict(words) for lang, words in base.items()}
+    for part in parts:
+        for lang, words in part.items():
+            twice = merged[lang].keys() & words.keys()
+            assert not twice, f"words defined twice: {sorted(twice)}"
+            merged[lang].update(words)
+    return merged
+
+
+CATALOG = _merged(CATALOG, dashboards.WORDS, audit.WORDS, lists.WORDS, agenda.WORDS, records.WORDS, admin_setup.WORDS,
+                  admin_ops.WORDS)
+
 # Names of codes a page shows (roles, event types, event fields), by language; a code
 # without one is shown as itself, its underscores as spaces.
 LABELS: dict[str, dict[str, str]] = {
@@ -186,9 +212,26 @@ LABELS: dict[str, dict[str, str]] = {
         "type.call": "Call", "type.note": "Note", "type.email_sent": "E-mail sent", "type.email_received": "E-mail received",
         "type.meeting_held": "Meeting held", "type.meeting_missed": "Meeting missed", "type.page_visited": "Page visited",
         "type.contact_registered": "Contact registered", "type.contact_changed": "Contact changed",
+        "type.demo": "Demo", "type.voicemail": "Voicemail", "type.visit": "Visit", "type.quote_opened": "Quote opened",
+        "type.email_opened": "E-mail opened", "type.email_clicked": "E-mail clicked", "type.email_bounced": "E-mail bounced",
+        "type.sms_sent": "SMS sent", "type.document_sent": "Document sent",
+        "type.contact_details_changed": "Details changed", "type.contact_status_changed": "Status changed",
+        "type.contact_lifecycle_changed": "Lifecycle stage changed", "type.contact_owner_changed": "Owner changed",
+        "type.contact_role_assigned": "Role assigned", "type.contact_role_ended": "Role ended",
+        "type.contact_left_company": "Left the company", "type.contact_forgotten": "Forgotten",
+        "type.contact_email_invalidated": "E-mail address invalid", "type.contact_email_revalidated": "E-mail address valid again",
+        "type.deal_opened": "Deal opened", "type.deal_stage_changed": "Stage changed", "type.deal_won": "Deal won",
+        "type.deal_lost": "Deal lost", "type.deal_reopened": "Deal reopened", "type.deal_amount_changed": "Amount changed",
+        "type.deal_owner_changed": "Owner changed", "type.deal_details_changed": "Details changed",
+        "type.deal_contact_forgotten": "A contact forgotten",
         "field.stage": "stage", "field.notes": "notes", "field.text": "text", "field.subject": "subject",
         "field.outcome": "outcome", "field.duration_seconds": "seconds", "field.duration_minutes": "minutes",
         "field.title": "title", "field.status": "status", "field.reason": "reason",
+        "task.task": "Task", "task.call": "Call", "task.email": "E-mail", "task.meeting_on_site": "Meeting on site",
+        "task.meeting_phone": "Phone meeting", "task.meeting_video": "Video meeting", "task.demo": "Demo",
+        "task.customer_visit": "Customer visit",
+        "deal_status.open": "open", "deal_status.won": "won", "deal_status.lost": "lost",
+        "document.quote": "Quote", "document.contract": "Contract", "document.invoice": "Invoice",
     },
     "fr": {
         "role.admin": "administrateur", "role.manager": "manager", "role.rep": "commercial", "role.analyst": "analyste",
@@ -196,9 +239,26 @@ LABELS: dict[str, dict[str, str]] = {
         "type.call": "Appel", "type.note": "Note", "type.email_sent": "E-mail envoyé", "type.email_received": "E-mail reçu",
         "type.meeting_held": "Rendez-vous tenu", "type.meeting_missed": "Rendez-vous manqué",
         "type.page_visited": "Page visitée", "type.contact_registered": "Contact créé", "type.contact_changed": "Contact modifié",
+        "type.demo": "Démo", "type.voicemail": "Message vocal", "type.visit": "Visite", "type.quote_opened": "Devis ouvert",
+        "type.email_opened": "E-mail ouvert", "type.email_clicked": "Lien d'e-mail cliqué", "type.email_bounced": "E-mail rejeté",
+        "type.sms_sent": "SMS envoyé", "type.document_sent": "Document envoyé",
+        "type.contact_details_changed": "Coordonnées modifiées", "type.contact_status_changed": "Statut modifié",
+        "type.contact_lifecycle_changed": "Étape du cycle de vie modifiée", "type.contact_owner_changed": "Responsable changé",
+        "type.contact_role_assigned": "Rôle attribué", "type.contact_role_ended": "Rôle terminé",
+        "type.contact_left_company": "A quitté l'entreprise", "type.contact_forgotten": "Effacé",
+        "type.contact_email_invalidated": "Adresse e-mail invalide", "type.contact_email_revalidated": "Adresse e-mail de nouveau valide",
+        "type.deal_opened": "Affaire ouverte", "type.deal_stage_changed": "Étape changée", "type.deal_won": "Affaire gagnée",
+        "type.deal_lost": "Affaire perdue", "type.deal_reopened": "Affaire rouverte", "type.deal_amount_changed": "Montant modifié",
+        "type.deal_owner_changed": "Responsable changé", "type.deal_details_changed": "Détails modifiés",
+        "type.deal_contact_forgotten": "Un contact effacé",
         "field.stage": "étape", "field.notes": "notes", "field.text": "texte", "field.subject": "objet",
         "field.outcome": "résultat", "field.duration_seconds": "secondes", "field.duration_minutes": "minutes",
         "field.title": "titre", "field.status": "statut", "field.reason": "motif",
+        "task.task": "Tâche", "task.call": "Appel", "task.email": "E-mail", "task.meeting_on_site": "Rendez-vous sur place",
+        "task.meeting_phone": "Rendez-vous téléphonique", "task.meeting_video": "Visioconférence", "task.demo": "Démo",
+        "task.customer_visit": "Visite client",
+        "deal_status.open": "en cours", "deal_status.won": "gagnée", "deal_status.lost": "perdue",
+        "document.quote": "Devis", "document.contract": "Contrat", "document.invoice": "Facture",
     },
 }
 

@@ -5,11 +5,10 @@ then, added up by expected close month and by segment, and listed Gold first; th
 rep, the quotas for periods overlapping [from, to), the amount won in [from, to), and
 progress = won ÷ quota. Amounts never add across currencies.
 
-- **Segment**: a deal's segment is the best-ranked tag of the `potential` category (Gold,
-  then Silver, then Bronze, in the category's order) carried as of T by a contact who was
-  at the deal's company as of T; no company or no such tag: null. Read from the history
-  tables, so a contact tagged Gold later does not make an older forecast Gold. Which tags
-  the category holds is today's configuration (the built-in one until it is changed).
+- **Segment**: a deal's segment is its company's as of T (queries/segments.py): the
+  best-ranked tag of the `potential` category carried as of T by a contact who was at the
+  company as of T; no company or no such tag: null. Read from the history tables, so a
+  contact tagged Gold later does not make an older forecast Gold.
 - **Won**: a deal counts in the month it was won (its `won` version's business time, in
   [from, to) and by T) unless it had been reopened by T; for the rep who owned it then,
   in its amount and currency then.
@@ -33,39 +32,20 @@ from uuid import UUID
 import duckdb
 
 from crm_es.aggregates.money import money_text
-from crm_es.aggregates.setup import DEFAULT_TAG_CATEGORIES
 from crm_es.queries.analytics.period import GROUPINGS, Period, grouping, text
 from crm_es.queries.analytics.stays import transitions_sql
 from crm_es.queries.names import REPS, TEAMS, key_names, names, with_names
 from crm_es.queries.past import Past
+from crm_es.queries.segments import company_segments
 from crm_es.queries.sql import jsonable
 from crm_es.queries.visibility import EVERYONE, Visibility
 
-SEGMENT_CATEGORY = "potential"
 NO_DATE = "no date"
 MAX_ITEMS = 10_000
 
 # What the forecast can be grouped by, over an open deal (``owner_id``: its owner then;
 # their team: the one they are in now, as in the other reports).
 FORECAST_GROUPINGS = {"rep": "owner_id", "team": GROUPINGS["team"], "segment": "segment"}
-
-_DEFAULT_POTENTIAL = next(c.tags for c in DEFAULT_TAG_CATEGORIES if c.name == SEGMENT_CATEGORY)
-
-# The category's tags and their rank: the `tags` table once the configuration has been
-# changed (its first change fills `statuses`, never emptied), the built-in tags until then.
-POTENTIAL = (
-    "SELECT tag, sort_order FROM tags WHERE category = ? AND EXISTS (SELECT 1 FROM statuses) "
-    "UNION ALL SELECT b.tag, b.sort_order FROM (VALUES {defaults}) AS b(tag, sort_order) "
-    "WHERE NOT EXISTS (SELECT 1 FROM statuses)"
-).format(defaults=", ".join(f"(?, {i})" for i in range(len(_DEFAULT_POTENTIAL))))
-
-SEGMENTS = """
-SELECT DISTINCT ON (t.company_id) t.company_id, p.tag AS segment, p.sort_order AS segment_rank
-FROM (SELECT c.company_id, unnest(c.tags) AS tag FROM contact_history AS c
-      WHERE c.company_id IS NOT NULL AND ({contact_holds})) AS t
-JOIN ({potential}) AS p ON p.tag = t.tag
-ORDER BY t.company_id, p.sort_order
-"""
 
 OPEN_DEALS = """
 SELECT d.deal_id, d.title, d.pipeline_id, d.stage_id, s.name AS stage, s.probability, d.amount, d.currency,
@@ -123,12 +103,11 @@ def forecast(cur: duckdb.DuckDBPyConnection, period: Period, now: datetime, pipe
 
 def _open_deals(past: Past, pipeline: UUID | None, visible: Visibility) -> tuple[str, list[Any]]:
     stage_holds, stage_params = past.holds("s")
-    contact_holds, contact_params = past.holds("c")
+    segments, segment_params = company_segments(past)
     deal_holds, deal_params = past.holds("d")
-    segments = SEGMENTS.format(contact_holds=contact_holds, potential=POTENTIAL)
     sql = OPEN_DEALS.format(stage_holds=stage_holds, segments=segments, deal_holds=deal_holds)
     pipe = text(pipeline)
-    params = [*stage_params, *contact_params, SEGMENT_CATEGORY, *_DEFAULT_POTENTIAL, *deal_params, pipe, pipe]
+    params = [*stage_params, *segment_params, *deal_params, pipe, pipe]
     reach = visible.clause("d.owner_id")
     if reach is not None:
         sql += f" AND {reach[0]}"

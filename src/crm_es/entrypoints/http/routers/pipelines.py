@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter
 
@@ -23,6 +23,10 @@ from crm_es.commands import execute
 from crm_es.commands.pipelines import CreatePipeline, RevisePipeline, create_pipeline, revise_pipeline
 from crm_es.queries import answer_cache, board, records
 from crm_es.queries.past import Past
+
+Segment = Annotated[str | None, Query(min_length=1, max_length=100, description=(
+    "only the deals of companies in this segment then: Gold, Silver or Bronze, the `potential` tags their contacts "
+    "carry (as the forecast's `by=segment`)"))]
 
 router = APIRouter(tags=["pipelines"])
 _BOARD = TypeAdapter(Board)  # what FastAPI writes a Board answer with
@@ -66,6 +70,7 @@ async def get_board(
     visible: Visible,
     owner: UUID | None = None,
     team: UUID | None = None,
+    segment: Segment = None,
     currency: Currency | None = None,
     as_of: AsOf = None,
     known_at: KnownAt = None,
@@ -74,19 +79,19 @@ async def get_board(
     had been recorded by then)."""
     past = Past.of(as_of, known_at)
     # A past moment by its text: the answer repeats it with the offset it was given in.
-    key = ("board", pipeline_id, owner, team, currency, visible, tuple(past.body().values()) if past else None)
+    key = ("board", pipeline_id, owner, team, segment, currency, visible, tuple(past.body().values()) if past else None)
     db, position = services.read_side.db, request.state.read_position
     answer = answer_cache.kept(db, position, key)
     if answer is None:  # the queries and the model on the thread pool, as a plain ``def`` route's
         answer = await answer_cache.once(db, position, key, lambda: run_in_threadpool(
-            _board_answer, db, key, pipeline_id, owner, team, currency, visible, past))
+            _board_answer, db, key, pipeline_id, (owner, team, segment), currency, visible, past))
     if past is not None:
         return Response(answer, media_type="application/json")
     head, tail = answer  # the present: "as_of" is the clock's now, at every read
     return Response(b"".join((head, orjson.dumps(services.clock.now().isoformat()), tail)), media_type="application/json")
 
 
-def _board_answer(db: Any, key: tuple[Any, ...], pipeline_id: UUID, owner: UUID | None, team: UUID | None,
+def _board_answer(db: Any, key: tuple[Any, ...], pipeline_id: UUID, filters: tuple[UUID | None, UUID | None, str | None],
                   currency: str | None, visible: Any, past: Past | None) -> bytes | tuple[bytes, bytes]:
     """The board's JSON as the response model writes it, computed in one read transaction
     and kept at its position; for the present, split around the place of "as_of". A cursor
@@ -95,7 +100,9 @@ def _board_answer(db: Any, key: tuple[Any, ...], pipeline_id: UUID, owner: UUID 
         if not records.pipeline_exists(cur, pipeline_id):
             raise NotFound("pipeline", pipeline_id)
         currency = currency or board.board_currency(cur, pipeline_id, past)
-        stages = board.get_board(cur, pipeline_id, owner=owner, team=team, currency=currency, visible=visible, past=past)
+        owner, team, segment = filters
+        stages = board.get_board(cur, pipeline_id, owner=owner, team=team, segment=segment, currency=currency,
+                                 visible=visible, past=past)
     when = past.body() if past else {"as_of": "", "known_at": None}
     body = _BOARD.dump_json(_BOARD.validate_python({"pipeline_id": pipeline_id, **when, "currency": currency,
                                                     "stages": stages}), by_alias=True)

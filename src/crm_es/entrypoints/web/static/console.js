@@ -57,6 +57,10 @@
     return "HTTP " + status;
   }
 
+  // What the other pages' scripts (dashboards.js, audit.js, lists.js, …) call: one way to
+  // send a command, read JSON, redraw this page and show a refusal.
+  window.crmConsole = {send, getJson, samePage, say, problemText, newKey};
+
   // --- the board ---------------------------------------------------------------------
 
   async function refreshBoard(position, focusId) {
@@ -209,32 +213,76 @@
     if (event.target.matches && event.target.matches("#time-travel select")) event.target.form.submit();
   });
 
-  // --- a contact's page: log a call ----------------------------------------------------
+  // --- a contact's page: a call, a note, a task, an e-mail, a document ---------------------
+
+  const RECORD_FORMS = {
+    "log-call": (data, form) => {
+      const body = {type: "call"};
+      if (data.get("summary")) body.notes = String(data.get("summary"));
+      if (data.get("outcome")) body.outcome = String(data.get("outcome"));
+      if (data.get("duration_minutes") !== "" && data.get("duration_minutes") !== null) {
+        body.duration_seconds = Math.round(Number(data.get("duration_minutes")) * 60);
+      }
+      return ["/contacts/" + form.dataset.contactId + "/interactions", body];
+    },
+    "add-note": (data, form) => ["/contacts/" + form.dataset.contactId + "/interactions",
+                                 {type: "note", text: String(data.get("text") || "")}],
+    "schedule-task": (data, form) => {
+      // The browser's local time, sent as an instant; the task is the contact owner's.
+      const body = {type: String(data.get("type")), title: String(data.get("title") || ""),
+                    due_at: new Date(String(data.get("due_at"))).toISOString(), contact_id: form.dataset.contactId};
+      if (form.dataset.ownerId) body.owner_id = form.dataset.ownerId;
+      return ["/tasks", body];
+    },
+    "send-email": (data, form) => ["/contacts/" + form.dataset.contactId + "/messages", {
+      channel: "email", subject: String(data.get("subject") || ""), body: String(data.get("body") || ""),
+      document_ids: data.getAll("document_ids").map(String)}],
+    "issue-document": (data, form) => ["/documents", {
+      kind: String(data.get("kind")), contact_id: form.dataset.contactId, currency: String(data.get("currency") || ""),
+      lines: [{description: String(data.get("description") || ""), quantity: String(data.get("quantity") || ""),
+               unit_price: String(data.get("unit_price") || "")}]}],
+  };
+  // What a command on a contact's page may change there: drawn again from the server's page.
+  const RECORD_PARTS = ["timeline", "record", "documents", "send-email"];
+
+  async function redrawRecord(position) {
+    const fresh = await samePage(position);
+    for (const id of RECORD_PARTS) {
+      const next = fresh.getElementById(id), now = document.getElementById(id);
+      if (next && now) now.replaceWith(next);
+    }
+  }
 
   document.addEventListener("submit", async (event) => {
     const form = event.target;
-    if (form.id !== "log-call") return;
+    if (!RECORD_FORMS[form.id]) return;
     event.preventDefault();
-    const data = new FormData(form);
-    const body = {type: "call"};
-    if (data.get("summary")) body.notes = String(data.get("summary"));
-    if (data.get("outcome")) body.outcome = String(data.get("outcome"));
-    if (data.get("duration_minutes") !== "" && data.get("duration_minutes") !== null) {
-      body.duration_seconds = Math.round(Number(data.get("duration_minutes")) * 60);
-    }
-    const result = form.querySelector(".result");
-    const sent = await send("POST", "/contacts/" + form.dataset.contactId + "/interactions", body);
+    const [path, body] = RECORD_FORMS[form.id](new FormData(form), form);
+    const sent = await send("POST", path, body);
     if (!sent.ok) {
       say(problemText(sent.answer, sent.status));
       return;
     }
     document.getElementById("conflict").hidden = true;
-    const fresh = await samePage(sent.answer.position);
-    for (const id of ["timeline", "record"]) {
-      const next = fresh.getElementById(id);
-      if (next) document.getElementById(id).replaceWith(next);
+    await redrawRecord(sent.answer.position);
+    const sentForm = document.getElementById(form.id);  // perhaps drawn again
+    sentForm.reset();
+    const said = sentForm.querySelector(".result");
+    if (said) said.textContent = words().saved;
+  });
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest && event.target.closest("#documents button.send-document");
+    if (!button) return;
+    button.disabled = true;  // one click, one e-mail
+    const item = button.closest(".document");
+    const sent = await send("POST", "/documents/" + item.dataset.documentId + "/send", {});
+    if (!sent.ok) {
+      button.disabled = false;
+      say(problemText(sent.answer, sent.status));
+      return;
     }
-    form.reset();
-    if (result) result.textContent = words().saved;
+    document.getElementById("conflict").hidden = true;
+    button.textContent = words().saved;
   });
 })();
