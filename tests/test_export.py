@@ -250,6 +250,7 @@ def every_table(settings: Settings) -> Known:
                                            "owner_id": rep, "contact_id": contact, "deal_id": deal}))
             ok(client.post("/dashboards", json={"name": "My week", "reports": [{"report": "board",
                                                                                   "params": {"pipeline": pipeline}}]}))
+            ok(client.post("/views", json={"list": "deals", "name": "Open deals", "filters": {"status": "open"}}))
             ok(client.put("/settings/activity-types/webinar", json={"colour": "#ABCDEF"}), 200)
             ok(client.put("/settings/properties/contact/seats", json={"type": "number", "required": True}), 200)
             ok(client.put("/settings/statuses", json={"statuses": ["lead", "prospect", "customer"]}), 200)

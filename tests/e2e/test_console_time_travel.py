@@ -70,3 +70,25 @@ def test_the_board_as_of_a_past_date_is_the_apis_board_of_that_date_and_nothing_
     page.goto(f"/app/board?pipeline={console.pipeline_id}&as_of={day}&known_at={day}")
     expect(notice).to_have_text(as_known_then)
     assert columns_shown(page) == then
+
+
+def test_the_slider_moved_back_shows_the_board_of_that_day_and_back_to_zero_today(console: Console, browse: Any) -> None:
+    day = quiet_past_day(console)
+    page = browse(console.url, console.admin)
+    page.goto(f"/app/board?pipeline={console.pipeline_id}")
+    slider = page.locator("#time-travel input[data-as-of-slider]")
+    today = date.fromisoformat(slider.get_attribute("data-today"))
+    before = page.url
+    slider.fill(str((day - today).days))  # as a drag would leave it: its input, then its change
+    page.wait_for_url(lambda url: url != before)
+    assert f"as_of={day.isoformat()}" in page.url
+    expect(page.locator("#board")).to_have_attribute("data-as-of", day.isoformat())
+    assert columns_shown(page) == columns_answered(console.board(as_of=f"{day}T12:00:00Z"))
+    assert page.locator("#time-travel input[data-as-of-slider]").input_value() == str((day - today).days)
+    shoot(page, "board-slider")
+
+    before = page.url
+    page.locator("#time-travel input[data-as-of-slider]").fill("0")
+    page.wait_for_url(lambda url: url != before)
+    expect(page.locator("#as-of-notice")).to_have_count(0)
+    assert columns_shown(page) == columns_answered(console.board())

@@ -215,6 +215,24 @@ def test_a_saved_dashboard_shows_what_get_dashboards_id_fills_in_for_the_reader(
     assert "mine" not in theirs.classes and "Mia" in theirs.one(".saver").text
 
 
+@pytest.mark.parametrize("then", [False, True], ids=["as_known_now", "as_known_then"])
+def test_a_saved_dashboard_moved_back_in_time_is_each_report_of_that_day(w: World, then: bool) -> None:
+    """Its reports' own as_of and known_at are replaced by the day chosen: each equals the
+    API's report with the saved parameters and that day's end."""
+    sign_in(w.client, w.tokens["mia"])
+    reports = json.loads(dom(w.client.get(f"/app/dashboards?{PERIOD_QUERY}&by=rep").text).one("#dashboard-reports").text)
+    saved = ok(w.client.post("/dashboards", json={"name": "West, Q1", "reports": reports}, headers=bearer(w, "mia")))
+    query = f"after={saved['position']}&as_of=2026-03-02" + ("&known_at_then=1" if then else "")
+    shown = dom(w.client.get(f"/app/dashboards/{saved['id']}?{query}").text)
+    past = {"as_of": END_OF_2_MARCH, **({"known_at": END_OF_2_MARCH} if then else {})}
+    answers = {r["report"]: api_report(w, "mia", r["report"], **{**r["params"], **past}) for r in reports}
+    assert same_as_api(shown, answers) > 20
+    assert shown.one("#dashboard").attrs["data-as-of"] == "2026-03-02" and shown.all("#as-of-notice")
+    assert shown.one("#time-travel").attrs["action"] == f"/app/dashboards/{saved['id']}"
+    as_saved = dom(w.client.get(f"/app/dashboards/{saved['id']}").text)
+    assert [cells(t) for t in as_saved.all("table.numbers")] != [cells(t) for t in shown.all("table.numbers")]
+
+
 def test_a_saved_dashboard_with_a_report_the_page_does_not_draw_says_so(w: World) -> None:
     body = {"name": "KPIs", "reports": [{"report": "kpis", "params": {"from": FROM, "to": TO}}]}
     saved = ok(w.client.post("/dashboards", json=body, headers=bearer(w, "analyst")))

@@ -211,3 +211,15 @@ def test_a_quote_issued_and_an_email_sent_from_a_contacts_page_reach_the_contact
     page = dom(w.client.get(f"/app/contacts/{contact}").text)
     newest = page.one("#timeline").all("li.event")[:2]  # the e-mail, and the quote it carried
     assert {event.attrs["data-type"] for event in newest} == {"email_sent", "document_sent"}
+
+
+def test_each_event_of_a_timeline_wears_an_icon_of_its_kind(w: World) -> None:
+    from crm_es.entrypoints.web.timeline_part import icon
+    from crm_es.queries.timeline import TOPICS_OF
+
+    sign_in(w.client, w.tokens["rob"])
+    page = dom(w.client.get(f"/app/contacts/{w.ids['rob_contact']}").text)
+    for event in page.one("#timeline").all("li.event"):
+        assert event.one(".icon").text == icon(event.attrs["data-type"]) != "•"
+    assert icon("call") != icon("note") and icon("email_opened") == icon("email_sent")
+    assert all(icon(kind) != "•" for kind in TOPICS_OF)  # every type of a timeline has one

@@ -33,7 +33,7 @@ WHERE list_contains(?, CAST(d.id AS VARCHAR))
 def get_board_cards(cur: duckdb.DuckDBPyConnection, deal_ids: Iterable[str], at: datetime) -> dict[str, dict[str, Any]]:
     """``{deal id: {version, expected_close, contact_id (the first named), company_name,
     last_activity_at (by ``at``; None: none), next_step and next_step_due (its earliest open
-    task: today's, even on a past day's board)}}`` for the deals a board shows (already kept
+    task now: the board shows it on today's board only)}}`` for the deals a board shows (already kept
     to the caller's reach by the board)."""
     wanted = sorted({str(deal_id) for deal_id in deal_ids})
     if not wanted:

@@ -90,15 +90,16 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 
 TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
+TAGS = ("type", "list")  # the fields that tell a body's kinds apart: an interaction's type, a saved view's list
 
 
-def untagged(loc: tuple[Any, ...], tag: Any, error_type: str) -> tuple[Any, ...]:
-    """The location of an error in a body told apart by its ``type`` (an interaction):
-    pydantic names the branch (``call.duration_seconds``), a field the client never sent,
-    and puts a wrong or missing ``type`` at the body itself."""
-    if error_type in TAG_ERRORS:
-        return (*loc, "type")
-    if tag is not None and len(loc) > 1 and loc[0] == tag:
+def untagged(loc: tuple[Any, ...], tags: set[Any], error: dict[str, Any]) -> tuple[Any, ...]:
+    """The location of an error in a body told apart by a tag (an interaction's ``type``, a
+    view's ``list``): pydantic names the branch (``call.duration_seconds``), a field the
+    client never sent, and puts a wrong or missing tag at the body itself."""
+    if error["type"] in TAG_ERRORS:
+        return (*loc, str(error.get("ctx", {}).get("discriminator", "type")).strip("'"))
+    if len(loc) > 1 and loc[0] in tags:
         return loc[1:]
     return loc
 
@@ -109,9 +110,9 @@ def install(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(400, "malformed-json", "the request body is not valid JSON")
-        tag = exc.body.get("type") if isinstance(exc.body, dict) else None
+        tags = {exc.body.get(name) for name in TAGS} - {None} if isinstance(exc.body, dict) else set()
         fields = [
-            {"field": _field((e["loc"][0], *untagged(tuple(e["loc"][1:]), tag, e["type"]))), "message": e["msg"], "type": e["type"]}
+            {"field": _field((e["loc"][0], *untagged(tuple(e["loc"][1:]), tags, e))), "message": e["msg"], "type": e["type"]}
             for e in errors
         ]
         names = ", ".join(f["field"] for f in fields)

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from crm_es.aggregates.base import NotFound
 from crm_es.entrypoints.http.auth import visibility
 from crm_es.entrypoints.web.guard import InvalidField, read_position
-from crm_es.entrypoints.web.params import query_day, query_id
+from crm_es.entrypoints.web.params import query_id, query_moment
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.queries import board, board_cards, records
 from crm_es.queries.names import REPS, names
@@ -44,11 +44,7 @@ async def board_page(request: Request, viewer: Viewer) -> Response:
     segment = request.query_params.get("segment", "").strip() or None
     if segment is not None and len(segment) > MAX_SEGMENT:
         raise InvalidField("query.segment", "invalid_segment")
-    as_of, known_at = query_day(request, "as_of"), query_day(request, "known_at")
-    if request.query_params.get("known_at_then") and as_of is not None:
-        known_at = as_of  # "as we knew it then"
-    if as_of is None and known_at is not None:
-        as_of = known_at
+    as_of, known_at = query_moment(request)
     past = Past(end_of(as_of), end_of(known_at) if known_at else None) if as_of else None
     assert viewer.principal is not None  # not a public page
     visible = await visibility(request, viewer.principal)

@@ -20,17 +20,16 @@ from starlette.responses import Response
 
 from crm_es.aggregates.base import NotFound
 from crm_es.entrypoints.http.auth import visibility
-from crm_es.entrypoints.http.routers.dashboards import get_dashboard
 from crm_es.entrypoints.web.assets import PLOTLY_URL
 from crm_es.entrypoints.web.board_page import end_of
 from crm_es.entrypoints.web.charts import GROUPINGS, charts_of
 from crm_es.entrypoints.web.guard import InvalidField, read_position
 from crm_es.entrypoints.web.i18n import Words, language
-from crm_es.entrypoints.web.params import query_day, query_id
+from crm_es.entrypoints.web.params import query_day, query_id, query_moment
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.queries import records
 from crm_es.queries.analytics.reports import REPORTS
-from crm_es.queries.dashboards import list_dashboards
+from crm_es.queries.dashboards import get_dashboard, list_dashboards, run_reports
 from crm_es.queries.names import REPS, names
 from crm_es.queries.sql import LARGEST_PAGE, every_item
 from crm_es.queries.visibility import Visibility
@@ -77,11 +76,7 @@ async def dashboards_page(request: Request, viewer: Viewer) -> Response:
     assert viewer.principal is not None  # not a public page
     services = request.app.state.services
     pipeline_id, by = query_id(request, "pipeline"), _by(request)
-    as_of, known_at = query_day(request, "as_of"), query_day(request, "known_at")
-    if request.query_params.get("known_at_then") and as_of is not None:
-        known_at = as_of  # "as we knew it then"
-    if as_of is None and known_at is not None:
-        as_of = known_at
+    as_of, known_at = query_moment(request)
     first, last = _period(request, as_of or services.clock.now().date())
     period = {"from": _instant(first), "to": _instant(last + timedelta(days=1))}
     if as_of is not None:
@@ -140,28 +135,37 @@ async def saved_dashboard_page(request: Request, viewer: Viewer) -> Response:
         dashboard_id = UUID(request.path_params["dashboard_id"])
     except ValueError:
         raise InvalidField("path.dashboard_id", "invalid_id") from None
+    as_of, known_at = query_moment(request)
     assert viewer.principal is not None  # not a public page
     services = request.app.state.services
     visible = await visibility(request, viewer.principal)
     await read_position(request)
     t = Words(language(request))
-    shown = await run_in_threadpool(_saved, services, t, dashboard_id, visible)
-    return page(request, "dashboards.html", viewer, plotly_url=PLOTLY_URL, may_save=False, **shown)
+    moment = None if as_of is None else {"as_of": end_of(as_of).isoformat(),
+                                         "known_at": end_of(known_at).isoformat() if known_at else None}
+    shown = await run_in_threadpool(_saved, services, t, dashboard_id, visible, moment)
+    return page(request, "dashboards.html", viewer, plotly_url=PLOTLY_URL, may_save=False, as_of=as_of,
+                known_then=known_at is not None, **shown)
 
 
-def _saved(services: Any, t: Words, dashboard_id: UUID, visible: Visibility) -> dict[str, Any]:
+def _saved(services: Any, t: Words, dashboard_id: UUID, visible: Visibility,
+           moment: dict[str, str | None] | None) -> dict[str, Any]:
+    """The saved dashboard, each report run as GET /dashboards/{id} runs it (queries/dashboards.py);
+    at a past moment, every report as of it (``moment`` replaces the saved as_of and known_at)."""
     with services.read_side.cursor() as cur:
-        # The JSON route's own function: the very answer GET /dashboards/{id} gives this reader.
-        filled = get_dashboard(dashboard_id, cur, services, visible, Response())
-        saver = str(filled.get("saved_by") or "")
+        dashboard = get_dashboard(cur, dashboard_id)
+        if dashboard is None:
+            raise NotFound("dashboard", dashboard_id)
+        filled = run_reports(cur, dashboard, visible, services.clock.now(), moment)
+        saver = str(dashboard.get("saved_by") or "")
         rep = names(cur, REPS, [saver[4:]]) if saver.startswith("rep:") else {}
     sections = []
-    for item in filled["reports"]:
+    for item in filled:
         if "error" in item:
-            note = t.report_failed.format(detail=item["error"]["detail"])
+            note = t.report_failed.format(detail=item["error"].detail)
             sections.append({"report": item["report"], "params": item["params"], "charts": [], "note": note})
             continue
         charts = charts_of(item["report"], item["result"], t)
         sections.append({"report": item["report"], "params": item["params"], "charts": charts,
                          "note": None if charts else t.no_chart})
-    return {"saved": {**filled, "saver": rep.get(saver[4:], saver)}, "sections": sections}
+    return {"saved": {**dashboard, "saver": rep.get(saver[4:], saver)}, "sections": sections}

@@ -34,3 +34,15 @@ def query_id(request: Request, name: str) -> UUID | None:
         return UUID(text)
     except ValueError:
         raise InvalidField(f"query.{name}", "invalid_id") from None
+
+
+def query_moment(request: Request) -> tuple[date | None, date | None]:
+    """The time-travel form's days (the board, the dashboards): ``as_of``, and ``known_at``
+    — the same day when "as we knew it then" is ticked; ``known_at`` alone sets ``as_of``
+    too (that day's page, as known that day). (None, None): today."""
+    as_of, known_at = query_day(request, "as_of"), query_day(request, "known_at")
+    if request.query_params.get("known_at_then") and as_of is not None:
+        known_at = as_of
+    if as_of is None and known_at is not None:
+        as_of = known_at
+    return as_of, known_at

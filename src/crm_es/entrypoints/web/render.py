@@ -4,6 +4,7 @@ open-mode banner, who is signed in, the session's CSRF token."""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,13 +66,16 @@ def page(request: Request, template: str, viewer: Viewer | None, status: int = 2
     body = templates.get_template(template).render(
         t=Words(lang), lang=lang, viewer=viewer, open_mode=bool(viewer and viewer.open_mode),
         csrf=session.csrf if session is not None and viewer is not None and viewer.signed_in else "",
-        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""), **values)
+        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        today=request.app.state.services.clock.now().astimezone(UTC).date(), slider_days=SLIDER_DAYS, **values)
     # Pages hold people's data and a CSRF token: never kept by a shared cache, never framed,
     # their forms post only here. (No script-src rule yet: browser tests evaluate scripts.)
     return HTMLResponse(body, status_code=status, headers={
         "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "frame-ancestors 'none'; form-action 'self'", "Content-Language": lang})
 
+
+SLIDER_DAYS = 730  # how far back the time-travel slider reaches (the date field reaches any day)
 
 ERROR_TITLES = {403: "forbidden_title", 404: "not_found_title", 422: "invalid_title"}
 

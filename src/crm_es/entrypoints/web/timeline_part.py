@@ -18,6 +18,18 @@ from crm_es.queries.names import REPS, names
 from crm_es.queries.sql import LARGEST_PAGE, every_item
 
 REP_ACTOR = "rep:"
+# An icon per kind of event (characters every system font has: no icon font to load), by
+# exact type first, then by what the type starts with; a record's own events last.
+ICONS = {"call": "☎", "voicemail": "☏", "sms_sent": "✆", "email_clicked": "➚", "email_bounced": "⚠", "note": "✎",
+         "demo": "▶", "visit": "⌂", "page_visited": "⌂", "quote_opened": "❏", "document_sent": "❏", "deal_won": "★",
+         "deal_lost": "✗", "deal_reopened": "↺", "deal_stage_changed": "➜"}
+ICON_PREFIXES = (("email_", "✉"), ("meeting_", "◷"), ("contact_", "☺"), ("deal_", "◆"))
+
+
+def icon(kind: str) -> str:
+    return ICONS.get(kind) or next((mark for prefix, mark in ICON_PREFIXES if kind.startswith(prefix)), "•")
+
+
 SHOWN = ("stage", "notes", "text", "subject", "outcome", "duration_seconds", "duration_minutes", "title", "status", "reason")
 
 
@@ -56,6 +68,7 @@ def record_timeline(services: Any, cur: Any, record_id: UUID, chosen: TimelineFi
     for event in events:
         actor = str(event["actor"])
         event["actor_name"] = people.get(actor[len(REP_ACTOR):], actor) if actor.startswith(REP_ACTOR) else actor
+        event["icon"] = icon(event["type"])
         event["shown"] = [(name, event["data"][name]) for name in SHOWN
                           if event["data"].get(name) not in (None, "", [], {})][:4]  # the rest stays in the API
     return {"events": events, "event_types": sorted({e["type"] for e in everything}), "filter": chosen}

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from crm_es.aggregates.base import DomainError
 from crm_es.entrypoints.http.auth import Visible
 from crm_es.entrypoints.http.deps import Ctx, ReadCursor, ServicesDep
 from crm_es.entrypoints.http.report_answers import DashboardPublic
@@ -19,8 +18,8 @@ from crm_es.entrypoints.http.statuses import status_of
 from crm_es.inputs.fields import Body, Name
 from crm_es.commands import execute
 from crm_es.commands.dashboards import ChangeDashboard, SaveDashboard, change_dashboard, save_dashboard
+from crm_es.queries import dashboards
 from crm_es.queries.analytics.reports import REPORTS
-from crm_es.queries.sql import one
 
 router = APIRouter(tags=["dashboards"])
 
@@ -68,14 +67,9 @@ def get_dashboard(dashboard_id: UUID, cur: ReadCursor, services: ServicesDep, vi
                   response: Response) -> dict[str, Any]:
     """The dashboard with each report filled in, as the reader may see it (a manager: their
     team's deals). A report that cannot be run now (its pipeline gone) says why."""
-    dashboard = found(response, one(cur, "dashboards", "id", dashboard_id, ("reports",)), "dashboard", dashboard_id)
-    filled = []
-    for item in dashboard["reports"]:
-        report = REPORTS[item["report"]]
-        try:
-            params = report.params.model_validate(item["params"])
-            result: dict[str, Any] = {"result": report.run(cur, params, visible, services.clock.now())}
-        except DomainError as error:
-            result = {"error": {"status": status_of(error), "rule": error.rule, "detail": error.detail}}
-        filled.append({**item, **result})
+    dashboard = found(response, dashboards.get_dashboard(cur, dashboard_id), "dashboard", dashboard_id)
+    filled = dashboards.run_reports(cur, dashboard, visible, services.clock.now())
+    for item in filled:
+        if (error := item.get("error")) is not None:  # a report that cannot run now says why, as a problem would
+            item["error"] = {"status": status_of(error), "rule": error.rule, "detail": error.detail}
     return {**dashboard, "reports": filled}

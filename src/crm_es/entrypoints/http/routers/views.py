@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import Field
+from pydantic import Field, create_model
 
 from crm_es.commands import execute
 from crm_es.commands.saved_views import (
@@ -37,16 +36,43 @@ from crm_es.queries import saved_views
 router = APIRouter(tags=["saved views"])
 
 ListName = Literal["contacts", "companies", "deals"]
-FilterValue = Annotated[str, Field(max_length=200)]
+FilterText = Annotated[str, Field(max_length=200, description="an empty text is no filter")]
 
 
-class ViewIn(Body):
-    list: ListName = Field(description="the list the view filters")
+def _filters(kind: str) -> type[Body]:
+    """A list's filters a view keeps (queries/saved_views.KEPT_IN_VIEWS), each of its type:
+    the document says exactly what a view of that list takes."""
+    fields: dict[str, Any] = {name: ((UUID | None) if what == "id" else (FilterText | None), None)
+                              for name, what in saved_views.KEPT_IN_VIEWS[kind].items()}
+    return create_model(f"{kind.title()}ViewFilters", __base__=Body, **fields)
+
+
+ContactsViewFilters, CompaniesViewFilters, DealsViewFilters = (_filters(kind) for kind in ("contacts", "companies", "deals"))
+
+
+class ContactsView(Body):
+    list: Literal["contacts"]
     name: Name
-    filters: dict[str, FilterValue] = Field(default_factory=dict, max_length=20, description=(
-        "the list's query parameters, as GET /contacts, /companies or /deals take them (`status`, `owner`, `tag`, "
-        "`stage`, `pipeline`, `source`, `company`, `sector`, `q` …; not the contacts' `q`: a view is not erased with "
-        "the person a search names); an empty value is left out"))
+    filters: ContactsViewFilters = Field(  # type: ignore[valid-type]
+        default_factory=ContactsViewFilters, description="GET /contacts's filters, but its search text `q`: a view "
+                                                          "is not erased with the person a search names")
+
+
+class CompaniesView(Body):
+    list: Literal["companies"]
+    name: Name
+    filters: CompaniesViewFilters = Field(default_factory=CompaniesViewFilters,  # type: ignore[valid-type]
+                                          description="GET /companies's filters")
+
+
+class DealsView(Body):
+    list: Literal["deals"]
+    name: Name
+    filters: DealsViewFilters = Field(default_factory=DealsViewFilters,  # type: ignore[valid-type]
+                                      description="GET /deals's filters")
+
+
+ViewIn = Annotated[ContactsView | CompaniesView | DealsView, Field(discriminator="list")]
 
 
 class ViewPublic(Answer):
@@ -65,30 +91,10 @@ class ViewPage(Page):
     items: list[ViewPublic]
 
 
-def _checked(body: ViewIn) -> dict[str, str]:
-    """The filters the list takes, each value of its kind (422 naming ``filters.<name>``)."""
-    kinds = saved_views.KEPT_IN_VIEWS[body.list]
-    errors, filters = [], {}
-    for name, value in body.filters.items():
-        where = ("body", "filters", name)
-        if name not in kinds:
-            errors.append({"type": "value_error", "loc": where, "msg": f"the {body.list} list has no filter {name!r}",
-                           "input": name, "ctx": {"error": "unknown filter"}})
-        elif value.strip() and kinds[name] == "id" and not _is_uuid(value.strip()):
-            errors.append({"type": "uuid_parsing", "loc": where, "msg": "an id is a UUID", "input": value})
-        elif value.strip():
-            filters[name] = value.strip()
-    if errors:
-        raise RequestValidationError(errors)
-    return filters
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        UUID(text)
-    except ValueError:
-        return False
-    return True
+def _checked(body: ContactsView | CompaniesView | DealsView) -> dict[str, str]:
+    """The filters given, as text; an empty one is no filter."""
+    given = body.filters.model_dump(exclude_none=True)  # type: ignore[attr-defined]
+    return {name: text for name, value in given.items() if (text := str(value).strip())}
 
 
 @router.post("/views", status_code=201, response_model=CommandAnswer)

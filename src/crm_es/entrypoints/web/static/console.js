@@ -213,6 +213,29 @@
     if (event.target.matches && event.target.matches("#time-travel select")) event.target.form.submit();
   });
 
+  // --- the time-travel slider (the board, the dashboards) -------------------------------
+  // Days back from today, written into the form's date while it moves; let go, the page is
+  // drawn as it stood then. Back at 0, the date is cleared: today.
+
+  function slidDay(slider) {
+    if (Number(slider.value) === 0) return "";
+    const day = new Date(slider.dataset.today + "T00:00:00Z");
+    day.setUTCDate(day.getUTCDate() + Number(slider.value));
+    return day.toISOString().slice(0, 10);
+  }
+
+  document.addEventListener("input", (event) => {
+    const slider = event.target.closest && event.target.closest("input[data-as-of-slider]");
+    if (!slider) return;
+    const day = slidDay(slider);
+    slider.form.querySelector("input[name=as_of]").value = day;
+    slider.setAttribute("aria-valuetext", day || slider.dataset.today);
+  });
+  document.addEventListener("change", (event) => {
+    const slider = event.target.closest && event.target.closest("input[data-as-of-slider]");
+    if (slider) slider.form.requestSubmit();
+  });
+
   // --- a contact's page: a call, a note, a task, an e-mail, a document ---------------------
 
   const RECORD_FORMS = {

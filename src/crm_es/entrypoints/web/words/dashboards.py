@@ -2,6 +2,7 @@
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
+        "saved_as_saved": "Back to the dashboard as saved",
         "nav_dashboards": "Dashboards",
         "nav_feed": "News feed",
         "dashboards_title": "Dashboards",
@@ -91,6 +92,7 @@ WORDS: dict[str, dict[str, str]] = {
         "feed_invalid_limit": "a number of items from 1 to 1000",
     },
     "fr": {
+        "saved_as_saved": "Revenir au tableau de bord tel qu'enregistré",
         "nav_dashboards": "Tableaux de bord",
         "nav_feed": "Fil d'actualité",
         "dashboards_title": "Tableaux de bord",
