@@ -125,7 +125,6 @@ PROJECTIONS: dict[type, list[Handler]] = {
     Dashboard.Saved: [dashboards.dashboard_saved],
     Dashboard.Changed: [dashboards.dashboard_changed],
     LeadScoreChanged: [lead_scores.lead_score_changed],
-    # saved views (issue 19)
     SavedView.Saved: [saved_views.view_saved],
     SavedView.Changed: [saved_views.view_changed],
     SavedView.Removed: [saved_views.view_removed],

@@ -239,7 +239,6 @@ TABLES = [
     Table("dashboards", "id", [("id", "UUID"), ("name", "VARCHAR"), ("reports", "JSON"), ("saved_by", "VARCHAR"), *RECORD],
           "Saved dashboards (F34): `reports` is the list of `{report, params}` they show, filled in when read "
           "(`GET /dashboards/{id}`); `saved_by` is who saved it first."),
-    # saved views (issue 19, brief C)
     Table("saved_views", "id", [("id", "UUID"), ("saved_by", "VARCHAR"), ("list", "VARCHAR"), ("name", "VARCHAR"),
                                 ("filters", "JSON"), *RECORD],
           "Each person's saved views of the console's lists (`GET /views`): `list` is contacts, companies or deals, "

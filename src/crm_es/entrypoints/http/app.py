@@ -16,8 +16,7 @@ from crm_es.entrypoints.http.metrics import Metrics
 from crm_es.entrypoints.http.middleware import RequestPlumbing
 from crm_es.entrypoints.http.routers import (analyst_sql, analytics, audit, dashboards, deals, health, imports, interactions, lead_scores, outbox, people,
                                 pipelines, policies, records, setup, subscriptions, tasks)
-from crm_es.entrypoints.http.routers import documents, messages, read_side
-from crm_es.entrypoints.http.routers import views  # saved views (issue 19)
+from crm_es.entrypoints.http.routers import documents, messages, read_side, views
 from crm_es.entrypoints.http.routers import metrics as metrics_route
 from crm_es.entrypoints.web import console
 from crm_es import channels
@@ -118,9 +117,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
                        answered=app.state.metrics.request)
     problems.install(app)
     for module in (people, pipelines, records, deals, interactions, tasks, imports, setup, audit, analytics, dashboards, analyst_sql,
-                   policies, outbox, subscriptions, lead_scores, documents, messages, read_side, health, metrics_route):
+                   policies, outbox, subscriptions, lead_scores, documents, messages, read_side, views, health, metrics_route):
         app.include_router(module.router)
-    app.include_router(views.router)  # saved views (issue 19)
     docs_pages.install(app)
     console.install(app)  # the web console's pages (HTML, outside /openapi.json): entrypoints/web
     contract.install(app)  # every status each operation can answer, in /openapi.json
