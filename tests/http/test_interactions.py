@@ -226,6 +226,14 @@ def test_a_batch_answers_each_item_and_one_bad_item_fails_no_other(client: TestC
     assert services.store.max_position() == position
 
 
+@pytest.mark.parametrize("kind", [{}, ["call"], 7])
+def test_a_batch_items_type_sent_as_any_other_json_is_that_items_error(client: TestClient, kind: object) -> None:
+    jean = contact(client)
+    answer = ok(client.post("/interactions:batch", json={"items": [{"type": kind, "contact_id": jean["id"]}]}), 200)
+    [result] = answer["results"]
+    assert result["status"] == "error" and result["error"]["errors"][0]["field"] == "items[0].type"
+
+
 def test_a_batch_with_an_idempotency_key_answers_the_same_again(client: TestClient, services: Services) -> None:
     person = contact(client)
     body = {"items": [{"type": "email_opened", "contact_id": person["id"]}, {"type": "call", "contact_id": "nope"}]}

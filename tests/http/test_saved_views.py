@@ -137,3 +137,10 @@ def test_a_view_keeps_no_search_text_of_contacts_which_may_name_a_person(people:
     assert services.store.max_position() == before  # nothing written
     deals = ok(people.call("rob", "POST", "/views", {"list": "deals", "name": "Fleet", "filters": {"q": "fleet"}}))
     assert people.views("rob", deals["position"], "deals")[0]["filters"] == {"q": "fleet"}  # a deal's title may be searched
+
+
+@pytest.mark.parametrize("tag", [{}, [], 7, None])
+def test_a_list_sent_as_any_other_json_is_a_422_naming_it_never_a_500(people: People, tag: object) -> None:
+    refused = people.call("rob", "POST", "/views", {"list": tag, "name": "x", "filters": {}})
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
+    assert "list" in {e["field"] for e in refused.json()["errors"]}

@@ -130,7 +130,7 @@ def _no_single_contact(index: int) -> ItemResult:
 def _invalid(index: int, error: ValidationError, tag: Any) -> ItemResult:
     errors = []
     for e in error.errors():
-        name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in untagged(tuple(e["loc"]), {tag} - {None}, e))
+        name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in untagged(tuple(e["loc"]), (tag,) if isinstance(tag, str) else (), e))
         errors.append({"field": f"items[{index}]{name}", "message": e["msg"]})
     return ItemResult(index, "error", error={
         "status": 422, "rule": "invalid-field", "detail": "invalid field(s): " + ", ".join(e["field"] for e in errors),

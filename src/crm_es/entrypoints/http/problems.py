@@ -93,7 +93,7 @@ TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
 TAGS = ("type", "list")  # the fields that tell a body's kinds apart: an interaction's type, a saved view's list
 
 
-def untagged(loc: tuple[Any, ...], tags: set[Any], error: dict[str, Any]) -> tuple[Any, ...]:
+def untagged(loc: tuple[Any, ...], tags: tuple[str, ...], error: dict[str, Any]) -> tuple[Any, ...]:
     """The location of an error in a body told apart by a tag (an interaction's ``type``, a
     view's ``list``): pydantic names the branch (``call.duration_seconds``), a field the
     client never sent, and puts a wrong or missing tag at the body itself."""
@@ -110,7 +110,8 @@ def install(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return problem(400, "malformed-json", "the request body is not valid JSON")
-        tags = {exc.body.get(name) for name in TAGS} - {None} if isinstance(exc.body, dict) else set()
+        body = exc.body if isinstance(exc.body, dict) else {}
+        tags = tuple(tag for name in TAGS if isinstance(tag := body.get(name), str))  # a tag sent as any other JSON names no branch
         fields = [
             {"field": _field((e["loc"][0], *untagged(tuple(e["loc"][1:]), tags, e))), "message": e["msg"], "type": e["type"]}
             for e in errors
