@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from crm_es.aggregates.base import NotFound
 from crm_es.entrypoints.http.auth import visibility
-from crm_es.entrypoints.web.contact_page import path_id
 from crm_es.entrypoints.web.guard import read_position
+from crm_es.entrypoints.web.params import path_id
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.queries import records
 from crm_es.queries.sql import LARGEST_PAGE, every_item

@@ -14,7 +14,8 @@ from starlette.responses import Response
 
 from crm_es.aggregates.base import NotFound
 from crm_es.entrypoints.http.auth import readable, visibility
-from crm_es.entrypoints.web.guard import InvalidField, read_position
+from crm_es.entrypoints.web.guard import read_position
+from crm_es.entrypoints.web.params import path_id
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.entrypoints.web.timeline_part import TimelineFilter, record_timeline
 from crm_es.queries import records, tasks
@@ -28,13 +29,6 @@ LOG_INTERACTION = ("POST", "/contacts/{contact_id}/interactions")
 PLAN_TASK = ("POST", "/tasks")
 WRITE_DOCUMENTS = (("POST", "/documents"), ("POST", "/documents/{document_id}/send"),
                    ("POST", "/contacts/{contact_id}/messages"))
-
-
-def path_id(request: Request, name: str) -> UUID:
-    try:
-        return UUID(request.path_params[name])
-    except ValueError:
-        raise InvalidField(f"path.{name}", "invalid_id") from None
 
 
 async def contact_page(request: Request, viewer: Viewer) -> Response:

@@ -25,7 +25,7 @@ from crm_es.entrypoints.web.board_page import end_of
 from crm_es.entrypoints.web.charts import GROUPINGS, charts_of
 from crm_es.entrypoints.web.guard import InvalidField, read_position
 from crm_es.entrypoints.web.i18n import Words, language
-from crm_es.entrypoints.web.params import query_day, query_id, query_moment
+from crm_es.entrypoints.web.params import path_id, query_day, query_id, query_moment
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.queries import records
 from crm_es.queries.analytics.reports import REPORTS
@@ -131,10 +131,7 @@ def _saved_list(cur: Any, viewer: Viewer) -> list[dict[str, Any]]:
 
 
 async def saved_dashboard_page(request: Request, viewer: Viewer) -> Response:
-    try:
-        dashboard_id = UUID(request.path_params["dashboard_id"])
-    except ValueError:
-        raise InvalidField("path.dashboard_id", "invalid_id") from None
+    dashboard_id = path_id(request, "dashboard_id")
     as_of, known_at = query_moment(request)
     assert viewer.principal is not None  # not a public page
     services = request.app.state.services

@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from crm_es.aggregates.base import NotFound
 from crm_es.entrypoints.http.auth import readable, visibility
-from crm_es.entrypoints.web.contact_page import path_id
 from crm_es.entrypoints.web.guard import read_position
+from crm_es.entrypoints.web.params import path_id
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.entrypoints.web.timeline_part import TimelineFilter, record_timeline
 from crm_es.queries import records

@@ -23,6 +23,7 @@ from crm_es.aggregates.base import Aggregate, NotFound
 from crm_es.audit.export import export_record
 from crm_es.audit.history import record_then
 from crm_es.entrypoints.web.guard import InvalidField
+from crm_es.entrypoints.web.params import path_id
 from crm_es.entrypoints.web.render import Viewer, page
 from crm_es.queries.names import REPS, names
 
@@ -48,10 +49,7 @@ def moment(request: Request, name: str) -> datetime | None:
 
 
 def record_id(request: Request, kind: str) -> UUID:
-    try:
-        return UUID(request.path_params[f"{kind}_id"])
-    except ValueError:
-        raise InvalidField(f"path.{kind}_id", "invalid_id") from None
+    return path_id(request, f"{kind}_id")
 
 
 async def contact_history(request: Request, viewer: Viewer) -> Response:

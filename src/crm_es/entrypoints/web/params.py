@@ -26,6 +26,14 @@ def query_day(request: Request, name: str) -> date | None:
         raise InvalidField(f"query.{name}", "invalid_date") from None
 
 
+def path_id(request: Request, name: str) -> UUID:
+    """The record's id in the page's path (``/app/deals/{deal_id}``): a 422 naming it if it is no UUID."""
+    try:
+        return UUID(request.path_params[name])
+    except ValueError:
+        raise InvalidField(f"path.{name}", "invalid_id") from None
+
+
 def query_id(request: Request, name: str) -> UUID | None:
     text = request.query_params.get(name, "").strip()
     if not text:
